@@ -1,0 +1,44 @@
+# decoding-gpt-autograder: `make build` builds every unit, `make test` runs the suite.
+# Both create the virtual environment (.venv) on first use.
+
+PYTHON ?= python3.11
+VENV   := .venv
+PY     := $(VENV)/bin/python
+UNITS  ?= $(notdir $(wildcard assignments/*))
+JOBS   ?= 1
+
+.DEFAULT_GOAL := help
+.PHONY: help venv build test grade bench clean lock
+
+help:  ## List the targets.
+	@awk 'BEGIN {FS = ":.*## "} /^[a-z]+:.*## / {printf "  make %-8s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
+	@echo "  Variables: UNIT=<unit> SUBMISSIONS='<files or folders>' OUT=<dir> (for grade)"
+
+$(VENV)/.installed: requirements.txt requirements.lock
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip==25.3
+	$(PY) -m pip install --quiet -r requirements.txt -c requirements.lock
+	touch $@
+
+venv: $(VENV)/.installed  ## Create .venv with every pinned dependency.
+
+build: venv  ## Build every unit: gradescope/dist/<unit>/{autograder.zip,student.zip}.
+	$(PY) -m autograder build $(UNITS)
+
+test: venv  ## Run the whole test suite.
+	$(PY) -m pytest
+
+grade: venv  ## Grade submissions locally: make grade UNIT=softmax SUBMISSIONS='a.ipynb b.zip' [OUT=grades]
+	@test -n "$(UNIT)" -a -n "$(SUBMISSIONS)" || { echo "usage: make grade UNIT=<unit> SUBMISSIONS='<files>' [OUT=<dir>]"; exit 2; }
+	$(PY) -m autograder grade $(UNIT) $(SUBMISSIONS) --out $(or $(OUT),grades/$(UNIT)) --jobs $(JOBS)
+
+bench: venv build  ## Benchmarks: grading time and memory, against `otter run`.
+	$(PY) -m benchmarks
+
+clean:  ## Remove build output, caches and .venv.
+	rm -rf $(VENV) gradescope/dist gradescope/build grades .pytest_cache
+	find . -name __pycache__ -type d -prune -exec rm -rf {} +
+
+lock: venv  ## Re-pin requirements.lock from the current .venv.
+	{ echo '# Every package of .venv, pinned (pip freeze). Regenerate with `make lock`.'; \
+	  $(PY) -m pip freeze | sed 's/+cpu//'; } > requirements.lock

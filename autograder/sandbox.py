@@ -1,0 +1,342 @@
+"""The sandboxed worker process, seen from the trusted grader.
+
+A `Worker` is one process running `worker.py` with:
+
+* a private, fresh working directory holding only what it was given (the submission);
+* a scrubbed environment and `sys.path` (no PYTHONPATH, no cwd on the path);
+* resource limits: CPU seconds, address space, file size, open files, processes;
+* stdout and stderr in a capped file the trusted side reads back;
+* a wall-clock timeout on every request, enforced with SIGKILL;
+* when the grader is root: an unprivileged uid with no groups, its own network namespace
+  (no network at all), and every process of that uid killed when the worker is closed.
+
+Without root (a TA's laptop) everything above holds except the uid switch and the network
+namespace; leftover processes are found as descendants of the grader and killed.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import inspect
+import os
+import resource
+import select
+import shutil
+import signal
+import stat
+import subprocess
+import sys
+import tempfile
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+from . import worker as wire
+
+IS_ROOT = os.geteuid() == 0
+SANDBOX_UID = int(os.environ.get("AUTOGRADER_SANDBOX_UID", "64000"))
+_WORKER_SOURCE = inspect.getsource(wire)
+_libc = ctypes.CDLL(None, use_errno=True)
+_CLONE_NEWNET = 0x40000000
+_PR_SET_CHILD_SUBREAPER = 36
+
+
+@dataclass(frozen=True)
+class Limits:
+    """Resource limits of one worker. Units may override any of them in their spec."""
+
+    cpu_seconds: int = 300  # whole worker lifetime: the notebook plus every graded call
+    memory_mb: int = 1536  # address space; `import torch` alone needs about 700 MB
+    file_mb: int = 16  # largest file the worker may write, stdout included
+    open_files: int = 256
+    processes: int = 64  # threads count too
+    cell_seconds: float = 60.0  # wall clock per notebook cell
+    call_seconds: float = 20.0  # wall clock per graded call
+    start_seconds: float = 60.0  # wall clock for the interpreter to start and import torch
+
+
+class WorkerLost(Exception):
+    """The worker died or stopped answering; `reason` says why in a student's terms."""
+
+    def __init__(self, reason: str):
+        super().__init__(reason)
+        self.reason = reason
+
+
+# --------------------------------------------------------------------------- host set-up
+
+
+def ensure_reachable(uid: int = SANDBOX_UID) -> list[str]:
+    """As root, let the sandbox uid traverse to the interpreter and its packages.
+
+    A Python under a 0700 home (pyenv in /root, Gradescope's miniforge in /root) cannot be
+    executed by another user. We add only the search bit (o+x) to such ancestors: the user
+    can then open known paths below, but cannot list the directories. Returns what changed.
+    """
+    if not IS_ROOT:
+        return []
+    needed = {Path(sys.executable), Path(os.path.realpath(sys.executable))}
+    needed |= {Path(p) for p in sys.path if p and Path(p).is_dir()}
+    changed = []
+    for path in needed:
+        for parent in [path, *path.parents] if path.is_dir() else path.parents:
+            mode = parent.stat().st_mode
+            if not mode & stat.S_IXOTH:
+                parent.chmod(mode | stat.S_IXOTH)
+                changed.append(str(parent))
+    return sorted(set(changed))
+
+
+def make_private(*paths: Path) -> None:
+    """As root, make paths unreadable by anyone but root (the autograder, the reference)."""
+    if IS_ROOT:
+        for path in paths:
+            if path.exists() and not path.is_symlink():
+                path.chmod(path.stat().st_mode & ~0o077)
+
+
+def _pids_of_uid(uid: int) -> list[int]:
+    pids = []
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            try:
+                if os.stat(f"/proc/{entry}").st_uid == uid:
+                    pids.append(int(entry))
+            except OSError:
+                pass
+    return pids
+
+
+def kill_uid(uid: int) -> None:
+    """Kill every process of `uid`, including ones that left our session or keep forking.
+
+    A child that takes the uid and calls kill(-1, SIGKILL) signals every process of that uid
+    atomically, so a fork storm cannot outrun it.
+    """
+    for _ in range(50):
+        if not _pids_of_uid(uid):
+            return
+        pid = os.fork()
+        if pid == 0:  # pragma: no cover - the child only makes two syscalls
+            try:
+                os.setgid(uid)
+                os.setuid(uid)
+                os.kill(-1, signal.SIGKILL)
+            finally:
+                os._exit(0)
+        os.waitpid(pid, 0)
+        time.sleep(0.01)
+
+
+def _descendants(root: int) -> list[int]:
+    children: dict[int, list[int]] = {}
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            try:
+                with open(f"/proc/{entry}/stat") as f:
+                    ppid = int(f.read().rsplit(")", 1)[1].split()[1])
+                children.setdefault(ppid, []).append(int(entry))
+            except (OSError, IndexError, ValueError):
+                pass
+    found, stack = [], [root]
+    while stack:
+        for child in children.get(stack.pop(), []):
+            found.append(child)
+            stack.append(child)
+    return found
+
+
+# --------------------------------------------------------------------------- the worker
+
+_LIVE: set[int] = set()  # pids of workers still in use in this process (never swept)
+
+
+def _is_live_child(pid: int) -> bool:
+    """Whether pid descends from a worker still in use (kept when another worker is closed)."""
+    return any(pid in _descendants(live) for live in _LIVE)
+
+
+
+class Worker:
+    """One sandboxed worker process. Use as a context manager; `close()` kills everything."""
+
+    def __init__(self, files: dict[str, bytes], limits: Limits = Limits(), uid: int | None = None):
+        self.limits = limits
+        self.uid = (SANDBOX_UID if uid is None else uid) if IS_ROOT else None
+        self._private = Path(tempfile.mkdtemp(prefix="autograder-trusted-"))  # root-only
+        self.workdir = Path(tempfile.mkdtemp(prefix="autograder-sandbox-"))
+        for name, data in files.items():
+            (self.workdir / Path(name).name).write_bytes(data)
+        if self.uid is not None:
+            for path in [self.workdir, *self.workdir.iterdir()]:
+                os.chown(path, self.uid, self.uid)
+        self._output = open(self._private / "output.txt", "w+b")
+        self._process: subprocess.Popen | None = None
+        try:
+            self._start()
+        except BaseException:
+            self.close()
+            raise
+
+    # -- process life
+
+    def _start(self) -> None:
+        req_read, self._req = os.pipe()
+        self._rep, rep_write = os.pipe()
+        limits, uid = self.limits, self.uid
+        nproc = limits.processes if uid is not None else len(_pids_of_uid(os.getuid())) + limits.processes
+
+        def preexec() -> None:  # runs in the child between fork and exec
+            signal.signal(signal.SIGXFSZ, signal.SIG_IGN)  # over-long output: EFBIG, not death
+            for res, value in [
+                (resource.RLIMIT_CPU, limits.cpu_seconds),
+                (resource.RLIMIT_AS, limits.memory_mb << 20),
+                (resource.RLIMIT_FSIZE, limits.file_mb << 20),
+                (resource.RLIMIT_NOFILE, limits.open_files),
+                (resource.RLIMIT_NPROC, nproc),
+                (resource.RLIMIT_CORE, 0),
+            ]:
+                resource.setrlimit(res, (value, value))
+            if uid is not None:
+                _libc.unshare(_CLONE_NEWNET)  # best effort: no network at all
+                os.setgroups([])
+                os.setgid(uid)
+                os.setuid(uid)
+
+        env = {
+            "PATH": "/usr/bin:/bin",
+            "HOME": str(self.workdir),
+            "TMPDIR": str(self.workdir),
+            "LANG": "C.UTF-8",
+            "PYTHONHASHSEED": "0",
+            "OMP_NUM_THREADS": "1",
+            "MKL_NUM_THREADS": "1",
+            "MPLBACKEND": "Agg",
+        }
+        self._process = subprocess.Popen(
+            [sys.executable, "-s", "-B", "-P", "-u", "-c", _WORKER_SOURCE, str(req_read), str(rep_write)],
+            stdin=subprocess.DEVNULL,
+            stdout=self._output,
+            stderr=self._output,
+            cwd=self.workdir,
+            env=env,
+            pass_fds=(req_read, rep_write),
+            start_new_session=True,
+            preexec_fn=preexec,
+        )
+        os.close(req_read)
+        os.close(rep_write)
+        _LIVE.add(self._process.pid)
+        self._request({"op": "ping"}, timeout=self.limits.start_seconds, what="starting Python")
+
+    def close(self) -> None:
+        """Kill the worker and everything it started; remove its files."""
+        self._kill_only()
+        self._output.close()
+        shutil.rmtree(self.workdir, ignore_errors=True)
+        shutil.rmtree(self._private, ignore_errors=True)
+
+    def restart(self) -> None:
+        """A fresh process with the same files (after a crash or a timeout)."""
+        self._kill_only()
+        self._start()
+
+    def _kill_only(self) -> None:
+        if self._process is None:
+            return
+        for fd in (self._req, self._rep):
+            try:
+                os.close(fd)
+            except OSError:
+                pass
+        stragglers = [] if self.uid is not None else _descendants(self._process.pid)
+        try:
+            os.killpg(self._process.pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+        if self.uid is not None:
+            kill_uid(self.uid)
+        else:  # children that left the session: ours by descent, or orphans re-parented to us
+            _LIVE.discard(self._process.pid)
+            stragglers += [p for p in _descendants(os.getpid()) if p not in _LIVE and not _is_live_child(p)]
+            for pid in stragglers:
+                try:
+                    os.kill(pid, signal.SIGKILL)
+                    os.waitpid(pid, os.WNOHANG)
+                except (ProcessLookupError, ChildProcessError):
+                    pass
+        self._process.wait()
+        self._process = None
+
+    def __enter__(self) -> "Worker":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+    # -- requests
+
+    def output(self, limit: int = 4000) -> str:
+        """The last `limit` characters the student's code printed."""
+        self._output.flush()
+        size = self._output.seek(0, os.SEEK_END)
+        self._output.seek(max(0, size - limit))
+        return self._output.read().decode("utf-8", "replace")
+
+    def exec_cell(self, index: int, source: str) -> dict:
+        return self._request(
+            {"op": "exec", "cell": index, "source": source},
+            timeout=self.limits.cell_seconds,
+            what=f"running cell {index}",
+        )[0]
+
+    def call(self, header: dict, blobs: list[bytes], timeout: float | None = None) -> tuple[dict, list[bytes]]:
+        return self._request(
+            dict(header, op="call"), blobs, timeout=timeout or self.limits.call_seconds, what="a graded call"
+        )
+
+    def _request(self, header: dict, blobs=(), *, timeout: float, what: str) -> tuple[dict, list[bytes]]:
+        if self._process is None:
+            raise WorkerLost("the worker is not running")
+        try:
+            wire.send(self._req, header, list(blobs))
+        except (BrokenPipeError, OSError):
+            raise self._lost(what, timed_out=False) from None
+        ready, _, _ = select.select([self._rep], [], [], timeout)
+        if not ready:
+            raise self._lost(what, timed_out=True)
+        try:
+            return wire.recv(self._rep)
+        except EOFError:
+            raise self._lost(what, timed_out=False) from None
+        except ValueError as exc:
+            self._kill_only()
+            raise WorkerLost(f"the notebook sent back something unreadable while {what} ({exc})") from None
+
+    def _lost(self, what: str, timed_out: bool) -> WorkerLost:
+        """Kill the process and explain, in a student's terms, what happened to it."""
+        process = self._process
+        self._kill_only()
+        code = process.returncode if process else None
+        if timed_out:
+            return WorkerLost(f"timed out while {what}: your code took too long (infinite loop or sleep?)")
+        if code is not None and code < 0:
+            sig = -code
+            if sig == signal.SIGXCPU:
+                return WorkerLost(f"used more than {self.limits.cpu_seconds} s of CPU time while {what}")
+            if sig == signal.SIGKILL:
+                return WorkerLost(f"was killed while {what} (out of memory or CPU time?)")
+            if sig == signal.SIGSEGV:
+                return WorkerLost(f"crashed (segmentation fault) while {what}")
+            return WorkerLost(f"was killed by signal {signal.Signals(sig).name} while {what}")
+        if code:
+            return WorkerLost(
+                f"exited (status {code}) while {what}: do not call exit(), sys.exit() or os._exit() in the notebook"
+            )
+        return WorkerLost(f"stopped while {what}: do not call exit() or os._exit() in the notebook")
+
+
+def become_subreaper() -> None:
+    """Without root, orphans of the sandbox re-parent to us, so `close()` can find and kill them."""
+    if not IS_ROOT:
+        _libc.prctl(_PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0)

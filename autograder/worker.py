@@ -1,0 +1,275 @@
+"""The sandboxed side: executes a student's notebook cells and calls their functions.
+
+This file runs in two places:
+
+* inside the sandbox, as the whole program of the worker process
+  (``python -s -B -P -u -c <this file's source> REQ_FD REP_FD``); it must need nothing but the
+  standard library, numpy and torch, because the sandbox user cannot read the autograder;
+* inside the trusted grader, which imports it only for the wire format (``send``/``recv``,
+  ``encode``/``decode``), so both sides share one definition of it.
+
+Wire format: a message is a JSON header frame followed by ``header["blobs"]`` binary frames,
+each frame an 8-byte big-endian length and its bytes. Tensors travel as ``.npy`` bytes loaded
+with ``allow_pickle=False``; nothing is ever unpickled. Everything the worker says is treated
+by the trusted side as untrusted data: it checks types, shapes and values itself.
+"""
+
+import io
+import json
+import os
+import struct
+import sys
+
+MAX_MESSAGE_BYTES = 256 << 20  # a reply larger than this is refused, not read
+
+
+# --------------------------------------------------------------------------- framing
+
+
+def _read_exact(fd, n):
+    chunks = []
+    while n:
+        chunk = os.read(fd, min(n, 1 << 20))
+        if not chunk:
+            raise EOFError("pipe closed")
+        chunks.append(chunk)
+        n -= len(chunk)
+    return b"".join(chunks)
+
+
+def _read_frame(fd, budget):
+    (n,) = struct.unpack(">Q", _read_exact(fd, 8))
+    if n > budget:
+        raise ValueError(f"message larger than {MAX_MESSAGE_BYTES} bytes")
+    return _read_exact(fd, n)
+
+
+def _write_all(fd, data):
+    view = memoryview(data)
+    while view:
+        view = view[os.write(fd, view):]
+
+
+def send(fd, header, blobs=()):
+    header = dict(header, blobs=len(blobs))
+    frames = [json.dumps(header).encode()] + list(blobs)
+    _write_all(fd, b"".join(struct.pack(">Q", len(f)) + f for f in frames))
+
+
+def recv(fd):
+    """Read one message: (header dict, list of blob bytes). Raises EOFError if the peer died."""
+    budget = MAX_MESSAGE_BYTES
+    raw = _read_frame(fd, budget)
+    budget -= len(raw)
+    header = json.loads(raw)
+    if not isinstance(header, dict):
+        raise ValueError("message header is not an object")
+    count = header.get("blobs", 0)
+    if not isinstance(count, int) or count < 0 or count > 10_000:
+        raise ValueError("bad blob count")
+    blobs = []
+    for _ in range(count):
+        blob = _read_frame(fd, budget)
+        budget -= len(blob)
+        blobs.append(blob)
+    return header, blobs
+
+
+# --------------------------------------------------------------------------- values
+
+_SCALARS = (bool, int, float, str, type(None))
+
+
+def encode(value, blobs):
+    """Turn tensors, numbers, strings, lists, tuples and str-keyed dicts into JSON + blobs.
+
+    Anything else becomes {"$other": type name, "repr": short repr}: the trusted side reports
+    it as a wrong type without ever reconstructing the object.
+    """
+    import numpy as np
+    import torch
+
+    if isinstance(value, float) and (value != value or abs(value) == float("inf")):
+        return {"$float": repr(value)}
+    if isinstance(value, _SCALARS):
+        return value
+    if type(value) is torch.Tensor or type(value) is torch.nn.Parameter:
+        t = value.detach().cpu()
+        dtype = str(t.dtype).removeprefix("torch.")
+        if t.dtype == torch.bfloat16:
+            t = t.view(torch.int16)
+        buffer = io.BytesIO()
+        np.save(buffer, t.contiguous().numpy(), allow_pickle=False)
+        blobs.append(buffer.getvalue())
+        return {"$tensor": len(blobs) - 1, "dtype": dtype, "requires_grad": value.requires_grad}
+    if isinstance(value, (list, tuple)) and type(value) in (list, tuple):
+        items = [encode(v, blobs) for v in value]
+        return items if type(value) is list else {"$tuple": items}
+    if type(value) is dict and all(type(k) is str for k in value):
+        return {"$dict": {k: encode(v, blobs) for k, v in value.items()}}
+    try:
+        text = repr(value)[:200]
+    except BaseException:
+        text = "<unprintable>"
+    return {"$other": type(value).__qualname__, "repr": text}
+
+
+class Opaque:
+    """A value the worker returned that is not plain data (only its type name and repr)."""
+
+    def __init__(self, type_name, text):
+        self.type_name, self.text = str(type_name), str(text)
+
+    def __repr__(self):
+        return f"<{self.type_name}: {self.text}>"
+
+
+def decode(value, blobs):
+    import numpy as np
+    import torch
+
+    if isinstance(value, list):
+        return [decode(v, blobs) for v in value]
+    if not isinstance(value, dict):
+        return value
+    if "$float" in value:
+        return float(value["$float"])
+    if "$tuple" in value:
+        return tuple(decode(v, blobs) for v in value["$tuple"])
+    if "$dict" in value:
+        return {str(k): decode(v, blobs) for k, v in value["$dict"].items()}
+    if "$other" in value:
+        return Opaque(value["$other"], value.get("repr", ""))
+    if "$tensor" in value:
+        array = np.load(io.BytesIO(blobs[int(value["$tensor"])]), allow_pickle=False)
+        t = torch.from_numpy(array.copy())
+        if value.get("dtype") == "bfloat16":
+            t = t.view(torch.bfloat16)
+        return t
+    raise ValueError("malformed value")
+
+
+# --------------------------------------------------------------------------- the worker
+
+
+class _NoIPython:
+    """Stands in for get_ipython(): magics and shell escapes do nothing when grading."""
+
+    def __getattr__(self, name):
+        return lambda *args, **kwargs: None
+
+
+class BannedCallError(RuntimeError):
+    pass
+
+
+def _banned_mode(names, used):
+    """A TorchFunctionMode that refuses the banned torch functions (by identity, so aliases too)."""
+    import torch
+    from torch.overrides import TorchFunctionMode, resolve_name
+
+    banned = {}
+    for name in names:
+        try:
+            parts = name.split(".")
+            obj = __import__(parts[0])
+            for part in parts[1:]:
+                obj = getattr(obj, part)
+            banned[obj] = name
+        except (ImportError, AttributeError):
+            pass
+
+    class Mode(TorchFunctionMode):
+        def __torch_function__(self, func, types, args=(), kwargs=None):
+            name = banned.get(func) or (resolve_name(func) if resolve_name(func) in names else None)
+            if name:
+                used.append(name)
+                raise BannedCallError(f"{name} is not allowed in this question")
+            return func(*args, **(kwargs or {}))
+
+    return Mode()
+
+
+def _student_traceback(exc):
+    """The traceback lines that point into the student's own cells, and the error line."""
+    import traceback
+
+    frames = [f for f in traceback.extract_tb(exc.__traceback__) if f.filename.startswith("<cell")]
+    lines = traceback.format_list(frames) + traceback.format_exception_only(type(exc), exc)
+    text = "".join(lines)
+    return text[-4000:]
+
+
+def _exec_cell(namespace, header):
+    try:
+        code = compile(header["source"], f"<cell {header['cell']}>", "exec")
+        exec(code, namespace)
+        return {"ok": True}
+    except BaseException as exc:  # SystemExit and KeyboardInterrupt too: the cell just failed
+        return {"ok": False, "error": type(exc).__name__, "traceback": _student_traceback(exc)}
+
+
+def _call(namespace, header, blobs):
+    import torch
+
+    target = namespace.get(header["target"])
+    if target is None:
+        return {"status": "missing"}, []
+    args = decode(header["args"], blobs)
+    kwargs = decode(header["kwargs"], blobs)
+    used = []
+    torch.manual_seed(header.get("seed", 0))
+    try:
+        with _banned_mode(header.get("banned", []), used):
+            if "init" in header:  # an nn.Module class: construct, load weights, then call
+                init_args, init_kwargs = decode(header["init"], blobs)
+                target = target(*init_args, **init_kwargs)
+                if "state_dict" in header:
+                    target.load_state_dict(decode(header["state_dict"], blobs), strict=True)
+                target.eval()
+            result = target(*args, **kwargs)
+    except BaseException as exc:
+        return {
+            "status": "banned" if used else "error",
+            "banned_used": used,
+            "error": type(exc).__name__,
+            "traceback": _student_traceback(exc),
+        }, []
+    if used:  # the student caught our BannedCallError and carried on
+        return {"status": "banned", "banned_used": used}, []
+    out_blobs = []
+    reply = {
+        "status": "ok",
+        "value": encode(result, out_blobs),
+        "args_after": encode(args, out_blobs),
+        "kwargs_after": encode(kwargs, out_blobs),
+    }
+    return reply, out_blobs
+
+
+def main(req_fd, rep_fd):
+    # The working directory holds only the submission; never import from it implicitly.
+    sys.path[:] = [p for p in sys.path if p and os.path.abspath(p) != os.getcwd()]
+    import torch
+
+    torch.set_num_threads(1)
+    namespace = {"__name__": "__main__", "__builtins__": __builtins__, "get_ipython": _NoIPython}
+    while True:
+        try:
+            header, blobs = recv(req_fd)
+        except EOFError:
+            return
+        op = header.get("op")
+        if op == "exec":
+            send(rep_fd, _exec_cell(namespace, header))
+        elif op == "call":
+            reply, out = _call(namespace, header, blobs)
+            send(rep_fd, reply, out)
+        elif op == "ping":
+            send(rep_fd, {"ok": True})
+        else:
+            return
+
+
+if __name__ == "__main__":
+    main(int(sys.argv[1]), int(sys.argv[2]))
