@@ -5,7 +5,6 @@ PYTHON ?= python3.11
 VENV   := .venv
 PY     := $(VENV)/bin/python
 UNITS  ?= $(notdir $(wildcard assignments/*))
-JOBS   ?= 1
 
 .DEFAULT_GOAL := help
 .PHONY: help venv build test grade bench clean lock
@@ -30,7 +29,7 @@ test: venv  ## Run the whole test suite.
 
 grade: venv  ## Grade submissions locally: make grade UNIT=softmax SUBMISSIONS='a.ipynb b.zip' [OUT=grades]
 	@test -n "$(UNIT)" -a -n "$(SUBMISSIONS)" || { echo "usage: make grade UNIT=<unit> SUBMISSIONS='<files>' [OUT=<dir>]"; exit 2; }
-	$(PY) -m autograder grade $(UNIT) $(SUBMISSIONS) --out $(or $(OUT),grades/$(UNIT)) --jobs $(JOBS)
+	$(PY) -m autograder grade $(UNIT) $(SUBMISSIONS) --out $(or $(OUT),grades/$(UNIT))
 
 bench: venv build  ## Benchmarks: grading time and memory, against `otter run`.
 	$(PY) -m benchmarks

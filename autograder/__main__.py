@@ -1,0 +1,78 @@
+"""Command line: `python -m autograder {grade,build} …`; `--help` on each explains it."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+DESCRIPTION = """\
+decoding-gpt-autograder: build Gradescope autograders for the course's units and grade
+student notebooks locally with the same trusted, sandboxed grader Gradescope runs.
+"""
+
+GRADE_HELP = """\
+Grade student submissions of one unit, as Gradescope would, without Docker.
+
+Each SUBMISSION is a notebook (.ipynb), a zip made by grader.export(), or a folder (every
+.ipynb and .zip directly inside it is graded). Student code runs only in a sandboxed worker
+process; when run as root, that process runs as an unprivileged user (uid
+$AUTOGRADER_SANDBOX_UID, default 64000) with no network.
+
+Writes, under --out:
+  <submission>/results.json   Gradescope's results schema (per-question score and feedback)
+  grades.csv                  one row per submission: per-question points, total, status
+
+Exit status: 0 when grading ran (whatever the scores), 2 for a usage error.
+
+Example:
+  python -m autograder grade softmax submissions/ --out grades/softmax
+"""
+
+BUILD_HELP = """\
+Build each UNIT into gradescope/dist/<unit>/: autograder.zip (upload to Gradescope as the
+assignment's autograder) and student.zip (the notebook, its public checks and requirements,
+for students). Without UNIT, builds every unit. Fails if the student bundle would contain
+any reference or hidden-check code.
+"""
+
+
+def main(argv: list[str] | None = None) -> int:
+    from . import units
+
+    parser = argparse.ArgumentParser(prog="python -m autograder", description=DESCRIPTION,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    grade = commands.add_parser("grade", help="grade submissions locally", description=GRADE_HELP,
+                                formatter_class=argparse.RawDescriptionHelpFormatter)
+    grade.add_argument("unit", metavar="UNIT", help=f"the unit to grade: one of {', '.join(units.names())}")
+    grade.add_argument("submissions", metavar="SUBMISSION", nargs="+", type=Path,
+                       help="notebooks, export zips, or folders of them")
+    grade.add_argument("--out", type=Path, default=Path("grades"), help="output folder (default: ./grades)")
+    grade.add_argument("--quiet", action="store_true", help="print only the summary line")
+
+    build = commands.add_parser("build", help="build Gradescope and student zips", description=BUILD_HELP,
+                                formatter_class=argparse.RawDescriptionHelpFormatter)
+    build.add_argument("units", metavar="UNIT", nargs="*", help="units to build (default: all)")
+    build.add_argument("--dist", type=Path, default=Path("gradescope/dist"), help="output folder")
+
+    args = parser.parse_args(argv)
+    if args.command == "grade":
+        from .cli import grade_command
+
+        if args.unit not in units.names():
+            parser.error(f"unknown unit {args.unit!r}; units: {', '.join(units.names())}")
+        return grade_command(args.unit, args.submissions, args.out, quiet=args.quiet)
+    if args.command == "build":
+        from .build import build_units
+
+        unknown = [u for u in args.units if u not in units.names()]
+        if unknown:
+            parser.error(f"unknown unit(s) {', '.join(unknown)}; units: {', '.join(units.names())}")
+        return build_units(args.units or units.names(), args.dist)
+    return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,238 @@
+"""The trusted grader: runs a unit's hidden checks against one submission.
+
+The student's notebook executes only in a sandboxed `Worker`. This process draws inputs with
+hypothesis, computes the reference's answer itself, asks the worker for the student's answer
+(plain tensors back), and judges it. Nothing the student wrote ever runs here.
+"""
+
+from __future__ import annotations
+
+import copy
+from pathlib import Path
+from types import ModuleType
+
+import torch
+from hypothesis import HealthCheck, Phase, Verbosity, example, given, settings
+from hypothesis.errors import HypothesisException
+
+from . import notebook, worker as wire
+from .compare import Mismatch, input_scale, unchanged
+from .feedback import describe_call, describe_value, indent
+from .report import CheckResult, QuestionResult, Report
+from .sandbox import Worker, WorkerLost
+from .spec import Call, Check, Question, Unit
+
+
+class _Failed(Exception):
+    """A drawn input on which the student's function is wrong (hypothesis shrinks these)."""
+
+    def __init__(self, call: Call, message: str):
+        super().__init__(message)
+        self.call, self.message = call, message
+
+
+class _Stop(BaseException):
+    """A failure that no other input can change (missing function, banned call, dead worker).
+
+    A BaseException, so hypothesis stops at once instead of shrinking.
+    """
+
+    def __init__(self, message: str):
+        super().__init__(message)
+        self.message = message
+
+
+# --------------------------------------------------------------------------- the session
+
+
+class Session:
+    """A submission's notebook, executed in a worker, that can be revived after a crash."""
+
+    def __init__(self, unit: Unit, submission: notebook.Submission):
+        self.unit, self.submission = unit, submission
+        self.good_cells: list[int] = []
+        self.notes: list[str] = []
+        self.dead = ""  # why the notebook can no longer be called, if it cannot
+        self.worker = Worker({submission.name: submission.data}, unit.limits)
+
+    def __enter__(self) -> "Session":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.worker.close()
+
+    def run_notebook(self) -> None:
+        """Every code cell in order; a failing cell is noted and the next ones still run."""
+        for index, source in enumerate(self.submission.cells):
+            where = f"code cell {index + 1} ({_first_line(source)})"
+            try:
+                reply = self.worker.exec_cell(index, source)
+            except WorkerLost as lost:
+                self.notes.append(f"{where}: the notebook {lost.reason}; skipped it")
+                if not self._revive():
+                    return
+                continue
+            if reply.get("ok"):
+                self.good_cells.append(index)
+            else:
+                self.notes.append(f"{where} raised {reply.get('error')}; later cells still ran:\n"
+                                  + indent(str(reply.get("traceback", ""))))
+
+    def _revive(self) -> bool:
+        """Restart the worker and replay the cells that succeeded before."""
+        try:
+            self.worker.restart()
+            for index in self.good_cells:
+                self.worker.exec_cell(index, self.submission.cells[index])
+            return True
+        except WorkerLost as lost:
+            self.dead = f"the notebook could not be restarted after a crash ({lost.reason})"
+            return False
+
+    def call(self, header: dict, blobs: list[bytes]) -> tuple[dict, list[bytes]]:
+        if self.dead:
+            raise _Stop(self.dead)
+        try:
+            return self.worker.call(header, blobs)
+        except WorkerLost as lost:
+            self._revive()
+            raise _Stop(f"your code {lost.reason}") from None
+
+
+# --------------------------------------------------------------------------- one check
+
+
+def run_check(session: Session, unit: Unit, question: Question, check: Check,
+              reference: ModuleType) -> CheckResult:
+    ref_fn = getattr(reference, check.function)
+    banned = list(unit.banned_for(question))
+    hints = {id(ex.call): ex.hint for ex in check.examples}
+
+    def evaluate(call: Call) -> None:
+        torch.manual_seed(0)
+        expected = ref_fn(*copy.deepcopy(call.args), **copy.deepcopy(call.kwargs))
+        blobs: list[bytes] = []
+        header = {"target": check.function, "args": wire.encode(tuple(call.args), blobs),
+                  "kwargs": wire.encode(dict(call.kwargs), blobs), "banned": banned, "seed": 0}
+        reply, out = session.call(header, blobs)
+        status = reply.get("status")
+        name = check.function
+        if status == "missing":
+            raise _Stop(f"the notebook does not define `{name}` (after running every cell)")
+        if status == "banned":
+            used = ", ".join(sorted(set(map(str, reply.get("banned_used", [])))))
+            raise _Stop(f"`{name}` called {used}, which this question does not allow; "
+                        "write it with basic tensor operations")
+        if status == "error":
+            error = str(reply.get("error"))
+            if error == "NotImplementedError":
+                raise _Stop(f"`{name}` is not implemented yet (it raises NotImplementedError)")
+            raise _Failed(call, f"`{name}` raised {error}:\n{indent(str(reply.get('traceback', '')))}")
+        if status != "ok":
+            raise _Stop("the notebook's worker sent back an unreadable reply")
+        try:
+            got = wire.decode(reply.get("value"), out)
+            after = (wire.decode(reply.get("args_after"), out), wire.decode(reply.get("kwargs_after"), out))
+        except (ValueError, KeyError, IndexError, TypeError) as exc:
+            raise _Stop(f"the notebook sent back a value the grader cannot read ({exc})") from None
+        if not unchanged((tuple(call.args), dict(call.kwargs)), (tuple(after[0]), after[1])):
+            raise _Failed(call, f"`{name}` modified its input in place; functions must not change "
+                                "their arguments (use out-of-place operations, or .clone() first)")
+        mismatch = check.compare(expected, got, input_scale((call.args, call.kwargs)))
+        if mismatch:
+            hint = hints.get(id(call)) or mismatch.hint or next(
+                (h.text for h in check.hints if _applies(h, call, expected, got)), "")
+            raise _Failed(call, _explain(mismatch, hint))
+
+    @settings(max_examples=check.max_examples, database=None, deadline=None, derandomize=True,
+              suppress_health_check=list(HealthCheck), report_multiple_bugs=False,
+              verbosity=Verbosity.quiet, print_blob=False,
+              phases=(Phase.explicit, Phase.generate, Phase.shrink))
+    @given(check.inputs)
+    def prop(call: Call) -> None:
+        evaluate(call)
+
+    for ex in reversed(check.examples):
+        prop = example(ex.call)(prop)
+
+    try:
+        prop()
+    except _Failed as failure:
+        return _failed(check, f"Smallest failing input found:\n{indent(describe_call(failure.call))}\n"
+                              f"{failure.message}")
+    except _Stop as stop:
+        return _failed(check, stop.message)
+    except HypothesisException as exc:  # e.g. Flaky: the student's function is not deterministic
+        return _failed(check, f"`{check.function}` gave different results for the same input "
+                              f"({type(exc).__name__}); it must be deterministic")
+    return CheckResult(check.name, True, check.points, check.points)
+
+
+def _failed(check: Check, message: str) -> CheckResult:
+    return CheckResult(check.name, False, 0.0, check.points, message)
+
+
+def _applies(hint, call, expected, got) -> bool:
+    try:
+        return bool(hint.applies(call, expected, got))
+    except Exception:
+        return False
+
+
+def _explain(mismatch: Mismatch, hint: str) -> str:
+    lines = [f"Wrong output: {mismatch.summary}"]
+    if mismatch.expected is not None:
+        lines.append(f"expected: {describe_value(mismatch.expected)}")
+        lines.append(f"got:      {describe_value(mismatch.got)}")
+    if hint:
+        lines.append(f"Hint: {hint}")
+    return "\n".join(lines)
+
+
+def _first_line(source: str) -> str:
+    line = next((ln.strip() for ln in source.splitlines() if ln.strip()), "")
+    return line[:60] + ("…" if len(line) > 60 else "")
+
+
+# --------------------------------------------------------------------------- a submission
+
+
+def zero_report(unit: Unit, submission: str, status: str, message: str) -> Report:
+    """Every check failed with the same message (a submission that cannot be run at all)."""
+    report = Report(unit.name, submission, status=status, notes=[message])
+    for question in unit.questions:
+        report.questions.append(QuestionResult(
+            question.name, [_failed(c, message) for c in question.checks]))
+    return report
+
+
+def grade(unit: Unit, reference: ModuleType, path: Path) -> Report:
+    """Grade one submission file. Never raises for anything the submission does."""
+    try:
+        submission = notebook.load(path, unit.name)
+    except notebook.SubmissionError as exc:
+        return zero_report(unit, path.name, "malformed", f"Cannot grade this submission: {exc}.")
+    except OSError as exc:
+        return zero_report(unit, path.name, "malformed", f"Cannot read this submission: {exc.strerror}.")
+    return grade_submission(unit, reference, submission, path.name)
+
+
+def grade_submission(unit: Unit, reference: ModuleType, submission: notebook.Submission,
+                     label: str) -> Report:
+    report = Report(unit.name, label, notes=list(submission.notes))
+    try:
+        session = Session(unit, submission)
+    except WorkerLost as lost:
+        return zero_report(unit, label, "crash", f"The grader could not start Python for your notebook "
+                                                 f"({lost.reason}); please tell your instructor.")
+    with session:
+        session.run_notebook()
+        report.notes += session.notes
+        for question in unit.questions:
+            results = [run_check(session, unit, question, check, reference) for check in question.checks]
+            report.questions.append(QuestionResult(question.name, results))
+        report.printed = session.worker.output()
+    if session.dead:
+        report.status = "crash"
+        report.notes.append(session.dead)
+    return report

@@ -1,0 +1,109 @@
+"""Grading results, and how they are written: Gradescope's results.json and grades.csv."""
+
+from __future__ import annotations
+
+import csv
+import json
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+
+@dataclass
+class CheckResult:
+    name: str
+    passed: bool
+    score: float
+    max_score: float
+    message: str = ""  # on failure: the input, expected vs. got, the hint
+
+
+@dataclass
+class QuestionResult:
+    name: str
+    checks: list[CheckResult]
+
+    @property
+    def score(self) -> float:
+        return round(sum(c.score for c in self.checks), 5)
+
+    @property
+    def max_score(self) -> float:
+        return round(sum(c.max_score for c in self.checks), 5)
+
+    def output(self) -> str:
+        lines = []
+        for check in self.checks:
+            mark = "passed" if check.passed else "FAILED"
+            lines.append(f"[{mark}] {check.name} ({check.score:g}/{check.max_score:g})")
+            if check.message:
+                lines.extend("    " + line for line in check.message.splitlines())
+        return "\n".join(lines)
+
+
+@dataclass
+class Report:
+    unit: str
+    submission: str
+    questions: list[QuestionResult] = field(default_factory=list)
+    status: str = "ok"  # ok | malformed | crash | timeout
+    notes: list[str] = field(default_factory=list)  # for the student: metadata, failed cells
+    printed: str = ""  # the tail of what the notebook printed
+
+    @property
+    def score(self) -> float:
+        return round(sum(q.score for q in self.questions), 5)
+
+    @property
+    def max_score(self) -> float:
+        return round(sum(q.max_score for q in self.questions), 5)
+
+    def scores(self) -> dict[str, float]:
+        return {q.name: q.score for q in self.questions}
+
+    def summary(self) -> str:
+        lines = [f"Unit '{self.unit}', submission {self.submission}: {self.score:g} / {self.max_score:g}"]
+        lines += self.notes
+        return "\n".join(lines)
+
+    def to_gradescope(self) -> dict:
+        """Gradescope's results.json schema: a test per question, all visible to the student."""
+        return {
+            "score": self.score,
+            "output": self.summary(),
+            "tests": [
+                {
+                    "name": q.name,
+                    "score": q.score,
+                    "max_score": q.max_score,
+                    "status": "passed" if q.score == q.max_score else "failed",
+                    "output": q.output(),
+                    "visibility": "visible",
+                }
+                for q in self.questions
+            ],
+        }
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+def write_results(report: Report, directory: Path) -> Path:
+    directory.mkdir(parents=True, exist_ok=True)
+    path = directory / "results.json"
+    path.write_text(json.dumps(report.to_gradescope(), indent=2))
+    return path
+
+
+def write_grades_csv(reports: list[Report], path: Path) -> None:
+    questions = []
+    for report in reports:
+        for q in report.questions:
+            if q.name not in questions:
+                questions.append(q.name)
+    with open(path, "w", newline="") as f:
+        writer = csv.writer(f)
+        writer.writerow(["submission", *questions, "total", "max", "status"])
+        for report in reports:
+            scores = report.scores()
+            writer.writerow([report.submission, *(f"{scores.get(q, 0):g}" for q in questions),
+                             f"{report.score:g}", f"{report.max_score:g}", report.status])

@@ -1,0 +1,99 @@
+"""The vocabulary of a unit's grading spec: a table of questions and their checks.
+
+A unit spec (``autograder/units/<unit>.py``) builds one `Unit` from these pieces and contains
+no engine code. Reading it should answer, per question: which student names it grades, how
+many points, which public checks the student can run, which hidden properties decide the grade.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Callable
+
+from hypothesis.strategies import SearchStrategy
+
+from .compare import Close, Comparator
+from .sandbox import Limits
+
+
+@dataclass(frozen=True)
+class Call:
+    """The arguments of one call of a student function."""
+
+    args: tuple = ()
+    kwargs: dict = field(default_factory=dict)
+    names: tuple[str, ...] = ()  # the contract's names of the positional arguments, for feedback
+
+    def __repr__(self) -> str:  # what a student sees as the failing input
+        from .feedback import describe_call
+
+        return describe_call(self)
+
+
+@dataclass(frozen=True)
+class Example:
+    """An explicit input every grading run tries first, usually aimed at one classic bug.
+
+    `hint` is what the student reads if this input fails, e.g. "subtract the row maximum
+    before exp: exp(1000) overflows to inf".
+    """
+
+    call: Call
+    hint: str
+
+
+@dataclass(frozen=True)
+class Hint:
+    """A diagnosis of a failure: when `applies(call, expected, got)` holds, say `text`."""
+
+    applies: Callable[[Call, Any, Any], bool]
+    text: str
+
+
+@dataclass(frozen=True)
+class Check:
+    """A hidden, differential property: on every drawn input, the student's `function` must
+    return what the reference returns, as judged by `compare`.
+
+    Each check is worth `points`; a question's score is the sum over its checks that pass.
+    """
+
+    name: str  # shown to the student, e.g. "matches the reference on random logits"
+    function: str  # the student name to call (a function, or a class when `init` is given)
+    inputs: SearchStrategy[Call]
+    points: float = 1.0
+    examples: tuple[Example, ...] = ()
+    compare: Comparator = Close()
+    hints: tuple[Hint, ...] = ()
+    max_examples: int = 50
+
+
+@dataclass(frozen=True)
+class Question:
+    """One graded question; `name` is also the Otter test name (``grader.check(name)``)."""
+
+    name: str
+    functions: tuple[str, ...]  # the student names this question grades
+    checks: tuple[Check, ...]
+    public: tuple[Callable, ...] = ()  # reference-free checks from the unit's public module
+    banned: tuple[str, ...] | None = None  # None: the unit's list
+
+    @property
+    def points(self) -> float:
+        return sum(c.points for c in self.checks)
+
+
+@dataclass(frozen=True)
+class Unit:
+    name: str
+    questions: tuple[Question, ...]
+    banned: tuple[str, ...] = ()  # dotted names of torch functions students may not call
+    limits: Limits = Limits()
+    public_module: str = ""  # module with the public checks, shipped to students
+
+    @property
+    def points(self) -> float:
+        return sum(q.points for q in self.questions)
+
+    def banned_for(self, question: Question) -> tuple[str, ...]:
+        return self.banned if question.banned is None else question.banned

@@ -1,0 +1,169 @@
+"""Unit `softmax`: softmax, log-softmax, masked softmax, causal and padding masks.
+
+Each question's hidden checks compare the student's function with solutions/softmax.py on
+hypothesis-drawn inputs; the explicit examples aim at the classic bugs of DESIGN.md.
+"""
+
+import torch
+from hypothesis import strategies as st
+
+from .. import strategies as ts
+from ..compare import Close, Exact
+from ..spec import Call, Check, Example, Hint, Question, Unit
+from ..strategies import tensor
+from . import softmax_public as public
+
+BANNED = (
+    "torch.softmax", "torch.log_softmax", "torch.nn.functional.softmax",
+    "torch.nn.functional.log_softmax", "torch.Tensor.softmax", "torch.Tensor.log_softmax",
+    "torch.special.softmax", "torch.special.log_softmax",
+)
+
+
+# ----------------------------------------------------------------------------- inputs
+
+
+@st.composite
+def logits(draw, bound: float, with_mask: str = ""):
+    """x (and a mask): any batch dims, any dim, float32 or float64.
+
+    with_mask: "" (no mask), "kept" (every row keeps at least one position), "any" (rows may be
+    fully masked, and at least one is).
+    """
+    dtype = draw(ts.dtypes())
+    shape = draw(ts.shapes())
+    x = draw(ts.floats(shape, dtype, bound))
+    dim = draw(st.integers(-len(shape), len(shape) - 1))
+    if not with_mask:
+        return Call((x,), {"dim": dim}, names=("x",))
+    mask = draw(ts.bools(draw(ts.broadcast_shape(shape))))
+    full = mask.expand(shape)
+    if with_mask == "kept":  # keep the first position of every row along dim
+        rows = torch.zeros(shape, dtype=torch.bool).movedim(dim, -1)
+        rows[..., 0] = True
+        full = full | rows.movedim(-1, dim)
+        mask = full
+    elif not (~full).all(dim=dim).any():  # make the first row along dim fully masked
+        full = full.clone().movedim(dim, -1)
+        full[(0,) * (full.dim() - 1)] = False
+        mask = full.movedim(-1, dim)
+    return Call((x, mask), {"dim": dim}, names=("x", "mask"))
+
+
+@st.composite
+def causal_sizes(draw, equal: bool):
+    q_len = draw(st.integers(1, 7))
+    if equal:
+        return Call((q_len,), names=("q_len",))
+    k_len = draw(st.integers(1, 7).filter(lambda k: k != q_len))
+    return Call((q_len, k_len), names=("q_len", "k_len"))
+
+
+@st.composite
+def padding_lengths(draw):
+    max_len = draw(st.integers(1, 7))
+    lengths = draw(st.lists(st.integers(0, max_len), min_size=1, max_size=5))
+    return Call((torch.tensor(lengths, dtype=torch.int64), max_len), names=("lengths", "max_len"))
+
+
+# ----------------------------------------------------------------------------- bugs to catch
+
+
+def _x(values, dtype=torch.float32, dim=-1):
+    return Call((tensor(values, dtype),), {"dim": dim}, names=("x",))
+
+
+def _xm(values, mask, dim=-1):
+    return Call((tensor(values), torch.tensor(mask)), {"dim": dim}, names=("x", "mask"))
+
+
+def _wrong_dim(call, expected, got):
+    """The output is the softmax along another dimension."""
+    x, dim = call.args[0], call.kwargs.get("dim", -1)
+    others = [d for d in range(x.dim()) if d != dim % x.dim() and x.shape[d] > 1]
+    return any(torch.allclose(got.double(), torch.exp(x.double() - x.double().logsumexp(d, keepdim=True)),
+                              atol=1e-5) for d in others)
+
+
+WRONG_DIM = Hint(_wrong_dim, "your output is the softmax along another dimension: reduce along `dim`")
+NAN_ROW = Hint(lambda call, e, g: bool(torch.isnan(g).any()),
+               "a row in which every position is masked must be all zeros, got NaN "
+               "(exp(-inf - (-inf)) is NaN: handle fully masked rows explicitly)")
+SHIFT = "subtract the maximum of each row before exp: exp(1000) overflows to inf in float32"
+
+softmax_q = Question(
+    "softmax", functions=("softmax",), public=tuple(public.CHECKS["softmax"]),
+    checks=(
+        Check("matches the reference on ordinary inputs (|x| <= 10)", "softmax",
+              logits(10.0), points=2, hints=(WRONG_DIM,),
+              examples=(Example(_x([[1.0, 2.0, 3.0], [1.0, 1.0, 1.0]], dim=0), "softmax must normalise along `dim`, "
+                                "here dim=0 (down the columns)"),
+                        Example(_x([[0.5, -1.0]], torch.float64), "return the input's dtype (float64 here)"))),
+        Check("stays exact for large logits (|x| up to 1e4)", "softmax", logits(1e4), points=1,
+              examples=(Example(_x([[1000.0, 0.0]]), SHIFT),
+                        Example(_x([[-1e4, -1e4 + 1.0]]), "subtract the maximum of each row, not a constant: "
+                                "exp(-10000) underflows to 0 and 0/0 is NaN"))),
+    ))
+
+log_softmax_q = Question(
+    "log_softmax", functions=("log_softmax",), public=tuple(public.CHECKS["log_softmax"]),
+    checks=(
+        Check("matches the reference on ordinary inputs (|x| <= 10)", "log_softmax", logits(10.0), points=2,
+              examples=(Example(_x([[1.0, 2.0], [3.0, 5.0], [0.0, 0.0]], dim=0), "reduce along `dim`"),)),
+        Check("stays finite for large logits (|x| up to 1e4)", "log_softmax", logits(1e4), points=1,
+              examples=(Example(_x([[0.0, -1e4]]), "log(softmax(x)) underflows: softmax gives exactly 0 for the "
+                                "-1e4 entry and log(0) = -inf; compute x - max - log(sum(exp(x - max))) instead"),
+                        Example(_x([[1000.0, 0.0]]), SHIFT))),
+    ))
+
+masked_softmax_q = Question(
+    "masked_softmax", functions=("masked_softmax",), public=tuple(public.CHECKS["masked_softmax"]),
+    checks=(
+        Check("matches the reference when every row keeps a position", "masked_softmax",
+              logits(10.0, "kept"), points=2, hints=(WRONG_DIM,),
+              examples=(Example(_xm([[0.0, 0.0, 0.0]], [[True, True, False]]),
+                                "masked positions must not take part in the normalisation: apply the mask "
+                                "before the softmax, not after"),
+                        Example(_xm([[[1.0, 2.0], [3.0, 4.0]]], [True, False]),
+                                "the mask broadcasts against x (here mask has shape (2,) and x (1, 2, 2))"),
+                        Example(_xm([[5.0, 1.0]], [[False, True]]),
+                                "a masked position must get exactly 0, even when its logit is the largest"))),
+        Check("gives all zeros, not NaN, for fully masked rows", "masked_softmax", logits(10.0, "any"),
+              points=1, hints=(NAN_ROW,),
+              examples=(Example(_xm([[1.0, 2.0], [3.0, 4.0]], [[True, True], [False, False]]), NAN_ROW.text),)),
+        Check("stays exact for large logits (|x| up to 1e4)", "masked_softmax", logits(1e4, "kept"), points=1,
+              examples=(Example(_xm([[1000.0, 0.0, -1e4]], [[True, True, True]]), SHIFT),
+                        Example(_xm([[1e4, 0.0, 1.0]], [[False, True, True]]),
+                                "take the maximum over the kept positions only (or mask with a large negative "
+                                "number before subtracting it)"))),
+    ))
+
+causal_mask_q = Question(
+    "causal_mask", functions=("causal_mask",), public=tuple(public.CHECKS["causal_mask"]),
+    checks=(
+        Check("square masks (q_len == k_len)", "causal_mask", causal_sizes(equal=True), points=1, compare=Exact(),
+              examples=(Example(Call((3,), names=("q_len",)),
+                                "position i may attend to itself: True on the diagonal (j <= i)"),)),
+        Check("KV-cache alignment when q_len != k_len", "causal_mask", causal_sizes(equal=False), points=1,
+              compare=Exact(),
+              examples=(Example(Call((2, 4), names=("q_len", "k_len")),
+                                "align the mask bottom-right: the last query sees every key, "
+                                "True where j <= i + (k_len - q_len)"),
+                        Example(Call((4, 2), names=("q_len", "k_len")),
+                                "when q_len > k_len the first queries see no key at all"))),
+    ))
+
+padding_mask_q = Question(
+    "padding_mask", functions=("padding_mask",), public=tuple(public.CHECKS["padding_mask"]),
+    checks=(
+        Check("matches the reference", "padding_mask", padding_lengths(), points=2, compare=Exact(),
+              examples=(Example(Call((torch.tensor([0, 3, 1]), 3), names=("lengths", "max_len")),
+                                "position t is real when t < lengths[b]: a length of 0 gives an all-False row"),)),
+    ))
+
+UNIT = Unit(
+    name="softmax",
+    questions=(softmax_q, log_softmax_q, masked_softmax_q, causal_mask_q, padding_mask_q),
+    banned=BANNED,
+    public_module="softmax_public",
+)
