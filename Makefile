@@ -32,7 +32,7 @@ grade: venv  ## Grade submissions locally: make grade UNIT=softmax SUBMISSIONS='
 	$(PY) -m autograder grade $(UNIT) $(SUBMISSIONS) --out $(or $(OUT),grades/$(UNIT))
 
 bench: venv build  ## Benchmarks: grading time and memory, against `otter run`.
-	$(PY) -m benchmarks
+	$(PY) -m autograder.bench
 
 clean:  ## Remove build output, caches and .venv.
 	rm -rf $(VENV) gradescope/dist gradescope/build grades .pytest_cache

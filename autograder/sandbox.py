@@ -20,7 +20,6 @@ import ctypes
 import inspect
 import os
 import resource
-import select
 import shutil
 import signal
 import stat
@@ -34,7 +33,9 @@ from pathlib import Path
 from . import worker as wire
 
 IS_ROOT = os.geteuid() == 0
-SANDBOX_UID = int(os.environ.get("AUTOGRADER_SANDBOX_UID", "64000"))
+SANDBOX_UID = int(os.environ.get("AUTOGRADER_SANDBOX_UID", "64000"))  # first uid of the pool
+UID_POOL = 1000  # workers alive at once on one machine, across every grader process
+_LOCKS = Path("/run/autograder-sandbox") if Path("/run").is_dir() else Path("/tmp/.autograder-sandbox")
 _WORKER_SOURCE = inspect.getsource(wire)
 _libc = ctypes.CDLL(None, use_errno=True)
 _CLONE_NEWNET = 0x40000000
@@ -66,7 +67,7 @@ class WorkerLost(Exception):
 # --------------------------------------------------------------------------- host set-up
 
 
-def ensure_reachable(uid: int = SANDBOX_UID) -> list[str]:
+def ensure_reachable() -> list[str]:
     """As root, let the sandbox uid traverse to the interpreter and its packages.
 
     A Python under a 0700 home (pyenv in /root, Gradescope's miniforge in /root) cannot be
@@ -128,6 +129,43 @@ def kill_uid(uid: int) -> None:
         time.sleep(0.01)
 
 
+def kill_all_sandboxes() -> None:
+    """Kill every process of every sandbox uid (the last step before trusting the machine again)."""
+    uids = set()
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            try:
+                uid = os.stat(f"/proc/{entry}").st_uid
+            except OSError:
+                continue
+            if SANDBOX_UID <= uid < SANDBOX_UID + UID_POOL:
+                uids.add(uid)
+    for uid in uids:
+        kill_uid(uid)
+
+
+def claim_uid() -> tuple[int, int]:
+    """A sandbox uid no other worker on this machine is using: (uid, lock fd to close when done).
+
+    Each live worker has a uid of its own, so closing one (kill every process of its uid)
+    never touches another, whichever grader process started it.
+    """
+    import fcntl
+
+    _LOCKS.mkdir(mode=0o700, exist_ok=True)
+    for uid in range(SANDBOX_UID, SANDBOX_UID + UID_POOL):
+        fd = os.open(_LOCKS / f"{uid}.lock", os.O_RDWR | os.O_CREAT, 0o600)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            os.close(fd)
+            continue
+        if _pids_of_uid(uid):  # left over from a grader that died: clear it first
+            kill_uid(uid)
+        return uid, fd
+    raise RuntimeError(f"all {UID_POOL} sandbox uids from {SANDBOX_UID} are in use")
+
+
 def _descendants(root: int) -> list[int]:
     children: dict[int, list[int]] = {}
     for entry in os.listdir("/proc"):
@@ -160,9 +198,9 @@ def _is_live_child(pid: int) -> bool:
 class Worker:
     """One sandboxed worker process. Use as a context manager; `close()` kills everything."""
 
-    def __init__(self, files: dict[str, bytes], limits: Limits = Limits(), uid: int | None = None):
+    def __init__(self, files: dict[str, bytes], limits: Limits = Limits()):
         self.limits = limits
-        self.uid = (SANDBOX_UID if uid is None else uid) if IS_ROOT else None
+        self.uid, self._uid_lock = claim_uid() if IS_ROOT else (None, None)
         self._private = Path(tempfile.mkdtemp(prefix="autograder-trusted-"))  # root-only
         self.workdir = Path(tempfile.mkdtemp(prefix="autograder-sandbox-"))
         for name, data in files.items():
@@ -232,6 +270,9 @@ class Worker:
     def close(self) -> None:
         """Kill the worker and everything it started; remove its files."""
         self._kill_only()
+        if self._uid_lock is not None:
+            os.close(self._uid_lock)
+            self._uid_lock = None
         self._output.close()
         shutil.rmtree(self.workdir, ignore_errors=True)
         shutil.rmtree(self._private, ignore_errors=True)
@@ -302,11 +343,10 @@ class Worker:
             wire.send(self._req, header, list(blobs))
         except (BrokenPipeError, OSError):
             raise self._lost(what, timed_out=False) from None
-        ready, _, _ = select.select([self._rep], [], [], timeout)
-        if not ready:
-            raise self._lost(what, timed_out=True)
         try:
-            return wire.recv(self._rep)
+            return wire.recv(self._rep, deadline=time.monotonic() + timeout)
+        except TimeoutError:
+            raise self._lost(what, timed_out=True) from None
         except EOFError:
             raise self._lost(what, timed_out=False) from None
         except ValueError as exc:

@@ -20,15 +20,21 @@ import os
 import struct
 import sys
 
-MAX_MESSAGE_BYTES = 256 << 20  # a reply larger than this is refused, not read
+MAX_MESSAGE_BYTES = 64 << 20  # a reply larger than this is refused, not read
 
 
 # --------------------------------------------------------------------------- framing
 
 
-def _read_exact(fd, n):
+def _read_exact(fd, n, deadline):
+    import select
+    import time
+
     chunks = []
     while n:
+        if deadline is not None:  # a peer that sends half a message and stalls must not hang us
+            if not select.select([fd], [], [], max(0.0, deadline - time.monotonic()))[0]:
+                raise TimeoutError("no complete message in time")
         chunk = os.read(fd, min(n, 1 << 20))
         if not chunk:
             raise EOFError("pipe closed")
@@ -37,11 +43,11 @@ def _read_exact(fd, n):
     return b"".join(chunks)
 
 
-def _read_frame(fd, budget):
-    (n,) = struct.unpack(">Q", _read_exact(fd, 8))
+def _read_frame(fd, budget, deadline):
+    (n,) = struct.unpack(">Q", _read_exact(fd, 8, deadline))
     if n > budget:
         raise ValueError(f"message larger than {MAX_MESSAGE_BYTES} bytes")
-    return _read_exact(fd, n)
+    return _read_exact(fd, n, deadline)
 
 
 def _write_all(fd, data):
@@ -56,10 +62,13 @@ def send(fd, header, blobs=()):
     _write_all(fd, b"".join(struct.pack(">Q", len(f)) + f for f in frames))
 
 
-def recv(fd):
-    """Read one message: (header dict, list of blob bytes). Raises EOFError if the peer died."""
+def recv(fd, deadline=None):
+    """Read one message: (header dict, list of blob bytes).
+
+    Raises EOFError if the peer died, TimeoutError if `deadline` (time.monotonic()) passes.
+    """
     budget = MAX_MESSAGE_BYTES
-    raw = _read_frame(fd, budget)
+    raw = _read_frame(fd, budget, deadline)
     budget -= len(raw)
     header = json.loads(raw)
     if not isinstance(header, dict):
@@ -69,7 +78,7 @@ def recv(fd):
         raise ValueError("bad blob count")
     blobs = []
     for _ in range(count):
-        blob = _read_frame(fd, budget)
+        blob = _read_frame(fd, budget, deadline)
         budget -= len(blob)
         blobs.append(blob)
     return header, blobs
