@@ -6,6 +6,7 @@ with the file becomes a `SubmissionError` whose message tells the student what t
 
 from __future__ import annotations
 
+import ast
 import json
 import zipfile
 from dataclasses import dataclass, field
@@ -79,7 +80,23 @@ def parse(name: str, data: bytes, assignment: str) -> Submission:
     elif got != assignment:
         notes.append(f"note: the notebook says it is assignment '{got}'; graded as '{assignment}'")
     transformer = TransformerManager()
-    return Submission(name, data, [_plain_python(transformer, c) for c in cells], notes)
+    cells = ["" if _only_grader_calls(c) else _plain_python(transformer, c) for c in cells]
+    return Submission(name, data, cells, notes)
+
+
+def _only_grader_calls(source: str) -> bool:
+    """`grader.check("q")` / `grader.export()` cells: public checks, not part of grading.
+
+    Otter skips them when grading too; running them in the worker would only cost time.
+    """
+    try:
+        body = ast.parse(source).body
+    except SyntaxError:
+        return False
+    return bool(body) and all(
+        isinstance(s, ast.Expr) and isinstance(s.value, ast.Call)
+        and isinstance(s.value.func, ast.Attribute) and isinstance(s.value.func.value, ast.Name)
+        and s.value.func.value.id == "grader" for s in body)
 
 
 def _source(cell: dict) -> str:
