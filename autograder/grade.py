@@ -110,7 +110,10 @@ def run_check(session: Session, unit: Unit, question: Question, check: Check,
 
     def evaluate(call: Call) -> None:
         torch.manual_seed(0)
-        expected = ref_fn(*copy.deepcopy(call.args), **copy.deepcopy(call.kwargs))
+        try:
+            expected = ref_fn(*copy.deepcopy(call.args), **copy.deepcopy(call.kwargs))
+        except ValueError as invalid:  # an invalid argument: the student must refuse it too
+            expected = invalid
         blobs: list[bytes] = []
         header = {"target": check.function, "args": wire.encode(tuple(call.args), blobs),
                   "kwargs": wire.encode(dict(call.kwargs), blobs), "banned": banned, "seed": 0}
@@ -123,10 +126,16 @@ def run_check(session: Session, unit: Unit, question: Question, check: Check,
             used = ", ".join(sorted(set(map(str, reply.get("banned_used", [])))))
             raise _Stop(f"`{name}` called {used}, which this question does not allow; "
                         "write it with basic tensor operations")
-        if status == "error":
-            error = str(reply.get("error"))
-            if error == "NotImplementedError":
-                raise _Stop(f"`{name}` is not implemented yet (it raises NotImplementedError)")
+        error = str(reply.get("error")) if status == "error" else None
+        if error == "NotImplementedError":
+            raise _Stop(f"`{name}` is not implemented yet (it raises NotImplementedError)")
+        if isinstance(expected, ValueError):
+            if error == "ValueError":
+                return
+            did = f"raised {error}" if error else "returned a value"
+            raise _Failed(call, f"`{name}` {did}, but these arguments are invalid ({expected}): "
+                                "raise ValueError with a message that names the problem")
+        if error:
             raise _Failed(call, f"`{name}` raised {error}:\n{indent(str(reply.get('traceback', '')))}")
         if status != "ok":
             raise _Stop("the notebook's worker sent back an unreadable reply")
