@@ -1,0 +1,572 @@
+"""`python -m autograder build`: per unit, a Gradescope autograder zip and a student bundle.
+
+For each unit, into ``<dist>/<unit>/`` (default ``gradescope/dist/<unit>/``), staged in
+``<dist>/../build/<unit>/`` (default ``gradescope/build/<unit>/``):
+
+``autograder.zip``
+    Made by Otter's own ``otter generate`` (`otter.generate.main`), then rewritten with
+    sorted entries and fixed dates so that building twice gives byte-identical zips. It holds
+
+    - ``files/decoding_gpt_grader/``: a copy of the ``autograder`` package and
+      ``solutions/<unit>.py``, importable on Gradescope as ``files.decoding_gpt_grader...``;
+    - ``tests/<question>.py``: one Otter test file per question (name = question name), one
+      test case per hidden check (its name and points). The trusted grader decides each case
+      (`autograder.gradescope.TrustedGrader` replaces their results); run by anything else,
+      every case fails;
+    - ``otter_config.json`` from ``gradescope/otter_config.json`` plus the plugin entry: PDF
+      off, no ``assignment_name`` (Otter would refuse notebooks without it);
+    - ``environment.yml``: Python 3.11 and every pip package pinned exactly (the packages of
+      ``requirements.txt`` except the test-only ones, and everything they depend on, at the
+      versions installed in ``.venv``), torch as ``torch==<version>+cpu`` from the CPU wheel
+      index, so Gradescope never pulls the CUDA build;
+    - ``run_otter.py``: ours, not Otter's template: it runs Otter's runner through the guard
+      `autograder.gradescope.run` (see that module for what it protects against).
+
+``student.zip``
+    A folder ``<unit>/`` with the stub notebook and the other public files of
+    ``assignments/<unit>/`` (except instructor scripts ``make_*.py``), the public checks
+    ``autograder/units/<unit>_public.py`` shipped as the top-level module ``<unit>_public.py``,
+    Otter test files ``tests/<question>.py`` that call those checks (so ``grader.check`` works),
+    and a pinned ``requirements.txt``. The build fails if anything in it contains a code line
+    or a comment of the reference ``solutions/<unit>.py`` (its docstrings are copied into the
+    stubs on purpose and are allowed), or of the unit's hidden spec ``autograder/units/<unit>.py``.
+"""
+
+from __future__ import annotations
+
+import ast
+import importlib.metadata as metadata
+import inspect
+import io
+import json
+import os
+import shutil
+import sys
+import tokenize
+import types
+import zipfile
+from contextlib import contextmanager
+from pathlib import Path
+
+from packaging.markers import Marker
+from packaging.requirements import Requirement
+from packaging.utils import canonicalize_name
+
+from . import units
+from .gradescope import PLUGIN, PLUGIN_FOLDER
+from .spec import Question, Unit
+
+PROJECT = units.ROOT
+PYTHON_VERSION = "3.11"
+TORCH_INDEX = "https://download.pytorch.org/whl/cpu"
+TEST_ONLY = {"pytest", "pytest-xdist"}  # in requirements.txt, not needed to grade
+ZIP_DATE = (1980, 1, 1, 0, 0, 0)  # the earliest date a zip can hold: no build timestamps
+# Gradescope's image (Ubuntu, x86_64, CPython 3.11): requirement markers are judged for it
+GRADESCOPE_MARKERS = {"sys_platform": "linux", "platform_system": "Linux", "os_name": "posix",
+                      "platform_machine": "x86_64", "implementation_name": "cpython",
+                      "platform_python_implementation": "CPython", "python_version": PYTHON_VERSION}
+MIN_CODE = 20  # a reference code line this long (whitespace collapsed) must not be shipped
+MIN_COMMENT = 30  # nor a comment this long
+
+RUN_OTTER = f'''\
+"""Gradescope's entry point: `python /autograder/source/run_otter.py` (see run_autograder).
+
+Written by decoding-gpt-autograder's build in place of Otter's template: it runs Otter's
+runner through the guard in files/{PLUGIN_FOLDER}/autograder/gradescope.py, which keeps the
+student's code out of Otter's root kernel and always leaves a valid results/results.json.
+The autograder folder is this file's grandparent, so the zip works wherever it is unpacked.
+"""
+
+import json
+import os
+import sys
+import traceback
+
+AUTOGRADER_DIR = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+if __name__ == "__main__":
+    try:
+        from files.{PLUGIN_FOLDER}.autograder.gradescope import run
+    except BaseException:
+        traceback.print_exc()
+        os.makedirs(os.path.join(AUTOGRADER_DIR, "results"), exist_ok=True)
+        with open(os.path.join(AUTOGRADER_DIR, "results", "results.json"), "w") as f:
+            json.dump({{"score": 0, "tests": [], "output": "The autograder could not start, so this "
+                       "submission was not graded. Please tell your instructor."}}, f, indent=2)
+        sys.exit(1)
+    sys.exit(run(AUTOGRADER_DIR))
+'''
+
+FILES_INIT = '"""The autograder\'s support files (makes `files` a regular package on Gradescope)."""\n'
+
+
+class BuildError(Exception):
+    """The unit cannot be built; the message says what to fix."""
+
+
+# --------------------------------------------------------------------------- entry point
+
+
+def build_units(names: list[str], dist: Path) -> int:
+    """Build every unit in `names` into `dist`; the exit status (0: all built)."""
+    failed = []
+    for name in names:
+        try:
+            autograder_zip, student_zip = build_unit(name, Path(dist))
+        except BuildError as exc:
+            print(f"error: unit '{name}': {exc}", file=sys.stderr)
+            failed.append(name)
+            continue
+        for path in (autograder_zip, student_zip):
+            print(f"built {_shown(path)} ({path.stat().st_size // 1024} KiB)")
+    if failed:
+        print(f"error: could not build {', '.join(failed)}", file=sys.stderr)
+        return 1
+    return 0
+
+
+def build_unit(name: str, dist: Path, staging: Path | None = None,
+               project: Path | None = None) -> tuple[Path, Path]:
+    """Build one unit; returns the paths of autograder.zip and student.zip.
+
+    `project` (default: this project) holds assignments/, solutions/, the autograder package
+    to ship, gradescope/otter_config.json and requirements.txt; the unit's spec is imported.
+    """
+    project = Path(project or PROJECT)
+    unit = units.load(name)
+    out = Path(dist).resolve() / name
+    staging = (Path(staging) if staging else Path(dist).resolve().parent / "build" / name).resolve()
+    out.mkdir(parents=True, exist_ok=True)
+    for stale in ("autograder.zip", "student.zip"):  # never leave a zip from an older build
+        (out / stale).unlink(missing_ok=True)
+    shutil.rmtree(staging, ignore_errors=True)
+    student = student_files(unit, project)
+    check_no_leaks(unit, student, project)
+    autograder_zip = build_autograder_zip(unit, staging / "autograder", out / "autograder.zip", project)
+    student_zip = out / "student.zip"
+    write_zip(student_zip, {f"{unit.name}/{path}": data for path, data in student.items()})
+    return autograder_zip, student_zip
+
+
+# --------------------------------------------------------------------------- autograder.zip
+
+
+def build_autograder_zip(unit: Unit, stage: Path, target: Path, project: Path) -> Path:
+    """Stage the inputs of `otter generate`, run it, and normalise its zip into `target`."""
+    reference = project / "solutions" / f"{unit.name}.py"
+    if not reference.is_file():
+        raise BuildError(f"no reference solution {_shown(reference)}")
+    plugin = stage / PLUGIN_FOLDER
+    shutil.copytree(project / "autograder", plugin / "autograder",
+                    ignore=shutil.ignore_patterns("__pycache__", "*.pyc", ".*"))
+    (plugin / "solutions").mkdir()
+    shutil.copy2(reference, plugin / "solutions" / reference.name)
+    tests = stage / "tests"
+    tests.mkdir()
+    for question in unit.questions:
+        (tests / f"{question.name}.py").write_text(autograder_test_file(question))
+    (stage / "otter_config.json").write_text(json.dumps(otter_config(unit, project), indent=2) + "\n")
+    (stage / "requirements.txt").write_text(gradescope_requirements(project))
+
+    raw = stage.parent / "otter-generate.zip"
+    with _importable_plugin(stage), _cwd(stage):
+        import otter.generate
+
+        try:
+            otter.generate.main(
+                tests_dir="tests", output_path=str(raw), config="otter_config.json",
+                requirements="requirements.txt", overwrite_requirements=True, no_environment=True,
+                files=[PLUGIN_FOLDER], lang="python", python_version=PYTHON_VERSION,
+            )
+        except Exception as exc:
+            raise BuildError(f"otter generate failed: {type(exc).__name__}: {exc}") from exc
+    with zipfile.ZipFile(raw) as generated:
+        entries = {info.filename: generated.read(info) for info in generated.infolist()
+                   if not info.is_dir() and "__pycache__" not in info.filename
+                   and not info.filename.endswith(".pyc")}
+    if "run_otter.py" not in entries or "environment.yml" not in entries:
+        raise BuildError("otter generate made an unexpected zip (no run_otter.py or environment.yml)")
+    entries["run_otter.py"] = RUN_OTTER.encode()
+    entries["files/__init__.py"] = FILES_INIT.encode()
+    write_zip(target, entries, executable={"run_autograder", "setup.sh"})
+    return target
+
+
+def otter_config(unit: Unit, project: Path) -> dict:
+    """gradescope/otter_config.json with this unit's plugin entry; refuses unsafe settings."""
+    template = project / "gradescope" / "otter_config.json"
+    config = json.loads(template.read_text()) if template.is_file() else {}
+    for key, why in [("assignment_name", "Otter would refuse notebooks whose metadata lacks it"),
+                     ("token", "PDF upload renders the student's notebook as root"),
+                     ("course_id", "PDF upload renders the student's notebook as root"),
+                     ("assignment_id", "PDF upload renders the student's notebook as root")]:
+        if config.get(key):
+            raise BuildError(f"{_shown(template)} sets '{key}': remove it ({why})")
+    for key in ("pdf", "grade_from_log", "zips", "use_submission_pdf"):
+        if config.get(key):
+            raise BuildError(f"{_shown(template)} sets '{key}': it must stay false")
+    config.update(pdf=False, lang="python")
+    config["plugins"] = [{PLUGIN: {"unit": unit.name}}]
+    return config
+
+
+def autograder_test_file(question: Question) -> str:
+    """An Otter test file whose cases mirror the question's hidden checks (names, points)."""
+    lines = [
+        f'"""Question `{question.name}` ({question.points:g} points): a test case per hidden check.',
+        "",
+        "On Gradescope the trusted grader decides every case (its plugin replaces these results",
+        "with its verdicts); run by anything else, every case fails, so this file can award no",
+        'points by itself. Generated by `python -m autograder build`."""',
+        "",
+        "from otter.test_files import test_case",
+        "",
+        "OK_FORMAT = False",
+        "",
+        f"name = {question.name!r}",
+        "",
+    ]
+    for index, check in enumerate(question.checks, 1):
+        lines += [
+            "",
+            f"@test_case(name={check.name!r}, points={check.points!r}, hidden=False)",
+            f"def check_{index}():",
+            '    raise AssertionError("not graded: only the trusted grader decides this check")',
+            "",
+        ]
+    return "\n".join(lines)
+
+
+def gradescope_requirements(project: Path) -> str:
+    """requirements.txt for Gradescope: every package pinned, torch from the CPU index.
+
+    The packages are those of the project's requirements.txt (minus the test-only ones) and
+    all their dependencies, each at the version installed in this environment, which must
+    match requirements.txt's pins.
+    """
+    wanted: dict[str, set[str]] = {}
+    direct = []
+    for line in (project / "requirements.txt").read_text().splitlines():
+        line = line.split("#", 1)[0].strip()
+        if not line:
+            continue
+        req = Requirement(line)
+        key = canonicalize_name(req.name)
+        if key in TEST_ONLY:
+            continue
+        installed = _installed_version(req.name)
+        if not req.specifier.contains(installed.split("+")[0], prereleases=True):
+            raise BuildError(f"requirements.txt pins {line} but {req.name} {installed} is installed; "
+                             "run `make venv` (or fix the pin)")
+        direct.append(key)
+        wanted.setdefault(key, set()).update(req.extras)
+    queue = list(direct)
+    while queue:  # the dependency closure, with extras, judged for Gradescope's platform
+        key = queue.pop()
+        extras = wanted[key]
+        for text in metadata.distribution(key).requires or []:
+            req = Requirement(text)
+            if req.marker and not any(_marker_holds(req.marker, extra) for extra in [""] + sorted(extras)):
+                continue
+            dep = canonicalize_name(req.name)
+            before = set(wanted.get(dep, set())) if dep in wanted else None
+            wanted.setdefault(dep, set()).update(req.extras)
+            if before is None or wanted[dep] != before:
+                queue.append(dep)
+    pins = []
+    for key in sorted(wanted):
+        name = metadata.distribution(key).metadata["Name"]
+        extras = f"[{','.join(sorted(wanted[key]))}]" if wanted[key] else ""
+        version = _installed_version(key)
+        if key == "torch" and "+" not in version:
+            version += "+cpu"
+        pins.append(f"{name}{extras}=={version}")
+    header = [
+        "# Gradescope's pip packages (generated by `python -m autograder build`): the grader's",
+        "# requirements and everything they depend on, pinned to the versions in .venv.",
+        "# torch comes from the CPU wheel index, never as the multi-GB CUDA build.",
+        f"--extra-index-url={TORCH_INDEX}",
+    ]
+    return "\n".join(header + pins) + "\n"
+
+
+def _marker_holds(marker: Marker, extra: str) -> bool:
+    return marker.evaluate(dict(GRADESCOPE_MARKERS, extra=extra))
+
+
+def _installed_version(name: str) -> str:
+    try:
+        return metadata.version(name)
+    except metadata.PackageNotFoundError:
+        raise BuildError(f"{name} is not installed in {sys.prefix}; run `make venv`") from None
+
+
+@contextmanager
+def _importable_plugin(stage: Path):
+    """Make `files.<plugin folder>` importable at build time: `otter generate` imports the plugin.
+
+    On Gradescope, `files` is the zip's files/ folder; here a stand-in package points at the
+    staging folder. Nothing may write bytecode into what gets zipped.
+    """
+    saved = {k: v for k, v in sys.modules.items() if k == "files" or k.startswith("files.")}
+    for key in saved:
+        del sys.modules[key]
+    package = types.ModuleType("files")
+    package.__path__ = [str(stage)]
+    sys.modules["files"] = package
+    dont_write = sys.dont_write_bytecode
+    sys.dont_write_bytecode = True
+    try:
+        yield
+    finally:
+        sys.dont_write_bytecode = dont_write
+        for key in [k for k in sys.modules if k == "files" or k.startswith("files.")]:
+            del sys.modules[key]
+        sys.modules.update(saved)
+
+
+@contextmanager
+def _cwd(path: Path):
+    before = os.getcwd()
+    os.chdir(path)
+    try:
+        yield
+    finally:
+        os.chdir(before)
+
+
+# --------------------------------------------------------------------------- student.zip
+
+
+def student_files(unit: Unit, project: Path) -> dict[str, bytes]:
+    """The student bundle: relative path -> contents."""
+    folder = project / "assignments" / unit.name
+    notebook = folder / f"{unit.name}.ipynb"
+    if not notebook.is_file():
+        raise BuildError(f"no stub notebook {_shown(notebook)}")
+    files: dict[str, bytes] = {}
+    for path in sorted(folder.rglob("*")):
+        relative = path.relative_to(folder)
+        if path.is_dir() or any(part.startswith(".") or part in ("__pycache__",) for part in relative.parts):
+            continue
+        if path.suffix == ".pyc" or (path.suffix == ".py" and path.name.startswith("make_")):
+            continue  # instructor tooling, e.g. make_notebook.py
+        files[relative.as_posix()] = path.read_bytes()
+    try:
+        json.loads(files[notebook.name])
+    except ValueError as exc:
+        raise BuildError(f"{_shown(notebook)} is not valid JSON ({exc})") from None
+
+    if not unit.public_module:
+        raise BuildError(f"unit '{unit.name}' names no public checks module (Unit.public_module)")
+    public = project / "autograder" / "units" / f"{unit.public_module}.py"
+    if not public.is_file():
+        raise BuildError(f"no public checks module {_shown(public)}")
+    for node in ast.walk(ast.parse(public.read_text())):
+        names = ([a.name for a in node.names] if isinstance(node, ast.Import)
+                 else [node.module or ""] if isinstance(node, ast.ImportFrom) else [])
+        if isinstance(node, ast.ImportFrom) and node.level:
+            names = ["." + (node.module or "")]
+        for imported in names:
+            if imported.startswith((".", "autograder", "solutions")):
+                raise BuildError(f"{_shown(public)} imports {imported}: the public checks must stand "
+                                 "alone (they are shipped to students as a top-level module)")
+    files[f"{unit.public_module}.py"] = public.read_bytes()
+    for question in unit.questions:
+        if not question.public:
+            raise BuildError(f"question '{question.name}' has no public checks: grader.check would test nothing")
+        files[f"tests/{question.name}.py"] = student_test_file(question, unit.public_module).encode()
+    files["requirements.txt"] = student_requirements(unit, files).encode()
+    return files
+
+
+def student_test_file(question: Question, public_module: str) -> str:
+    """An Otter test file for `grader.check(question)`: each case calls one public check."""
+    lines = [
+        f'"""Public checks of question `{question.name}`: what grader.check("{question.name}") runs.',
+        "",
+        f"Each test case calls a check of {public_module}.py with your function(s); read that file",
+        "to see what a check tests. The grader runs more (hidden) checks than these.",
+        'Generated by `python -m autograder build`."""',
+        "",
+        "from otter.test_files import test_case",
+        "",
+        "OK_FORMAT = False",
+        "",
+        f"name = {question.name!r}",
+        "",
+        "",
+        "def _defined(name, value):",
+        "    if value is None:",
+        '        raise AssertionError(f"`{name}` is not defined: run the cell that defines it, then this check")',
+        "",
+    ]
+    for check in question.public:
+        if check.__module__.rsplit(".", 1)[-1] != public_module:
+            raise BuildError(f"public check {check.__name__} of '{question.name}' is not in {public_module}.py")
+        params = list(inspect.signature(check).parameters)
+        title = (inspect.getdoc(check) or check.__name__).strip().splitlines()[0]
+        lines += [
+            "",
+            f"@test_case(name={title!r}, hidden=False)",
+            f"def {check.__name__}({', '.join(params)}):",
+            f"    import {public_module}",
+            "",
+            *[f"    _defined({p!r}, {p})" for p in params],
+            f"    {public_module}.{check.__name__}({', '.join(f'{p}={p}' for p in params)})",
+            "",
+        ]
+    return "\n".join(lines)
+
+
+def student_requirements(unit: Unit, files: dict[str, bytes]) -> str:
+    """Pins of what the notebook and the public checks import, and of Otter."""
+    modules = set()
+    for path, data in files.items():
+        if path.endswith(".ipynb"):
+            sources = [_cell_source(c) for c in json.loads(data).get("cells", []) if c.get("cell_type") == "code"]
+        elif path.endswith(".py") and not path.startswith("tests/"):
+            sources = [data.decode()]
+        else:
+            continue
+        for source in sources:
+            try:
+                tree = ast.parse(source)
+            except SyntaxError:  # IPython syntax: its imports are not needed to find the packages
+                continue
+            for node in ast.walk(tree):
+                if isinstance(node, ast.Import):
+                    modules |= {a.name.split(".")[0] for a in node.names}
+                elif isinstance(node, ast.ImportFrom) and not node.level and node.module:
+                    modules.add(node.module.split(".")[0])
+    providers = metadata.packages_distributions()
+    local = {Path(p).stem for p in files if p.endswith(".py")}
+    dists = {"otter-grader"}
+    for module in sorted(modules - local - set(sys.stdlib_module_names)):
+        if module not in providers:
+            raise BuildError(f"the student bundle imports '{module}', which is not installed in .venv")
+        dists.update(providers[module])
+    pins = sorted(f"{metadata.distribution(d).metadata['Name']}=={_installed_version(d).split('+')[0]}"
+                  for d in dists)
+    return "\n".join([
+        f"# What the '{unit.name}' notebook needs (generated by `python -m autograder build`).",
+        "#   pip install -r requirements.txt",
+        "# Without an NVIDIA GPU, add  --extra-index-url https://download.pytorch.org/whl/cpu",
+        "# to get the small CPU build of torch.",
+        *pins,
+    ]) + "\n"
+
+
+def _cell_source(cell: dict) -> str:
+    source = cell.get("source", "")
+    return "".join(source) if isinstance(source, list) else str(source)
+
+
+# --------------------------------------------------------------------------- leak check
+
+
+def secret_fragments(source: str, min_code: int = MIN_CODE, min_comment: int = MIN_COMMENT) -> list[tuple[int, str]]:
+    """(line, text) of the code lines and comments of `source` that must stay hidden.
+
+    Docstrings, `def`/`class` headers (the signatures are public), imports and short lines
+    are left out; whitespace is collapsed.
+    """
+    tree = ast.parse(source)
+    public_lines: set[int] = set()
+    for node in ast.walk(tree):
+        if isinstance(node, (ast.Module, ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
+            body = node.body
+            if body and isinstance(body[0], ast.Expr) and isinstance(body[0].value, ast.Constant) \
+                    and isinstance(body[0].value.value, str):
+                public_lines.update(range(body[0].lineno, body[0].end_lineno + 1))
+        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
+            start = min([node.lineno] + [d.lineno for d in node.decorator_list])
+            public_lines.update(range(start, node.body[0].lineno))
+        if isinstance(node, (ast.Import, ast.ImportFrom)):
+            public_lines.update(range(node.lineno, node.end_lineno + 1))
+    comments = {tok.start[0]: (tok.start[1], tok.string)
+                for tok in tokenize.generate_tokens(io.StringIO(source).readline)
+                if tok.type == tokenize.COMMENT}
+    fragments = []
+    for number, line in enumerate(source.splitlines(), 1):
+        comment = comments.get(number)
+        code = " ".join((line[:comment[0]] if comment else line).split())
+        if number not in public_lines and len(code) >= min_code and "NotImplementedError" not in code:
+            fragments.append((number, code))
+        if comment:
+            text = " ".join(comment[1].lstrip("#").split())
+            if sum(c.isalnum() for c in text) >= min_comment:  # prose, not a ruler of dashes
+                fragments.append((number, text))
+    return fragments
+
+
+def _windows(fragments: list[tuple[int, str]]) -> list[tuple[int, str]]:
+    """Pairs of fragments on consecutive lines, joined: a spec leaks by two lines in a row."""
+    return [(a, f"{x} {y}") for (a, x), (b, y) in zip(fragments, fragments[1:]) if b == a + 1]
+
+
+def check_no_leaks(unit: Unit, files: dict[str, bytes], project: Path) -> None:
+    """Raise BuildError if any shipped file holds reference code or hidden-check code.
+
+    Leaks: a code line or comment of the reference (docstrings, signatures and imports are
+    public), or two consecutive code lines of the unit's spec (its hidden checks).
+    """
+    reference = project / "solutions" / f"{unit.name}.py"
+    spec = project / "autograder" / "units" / f"{unit.name}.py"
+    secrets = []
+    for path in (reference, spec):
+        if not path.is_file():
+            raise BuildError(f"missing {_shown(path)}")
+        fragments = secret_fragments(path.read_text())
+        # any line of the reference is its solution; the spec's lines can be as generic as a
+        # hypothesis strategy the public checks share, so two lines in a row count there
+        secrets += [(path, number, text) for number, text in
+                    (fragments if path == reference else _windows(fragments))]
+    problems = []
+    for name, data in sorted(files.items()):
+        text = " ".join(_shipped_text(name, data).split())
+        for path, number, fragment in secrets:
+            if fragment in text:
+                problems.append(f"  {name} contains line {number} of {_shown(path)}: {fragment}")
+    if problems:
+        raise BuildError("the student bundle would leak hidden code:\n" + "\n".join(problems))
+
+
+def _shipped_text(name: str, data: bytes) -> str:
+    text = data.decode("utf-8", "replace")
+    if not name.endswith(".ipynb"):
+        return text
+    try:
+        cells = json.loads(text).get("cells", [])
+    except ValueError:
+        return text
+    parts = [text]
+    for cell in cells:
+        parts.append(_cell_source(cell))
+        for output in cell.get("outputs", []) or []:
+            for value in [output.get("text", "")] + list((output.get("data") or {}).values()):
+                parts.append("".join(value) if isinstance(value, list) else str(value))
+    return "\n".join(parts)
+
+
+# --------------------------------------------------------------------------- zips
+
+
+def write_zip(path: Path, entries: dict[str, bytes], executable: set[str] = frozenset()) -> None:
+    """A reproducible zip: sorted entries, a fixed date, fixed permissions, fixed compression."""
+    tmp = path.with_name(path.name + ".tmp")
+    with zipfile.ZipFile(tmp, "w") as archive:
+        for name in sorted(entries):
+            info = zipfile.ZipInfo(name, date_time=ZIP_DATE)
+            info.compress_type = zipfile.ZIP_DEFLATED
+            info.create_system = 3  # unix, so the permissions below are honoured
+            info.external_attr = (0o100755 if name in executable else 0o100644) << 16
+            archive.writestr(info, entries[name], compresslevel=9)
+    os.replace(tmp, path)
+
+
+def _shown(path: Path) -> str:
+    try:
+        return str(Path(path).resolve().relative_to(Path.cwd()))
+    except ValueError:
+        return str(path)
