@@ -1,0 +1,9 @@
+"""Bug: a banned call: softmax is just torch.softmax."""
+
+LOSES = {"softmax"}
+
+import torch
+
+
+def softmax(x, dim=-1):
+    return torch.softmax(x, dim=dim)

@@ -1,0 +1,11 @@
+"""Bug: the row sum taken without keepdim=True: it broadcasts against the wrong axis (or fails)."""
+
+LOSES = {"softmax"}
+
+import torch
+
+
+def softmax(x, dim=-1):
+    z = x - x.amax(dim=dim, keepdim=True)
+    e = torch.exp(z)
+    return e / e.sum(dim=dim)
