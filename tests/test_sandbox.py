@@ -1,0 +1,226 @@
+"""Properties of the sandboxed worker itself (autograder/sandbox.py, autograder/worker.py).
+
+Each test starts a `Worker` holding a one-cell notebook, runs cells in it, and asks it for
+plain values through the same wire format the grader uses (`probe()` below).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import time
+
+import pytest
+
+from autograder import sandbox, worker as wire
+from autograder.sandbox import Limits, Worker, WorkerLost
+
+from conftest import PROJECT, leftover_processes
+
+FAST = Limits(cell_seconds=5, call_seconds=3)
+
+
+def call(w: Worker, target: str, *args, **kwargs):
+    blobs: list[bytes] = []
+    header = {"target": target, "args": wire.encode(tuple(args), blobs), "kwargs": wire.encode(kwargs, blobs)}
+    reply, out = w.call(header, blobs)
+    assert reply.get("status") == "ok", reply
+    return wire.decode(reply["value"], out)
+
+
+def run(w: Worker, source: str) -> dict:
+    reply = w.exec_cell(0, source)
+    return reply
+
+
+@pytest.fixture
+def make_worker(host, no_leftovers):
+    """Workers that are closed (and checked for leftovers by `no_leftovers`) after the test."""
+    made = []
+
+    def make(limits: Limits = FAST) -> Worker:
+        w = Worker({"softmax.ipynb": b"{}"}, limits)
+        made.append(w)
+        return w
+
+    yield make
+    for w in made:
+        w.close()
+
+
+PROBE = r'''
+import os, resource, socket, sys
+
+def probe(paths, out_dir):
+    result = {"uid": os.getuid(), "euid": os.geteuid(), "gid": os.getgid(), "groups": sorted(os.getgroups()),
+              "cwd": os.getcwd(), "cwd_files": sorted(os.listdir(".")), "sys_path": list(sys.path),
+              "env": dict(os.environ), "readable": [], "network": [], "out_writable": False,
+              "limits": {name: list(resource.getrlimit(getattr(resource, name)))
+                         for name in ("RLIMIT_AS", "RLIMIT_CPU", "RLIMIT_FSIZE", "RLIMIT_NOFILE", "RLIMIT_NPROC")}}
+    for path in paths:
+        try:
+            with open(path, "rb") as f:
+                f.read(1)
+            result["readable"].append(path)
+        except OSError:
+            pass
+    try:
+        with open(os.path.join(out_dir, "results.json"), "w") as f:
+            f.write("{}")
+        result["out_writable"] = True
+    except OSError:
+        pass
+    for address in [("127.0.0.1", 22), ("1.1.1.1", 53), ("8.8.8.8", 443)]:
+        s = socket.socket()
+        s.settimeout(1.0)
+        try:
+            s.connect(address)
+            result["network"].append(address[0])
+        except OSError:
+            pass
+        finally:
+            s.close()
+    return result
+'''
+
+
+def test_worker_is_confined(make_worker, host):
+    """Unprivileged uid without groups (as root), private cwd holding only the submission,
+    scrubbed environment and sys.path, resource limits, no network, hidden files unreadable."""
+    os.environ["AUTOGRADER_TEST_SECRET"] = "s3cret"  # a secret of the trusted process's environment
+    try:
+        w = make_worker()
+    finally:
+        del os.environ["AUTOGRADER_TEST_SECRET"]
+    assert run(w, PROBE)["ok"]
+    hidden = [str(PROJECT / p) for p in ("solutions/softmax.py", "autograder/units/softmax.py",
+                                          "autograder/grade.py", "tests/conftest.py", "tests/test_softmax_unit.py")]
+    got = call(w, "probe", hidden, str(host))
+    limits = FAST
+    assert got["cwd_files"] == ["softmax.ipynb"]
+    assert got["cwd"] == str(w.workdir)
+    venv = str(PROJECT / ".venv")
+    bad = [p for p in got["sys_path"] if p in ("", ".") or os.path.abspath(p) == got["cwd"]
+           or (p.startswith(str(PROJECT)) and not p.startswith(venv))]
+    assert not bad, got["sys_path"]
+    assert "AUTOGRADER_TEST_SECRET" not in got["env"] and "PYTHONPATH" not in got["env"]
+    assert got["env"]["HOME"] == got["cwd"]
+    assert got["limits"]["RLIMIT_AS"] == [limits.memory_mb << 20] * 2
+    assert got["limits"]["RLIMIT_CPU"] == [limits.cpu_seconds] * 2
+    assert got["limits"]["RLIMIT_FSIZE"] == [limits.file_mb << 20] * 2
+    assert got["limits"]["RLIMIT_NOFILE"] == [limits.open_files] * 2
+    if sandbox.IS_ROOT:
+        assert got["uid"] == got["euid"] == got["gid"] == w.uid != 0
+        assert got["groups"] == []
+        assert got["limits"]["RLIMIT_NPROC"] == [limits.processes] * 2
+        assert got["readable"] == [], "the sandbox user can read hidden files"
+        assert not got["out_writable"], "the sandbox user can write the results folder"
+        assert got["network"] == [], "the sandbox has network access"
+
+
+def test_close_kills_detached_children_and_ignores_sigterm(make_worker, no_leftovers):
+    w = make_worker()
+    cell = r'''
+import os, signal, subprocess, time
+subprocess.Popen(["sleep", "3600"], start_new_session=True)
+if os.fork() == 0:
+    os.setsid()
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)
+    if os.fork() == 0:
+        time.sleep(3600)
+    os._exit(0)
+time.sleep(0.2)
+'''
+    assert run(w, cell)["ok"]
+    pids = sandbox._pids_of_uid(w.uid) if sandbox.IS_ROOT else sandbox._descendants(os.getpid())
+    assert len(pids) >= 3
+    w.close()
+    assert not leftover_processes(no_leftovers)
+
+
+def test_a_cell_that_forks_does_not_confuse_the_protocol(make_worker):
+    """A child forked by student code is a copy of the worker: it must never answer requests.
+
+    Here the child just returns from the cell; if it went on to reply, the grader would read
+    its reply as the answer to the next request and every later answer would be shifted.
+    """
+    w = make_worker()
+    assert run(w, "import os\nchild = os.fork() == 0\n")["ok"]
+    assert run(w, "def answer(x):\n    return x + 1\n")["ok"]
+    for i in range(5):
+        assert call(w, "answer", i) == i + 1
+
+
+def test_fork_bomb_is_bounded_and_the_worker_still_answers(make_worker):
+    w = make_worker()
+    started = time.monotonic()
+    reply = run(w, "import os\nwhile True:\n    os.fork()\n")
+    assert not reply["ok"] and reply["error"] in ("BlockingIOError", "OSError")
+    assert time.monotonic() - started < FAST.cell_seconds
+    assert run(w, "def answer(x):\n    return 2 * x\n")["ok"]
+    assert [call(w, "answer", i) for i in range(3)] == [0, 2, 4]
+
+
+def test_a_call_that_sleeps_is_killed_at_the_wall_clock_limit(make_worker):
+    w = make_worker(dataclasses.replace(FAST, call_seconds=1.5))
+    assert run(w, "import time\ndef slow():\n    time.sleep(3600)\n")["ok"]
+    started = time.monotonic()
+    with pytest.raises(WorkerLost, match="timed out"):
+        call(w, "slow")
+    assert time.monotonic() - started < 5
+
+
+def test_a_cpu_loop_is_stopped_by_the_cpu_limit(make_worker):
+    w = make_worker(dataclasses.replace(FAST, cpu_seconds=6, cell_seconds=60))  # start-up uses ~2 s
+    started = time.monotonic()
+    with pytest.raises(WorkerLost, match="CPU"):
+        run(w, "while True:\n    pass\n")
+    assert time.monotonic() - started < 30
+
+
+def test_output_is_capped_and_kept_as_a_tail(make_worker):
+    w = make_worker(dataclasses.replace(FAST, file_mb=1))
+    reply = run(w, "import sys\nwhile True:\n    print('flood ' * 100)\n")
+    assert not reply["ok"] and reply["error"] == "OSError"
+    tail = w.output(limit=1000)
+    assert len(tail) <= 1000 and "flood" in tail
+
+
+def test_memory_is_limited(make_worker):
+    w = make_worker()
+    reply = run(w, "hoard = []\nwhile True:\n    hoard.append(bytearray(64 << 20))\n")
+    assert not reply["ok"] and reply["error"] == "MemoryError"
+    assert run(w, "del hoard\ndef answer():\n    return 42\n")["ok"]
+    assert call(w, "answer") == 42
+
+
+def test_returned_objects_are_never_unpickled(make_worker, tmp_path):
+    """A value that is not plain data comes back as an opaque type name and repr."""
+    w = make_worker()
+    mark = tmp_path / "unpickled"
+    cell = f'''
+import os
+class Evil:
+    def __reduce__(self):
+        return (os.system, ("touch {mark}",))
+    def __repr__(self):
+        return "Evil()"
+def evil():
+    return [Evil(), {{"k": Evil()}}]
+'''
+    assert run(w, cell)["ok"]
+    got = call(w, "evil")
+    assert isinstance(got[0], wire.Opaque) and got[0].type_name == "Evil"
+    assert isinstance(got[1]["k"], wire.Opaque)
+    assert not mark.exists()
+
+
+def test_wire_refuses_pickled_arrays():
+    import io
+
+    import numpy as np
+
+    buffer = io.BytesIO()
+    np.save(buffer, np.array([object()], dtype=object), allow_pickle=True)
+    with pytest.raises(ValueError):
+        wire.decode({"$tensor": 0, "dtype": "float32"}, [buffer.getvalue()])

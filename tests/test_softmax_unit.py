@@ -1,0 +1,347 @@
+"""The softmax unit graded end to end: reference, stub, and the corpora of tests/corpus/softmax/.
+
+Every corpus submission is the stub notebook with code put into it (conftest.Entry):
+
+* wrong/*     one classic bug each: points lost on exactly the questions its LOSES names;
+* correct/*   correct code written differently from the reference: full marks;
+* hostile/*   a base submission plus hostile cells: exactly the base's scores, a valid
+              results.json the hostile code could not touch, and no process left behind;
+* malformed/* files that are not gradable notebooks: 0, a message saying why, no crash.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+import tomllib
+from pathlib import Path
+
+import pytest
+
+from autograder import sandbox
+from autograder.report import write_results
+
+from conftest import (CORPUS, PROJECT, PYTHON, QUESTIONS, REFERENCE, STUB, EXPECTED_SANDBOX_UID,
+                      corpus_names, entry_notebook, leftover_processes, load_entry,
+                      reference_notebook, submission_notebook, write_notebook)
+
+WRONG, CORRECT, HOSTILE = corpus_names("wrong"), corpus_names("correct"), corpus_names("hostile")
+MALFORMED = tomllib.loads((CORPUS / "malformed" / "EXPECTED.toml").read_text())
+SPEC = PROJECT / "autograder" / "units" / "softmax.py"
+
+# Files hostile submissions scribble on outside the sandbox's own folder (world-writable places).
+SCRIBBLED = [Path(p) / "results.json" for p in ("/tmp", "/var/tmp", "/dev/shm")]
+
+
+def full_marks(unit) -> dict[str, float]:
+    return {q.name: q.points for q in unit.questions}
+
+
+def feedback(report) -> str:
+    return json.dumps(report.to_gradescope(), indent=1) + "\n" + "\n".join(report.notes)
+
+
+def secret_lines() -> list[str]:
+    """Distinctive lines of hidden code that must never reach a student: the reference's code
+    (not its docstrings, which the stub notebook shows) and the spec's and tests' code."""
+    import ast
+
+    stub = STUB.read_text()
+    source = REFERENCE.read_text()
+    lines = set()
+    for node in ast.walk(ast.parse(source)):
+        if isinstance(node, ast.FunctionDef):
+            body = node.body[1:] if ast.get_docstring(node) else node.body
+            for stmt in body:
+                for line in ast.get_source_segment(source, stmt).splitlines():
+                    line = line.strip()
+                    if len(line) >= 25 and not line.startswith(("#", "raise ValueError", "f\"")) \
+                            and json.dumps(line)[1:-1] not in stub:
+                        lines.add(line)
+    for path, wanted in [(SPEC, ["def _wrong_dim(call, expected, got):", "softmax_q = Question(",
+                                 "def logits(draw, bound: float, with_mask: str = \"\"):"]),
+                         (PROJECT / "tests" / "conftest.py", ["def submission_notebook("])]:
+        lines |= {w for w in wanted if w in path.read_text()}
+    assert len(lines) >= 10
+    return sorted(lines)
+
+
+SECRETS = secret_lines()
+
+
+def assert_no_secrets(text: str) -> None:
+    leaked = [line for line in SECRETS if line in text]
+    assert not leaked, f"hidden source reached the student: {leaked[:3]}"
+
+
+def assert_valid_results(path: Path, unit, scores: dict[str, float] | None = None) -> dict:
+    """results.json in Gradescope's schema, with the given per-question scores."""
+    results = json.loads(path.read_text())
+    assert set(results) >= {"score", "tests"}
+    assert [t["name"] for t in results["tests"]] == list(QUESTIONS)
+    for test in results["tests"]:
+        assert set(test) >= {"name", "score", "max_score", "status", "output", "visibility"}
+        assert 0 <= test["score"] <= test["max_score"]
+        assert test["status"] == ("passed" if test["score"] == test["max_score"] else "failed")
+    assert results["score"] == pytest.approx(sum(t["score"] for t in results["tests"]))
+    assert sum(t["max_score"] for t in results["tests"]) == unit.points
+    if scores is not None:
+        assert {t["name"]: t["score"] for t in results["tests"]} == scores
+    return results
+
+
+@pytest.fixture
+def scribbles():
+    """Removes what hostile code wrote into world-writable folders (after checking the owner)."""
+    yield
+    for path in SCRIBBLED:
+        try:
+            if path.stat().st_uid != 0:
+                path.unlink()
+        except OSError:
+            pass
+
+
+# --------------------------------------------------------------------------- reference and stub
+
+
+def test_corpus_is_big_enough():
+    assert len(WRONG) >= 12 and len(CORRECT) >= 3 and len(HOSTILE) >= 12 and len(MALFORMED) >= 6
+    every_question = set().union(*(load_entry("wrong", n).loses for n in WRONG))
+    assert every_question == set(QUESTIONS), "some question has no wrong submission"
+
+
+def test_reference_scores_full_marks(grader, unit):
+    report = grader.notebook(reference_notebook())
+    assert report.status == "ok", report.notes
+    assert report.scores() == full_marks(unit)
+    assert report.score == report.max_score == 14
+
+
+def test_untouched_stub_scores_zero_with_a_message_per_question(grader, unit):
+    report = grader.file(STUB)
+    assert report.score == 0 and report.max_score == 14
+    assert [q.name for q in report.questions] == list(QUESTIONS)
+    for question in report.questions:
+        for check in question.checks:
+            assert "not implemented" in check.message, (question.name, check.message)
+            assert f"`{question.name}`" in check.message
+
+
+def test_renamed_notebook_is_graded_the_same(grader, unit):
+    """Students upload "softmax (1).ipynb" or "jdoe_softmax.ipynb": the file name must not matter.
+
+    The stub's first cell is `grader = otter.Notebook("softmax.ipynb")` followed by the imports;
+    the student's functions rely on those imports, as in the stub.
+    """
+    plain = load_entry("correct", "plain")
+    nb = submission_notebook(plain.functions)  # no imports of our own: the stub's first cell's
+    assert grader.notebook(nb, "softmax").scores() == full_marks(unit)
+    report = grader.notebook(nb, "jdoe_softmax (1)")
+    assert report.scores() == full_marks(unit), feedback(report)
+
+
+# --------------------------------------------------------------------------- wrong and correct
+
+
+@pytest.mark.parametrize("name", WRONG)
+def test_wrong_submission_loses_points_only_where_declared(grader, unit, name):
+    entry = load_entry("wrong", name)
+    report = grader.cached(entry.id)
+    assert report.status == "ok", report.notes
+    full = full_marks(unit)
+    lost = {q for q, score in report.scores().items() if score < full[q]}
+    assert lost == set(entry.loses), feedback(report)
+    for question in report.questions:  # every failed check explains itself
+        for check in question.checks:
+            assert check.passed or check.message.strip(), (question.name, check.name)
+    assert_no_secrets(feedback(report))
+
+
+@pytest.mark.parametrize("name", CORRECT)
+def test_correct_variant_scores_full_marks(grader, unit, name):
+    report = grader.cached(f"correct/{name}")
+    assert report.status == "ok", report.notes
+    assert report.scores() == full_marks(unit), feedback(report)
+
+
+def test_feedback_shows_shrunk_input_expected_got_and_hint(grader):
+    report = grader.cached("wrong/mask_after_softmax")
+    message = next(c.message for q in report.questions if q.name == "masked_softmax"
+                   for c in q.checks if not c.passed)
+    assert "Smallest failing input" in message
+    assert "x = tensor of shape" in message and "mask = tensor of shape" in message
+    assert "expected:" in message and "got:" in message
+    assert "Hint:" in message and "before the softmax" in message
+    assert len(message) < 3000
+
+
+def test_grading_twice_gives_identical_results(grader):
+    """The same submission graded again (here: possibly by another pytest worker process, after
+    other submissions) gets the same results.json: scores, messages, shrunk inputs."""
+    entry = load_entry("wrong", "max_over_masked")
+    first, second = grader.cached(entry.id), grader.entry(entry)
+    assert json.dumps(first.to_gradescope()) == json.dumps(second.to_gradescope())
+    assert first.notes == second.notes
+
+
+def test_drawn_inputs_do_not_depend_on_loaded_modules(grader, tmp_path, monkeypatch):
+    """The inputs hypothesis draws must be a function of the spec alone.
+
+    Hypothesis mixes into its draws the constants it finds in the source of every *local* (not
+    site-packages) module imported so far; the grading process of pytest, of the CLI and of the
+    Gradescope plugin import different modules, so they would draw different inputs and could
+    give a borderline submission different scores and messages.
+    """
+    from autograder import grade as grading
+
+    sent: list[str] = []
+    call = grading.Session.call
+
+    def recording_call(self, header, blobs):
+        sent.append(json.dumps(header, sort_keys=True) + "".join(b.hex() for b in blobs))
+        return call(self, header, blobs)
+
+    monkeypatch.setattr(grading.Session, "call", recording_call)
+    nb = reference_notebook()
+    grader.notebook(nb)
+    before, sent[:] = list(sent), []
+    module = tmp_path / "unrelated_local_module_with_constants.py"
+    module.write_text("FLOATS = [" + ", ".join(f"{i * 0.37:.2f}" for i in range(300)) + "]\n"
+                      "INTS = [" + ", ".join(map(str, range(2, 300))) + "]\n")
+    monkeypatch.syspath_prepend(str(tmp_path))
+    monkeypatch.setitem(sys.modules, module.stem, __import__(module.stem))
+    grader.notebook(nb)
+    assert len(sent) == len(before) > 100
+    assert sent == before, "importing an unrelated module changed the inputs the grader draws"
+
+
+# --------------------------------------------------------------------------- hostile
+
+
+@pytest.mark.parametrize("name", HOSTILE)
+def test_hostile_submission_gains_nothing(grader, unit, name, no_leftovers, scribbles, tmp_path):
+    entry = load_entry("hostile", name)
+    out = tmp_path / "out"
+    out.mkdir()
+    sandbox.make_private(out)
+    report = grader.entry(entry, out_dir=out)
+    path = write_results(report, out / name)
+    assert not leftover_processes(no_leftovers), "processes survived grading"
+
+    base = grader.cached(entry.base)
+    assert report.scores() == base.scores(), feedback(report)
+    assert_valid_results(path, unit, base.scores())
+    assert_no_secrets(feedback(report))
+    assert "found the expected values" not in report.printed
+    assert sorted(p.name for p in out.iterdir()) == [name], "something wrote into the out folder"
+    written = path.read_text()
+    time.sleep(0.5)  # a surviving scribbler would rewrite it now
+    assert path.read_text() == written
+
+
+CLI_GROUPS = [
+    ["reference", "hostile/write_results", "hostile/sleeping_children"],
+    ["wrong/causal_top_left", "hostile/read_reference", "hostile/fork_bomb"],
+]
+
+
+@pytest.mark.parametrize("index", range(len(CLI_GROUPS)),
+                         ids=["+".join(s.split("/")[-1] for s in g) for g in CLI_GROUPS])
+def test_cli_writes_untampered_results_and_grades_csv(grader, unit, index, tmp_path, scribbles):
+    """`python -m autograder grade` as a subprocess, as a TA or CI runs it (here as root)."""
+    group = CLI_GROUPS[index]
+    out, subs = tmp_path / "out", tmp_path / "submissions"
+    paths = []
+    for spec in group:
+        nb = reference_notebook() if spec == "reference" else entry_notebook(load_entry(*spec.split("/")), out)
+        paths.append(write_notebook(nb, subs / f"{spec.replace('/', '-')}.ipynb"))
+    first_uid = EXPECTED_SANDBOX_UID + 500 + 10 * index  # a pool of uids of its own
+    env = dict(os.environ, AUTOGRADER_SANDBOX_UID=str(first_uid))
+    done = subprocess.run([str(PYTHON), "-m", "autograder", "grade", "softmax", *map(str, paths),
+                           "--out", str(out)], cwd=PROJECT, env=env, capture_output=True, text=True,
+                          timeout=600)
+    assert done.returncode == 0, done.stderr
+    leftovers = leftover_processes(set(range(first_uid, first_uid + 10)))
+    for uid in range(first_uid, first_uid + 10):
+        sandbox.kill_uid(uid)
+    assert not leftovers
+
+    time.sleep(0.5)  # a surviving scribbler would rewrite the results now
+    rows = (out / "grades.csv").read_text().splitlines()
+    assert rows[0] == ",".join(["submission", *QUESTIONS, "total", "max", "status"])
+    assert len(rows) == 1 + len(group)
+    for spec, path, row in zip(group, paths, rows[1:]):
+        expected = full_marks(unit) if spec == "reference" else grader.cached(
+            load_entry(*spec.split("/")).base or spec).scores()
+        results = assert_valid_results(out / path.stem / "results.json", unit, expected)
+        assert_no_secrets(json.dumps(results))
+        cells = row.split(",")
+        assert cells[0] == path.stem
+        assert [float(c) for c in cells[1:-3]] == [expected[q] for q in QUESTIONS]
+        assert float(cells[-3]) == sum(expected.values()) and float(cells[-2]) == unit.points
+    assert sorted(p.name for p in out.iterdir()) == sorted(["grades.csv", *(p.stem for p in paths)])
+
+
+# --------------------------------------------------------------------------- malformed
+
+
+@pytest.mark.parametrize("name", sorted(MALFORMED))
+def test_malformed_submission_scores_zero_with_a_reason(grader, unit, name, tmp_path):
+    expected = MALFORMED[name]
+    report = grader.file(CORPUS / "malformed" / name)
+    path = write_results(report, tmp_path / "out")
+    results = assert_valid_results(path, unit)
+    assert report.score == 0 and results["score"] == 0
+    assert report.status == expected["status"]
+    text = json.dumps(results).lower()
+    for word in expected["words"]:
+        assert word.lower() in text, (word, results["output"])
+
+
+# --------------------------------------------------------------------------- as an ordinary user
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="needs root to create the ordinary user's run")
+def test_ordinary_user_gets_the_same_scores(grader, unit):
+    """The TA-laptop path: the whole CLI as a non-root uid (no uid switch in the sandbox)."""
+    uid = EXPECTED_SANDBOX_UID + 100
+    root = Path(tempfile.mkdtemp(prefix="autograder-ta-"))  # 0700, then given to the uid
+    try:
+        ta_run(grader, unit, uid, root)
+    finally:
+        shutil.rmtree(root, ignore_errors=True)
+
+
+def ta_run(grader, unit, uid: int, root: Path) -> None:
+    for part in ("autograder", "solutions"):
+        shutil.copytree(PROJECT / part, root / "project" / part,
+                        ignore=shutil.ignore_patterns("__pycache__"))
+    specs = ["reference", "wrong/causal_top_left", "hostile/sleeping_children"]
+    paths = []
+    for spec in specs:
+        nb = reference_notebook() if spec == "reference" else entry_notebook(load_entry(*spec.split("/")))
+        paths.append(write_notebook(nb, root / "submissions" / f"{spec.replace('/', '-')}.ipynb"))
+    (root / "home").mkdir()
+    for path in [root, *root.rglob("*")]:
+        os.chown(path, uid, uid)
+    env = {"PATH": "/usr/bin:/bin", "HOME": str(root / "home"), "LANG": "C.UTF-8",
+           "HYPOTHESIS_STORAGE_DIRECTORY": str(root / "home" / ".hypothesis")}
+    try:
+        done = subprocess.run([str(PYTHON), "-m", "autograder", "grade", "softmax", *map(str, paths),
+                               "--out", str(root / "out")], cwd=root / "project", env=env, user=uid,
+                              group=uid, extra_groups=[], capture_output=True, text=True, timeout=600)
+        leftovers = leftover_processes({uid})
+    finally:
+        sandbox.kill_uid(uid)
+    assert done.returncode == 0, done.stderr
+    assert not leftovers, "the non-root grader left processes behind"
+    for spec, path in zip(specs, paths):
+        expected = full_marks(unit) if spec == "reference" else grader.cached(
+            load_entry(*spec.split("/")).base or spec).scores()
+        assert_valid_results(root / "out" / path.stem / "results.json", unit, expected)
