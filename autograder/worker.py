@@ -277,6 +277,7 @@ def main(req_fd, rep_fd):
     torch.set_num_threads(1)
     _install_quiet_otter()
     namespace = {"__name__": "__main__", "__builtins__": __builtins__, "get_ipython": _NoIPython}
+    worker_pid = os.getpid()
     while True:
         try:
             header, blobs = recv(req_fd)
@@ -284,14 +285,19 @@ def main(req_fd, rep_fd):
             return
         op = header.get("op")
         if op == "exec":
-            send(rep_fd, _exec_cell(namespace, header))
+            reply, out = _exec_cell(namespace, header), []
         elif op == "call":
             reply, out = _call(namespace, header, blobs)
-            send(rep_fd, reply, out)
         elif op == "ping":
-            send(rep_fd, {"ok": True})
+            reply, out = {"ok": True}, []
         else:
             return
+        # A process the student's code forked (os.fork(), a fork bomb) returns here too, as a
+        # copy of the worker holding its pipes: it must never reply, or the grader would read
+        # its reply as the answer to the next request and every later answer would be shifted.
+        if os.getpid() != worker_pid:
+            os._exit(0)
+        send(rep_fd, reply, out)
 
 
 if __name__ == "__main__":
