@@ -7,6 +7,7 @@ hypothesis, computes the reference's answer itself, asks the worker for the stud
 
 from __future__ import annotations
 
+import contextlib
 import copy
 from pathlib import Path
 from types import ModuleType
@@ -14,6 +15,7 @@ from types import ModuleType
 import torch
 from hypothesis import HealthCheck, Phase, Verbosity, example, given, settings
 from hypothesis.errors import HypothesisException
+from hypothesis.internal.conjecture import providers as _hypothesis_providers
 
 from . import notebook, worker as wire
 from .compare import Mismatch, input_scale, unchanged
@@ -165,7 +167,8 @@ def run_check(session: Session, unit: Unit, question: Question, check: Check,
         prop = example(ex.call)(prop)
 
     try:
-        prop()
+        with _spec_inputs_only():
+            prop()
     except _Failed as failure:
         return _failed(check, f"Smallest failing input found:\n{indent(describe_call(failure.call))}\n"
                               f"{failure.message}")
@@ -175,6 +178,27 @@ def run_check(session: Session, unit: Unit, question: Question, check: Check,
         return _failed(check, f"`{check.function}` gave different results for the same input "
                               f"({type(exc).__name__}); it must be deterministic")
     return CheckResult(check.name, True, check.points, check.points)
+
+
+@contextlib.contextmanager
+def _spec_inputs_only():
+    """Draw inputs from the spec's strategies alone, so every grading process draws the same.
+
+    Hypothesis also mixes in constants it finds in the source of every local (non-site-packages)
+    module imported so far, and caches them in ./.hypothesis. pytest, the CLI and the Gradescope
+    plugin import different modules, so they would draw different inputs and could give a
+    borderline submission different scores. (Internal API of the pinned hypothesis; guarded by
+    tests/test_softmax_unit.py::test_drawn_inputs_do_not_depend_on_loaded_modules.)
+    """
+    providers = _hypothesis_providers
+    saved = providers._get_local_constants
+    providers._get_local_constants = providers.Constants
+    providers.CONSTANTS_CACHE.cache.clear()
+    try:
+        yield
+    finally:
+        providers._get_local_constants = saved
+        providers.CONSTANTS_CACHE.cache.clear()
 
 
 def _failed(check: Check, message: str) -> CheckResult:
