@@ -4,14 +4,16 @@ Each simulation lays out ``<tmp>/autograder/{source,submission,results}`` plus
 ``submission_metadata.json``, unzips the built zip into ``source/``, puts the submission in
 ``submission/`` and runs ``source/run_otter.py`` as a script, as Gradescope does (never
 ``setup.sh``, which downloads from the internet). All simulations and one CLI run over the
-same files start together, once per module; the tests then read their results.
+same files start together, once per test session (shared by pytest-xdist workers); what the
+tests need is observed right after each run, then the trees are removed.
 
 Checked: Gradescope's per-question scores and total equal the CLI's (`python -m autograder
-grade`) for the reference, the stub and wrong submissions (a notebook and an export zip);
-a malformed notebook and a notebook without Otter metadata; the four ways Otter 7 lets a
-submission run code as root are closed (an uploaded ``.OTTER_LOG`` is never unpickled, an
+grade`) for the reference, the stub and wrong submissions (a notebook and an export zip), and
+a malformed notebook; a notebook without Otter metadata is graded; the four ways Otter 7 lets
+a submission run code as root are closed (an uploaded ``.OTTER_LOG`` is never unpickled, an
 uploaded ``otter.py`` is never imported, a detached child of the student's code does not
-outlive grading, no PDF is made); student code cannot read the autograder's files.
+outlive grading, no PDF is made), with stock Otter in the same tree as the control; student
+code cannot read the autograder's files; results.json stays valid when Otter fails.
 """
 
 from __future__ import annotations
