@@ -28,6 +28,13 @@ def describe_value(value: Any) -> str:
 
 def describe_call(call) -> str:
     """`name = value` lines for every argument (positional ones by their contract name)."""
+    if call.init is not None:
+        return (f"constructed with:\n{indent(_arguments(call.init))}\n"
+                f"with the reference's weights, then called with:\n{indent(_arguments(call))}")
+    return _arguments(call)
+
+
+def _arguments(call) -> str:
     names = list(call.names) + [f"arg {i}" for i in range(len(call.names), len(call.args))]
     parts = [f"{n} = {describe_value(v)}" for n, v in zip(names, call.args)]
     parts += [f"{k} = {describe_value(v)}" for k, v in call.kwargs.items()]

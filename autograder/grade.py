@@ -112,13 +112,20 @@ def run_check(session: Session, unit: Unit, question: Question, check: Check,
 
     def evaluate(call: Call) -> None:
         torch.manual_seed(0)
+        blobs: list[bytes] = []
+        header = {"target": check.function, "banned": banned, "seed": 0}
         try:
-            expected = ref_fn(*copy.deepcopy(call.args), **copy.deepcopy(call.kwargs))
+            target = ref_fn
+            if call.init is not None:  # a module: the student's gets the reference's weights
+                target = ref_fn(*copy.deepcopy(call.init.args), **copy.deepcopy(call.init.kwargs)).eval()
+                header["init"] = wire.encode((tuple(call.init.args), dict(call.init.kwargs)), blobs)
+                header["state_dict"] = wire.encode(dict(target.state_dict()), blobs)
+            with torch.no_grad():
+                expected = target(*copy.deepcopy(call.args), **copy.deepcopy(call.kwargs))
         except ValueError as invalid:  # an invalid argument: the student must refuse it too
             expected = invalid
-        blobs: list[bytes] = []
-        header = {"target": check.function, "args": wire.encode(tuple(call.args), blobs),
-                  "kwargs": wire.encode(dict(call.kwargs), blobs), "banned": banned, "seed": 0}
+        header["args"] = wire.encode(tuple(call.args), blobs)
+        header["kwargs"] = wire.encode(dict(call.kwargs), blobs)
         reply, out = session.call(header, blobs)
         status = reply.get("status")
         name = check.function

@@ -23,6 +23,9 @@ class Call:
     args: tuple = ()
     kwargs: dict = field(default_factory=dict)
     names: tuple[str, ...] = ()  # the contract's names of the positional arguments, for feedback
+    # For an nn.Module question: the constructor's arguments. The grader builds the reference
+    # module (seeded), loads its state_dict into the student's with strict=True, and calls both.
+    init: Call | None = None
 
     def __repr__(self) -> str:  # what a student sees as the failing input
         from .feedback import describe_call
