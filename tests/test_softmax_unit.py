@@ -182,6 +182,21 @@ def test_feedback_shows_shrunk_input_expected_got_and_hint(grader):
     assert len(message) < 3000
 
 
+def test_hints_describe_what_the_student_returned(grader):
+    """A hint must not claim a symptom the output does not have: a fully masked row that comes
+    out uniform (a -1e9 fill) is not "NaN"; one that comes out NaN is."""
+
+    def fully_masked_feedback(spec: str) -> str:
+        report = grader.cached(spec)
+        question = next(q for q in report.questions if q.name == "masked_softmax")
+        return next(c.message for c in question.checks if "fully masked" in c.name)
+
+    uniform = fully_masked_feedback("wrong/large_negative_fill")
+    assert "got: " in uniform and "nan" not in uniform.split("got: ")[1].split("Hint:")[0].lower()
+    assert "got NaN" not in uniform, uniform
+    assert "NaN" in fully_masked_feedback("wrong/neg_inf_nan_rows")
+
+
 def test_grading_twice_gives_identical_results(grader):
     """The same submission graded again (here: possibly by another pytest worker process, after
     other submissions) gets the same results.json: scores, messages, shrunk inputs."""
