@@ -89,6 +89,8 @@ WRONG_DIM = Hint(_wrong_dim, "your output is the softmax along another dimension
 NAN_ROW = Hint(lambda call, e, g: bool(torch.isnan(g).any()),
                "a row in which every position is masked must be all zeros, got NaN "
                "(exp(-inf - (-inf)) is NaN: handle fully masked rows explicitly)")
+FULLY_MASKED = ("a row in which every position is masked must be all zeros: -inf masking gives NaN there "
+                "(-inf - (-inf)), and a large negative fill such as -1e9 gives 1/n; handle such rows explicitly")
 SHIFT = "subtract the maximum of each row before exp: exp(1000) overflows to inf in float32"
 
 softmax_q = Question(
@@ -130,7 +132,7 @@ masked_softmax_q = Question(
                                 "a masked position must get exactly 0, even when its logit is the largest"))),
         Check("gives all zeros, not NaN, for fully masked rows", "masked_softmax", logits(10.0, "any"),
               points=1, hints=(NAN_ROW,),
-              examples=(Example(_xm([[1.0, 2.0], [3.0, 4.0]], [[True, True], [False, False]]), NAN_ROW.text),)),
+              examples=(Example(_xm([[1.0, 2.0], [3.0, 4.0]], [[True, True], [False, False]]), FULLY_MASKED),)),
         Check("stays exact for large logits (|x| up to 1e4)", "masked_softmax", logits(1e4, "kept"), points=1,
               examples=(Example(_xm([[1000.0, 0.0, -1e4]], [[True, True, True]]), SHIFT),
                         Example(_xm([[1e4, 0.0, 1.0]], [[False, True, True]]),
