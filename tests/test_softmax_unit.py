@@ -80,6 +80,12 @@ def assert_no_secrets(text: str) -> None:
     assert not leaked, f"hidden source reached the student: {leaked[:3]}"
 
 
+def assert_reads_well(text: str) -> None:
+    """Messages built from pieces must still be sentences a student can read."""
+    for garbled in ("the notebook the notebook", "the notebook the worker", "while a graded call"):
+        assert garbled not in text, f"garbled message: ...{text[text.index(garbled) - 60:][:160]}..."
+
+
 def assert_valid_results(path: Path, unit, scores: dict[str, float] | None = None) -> dict:
     """results.json in Gradescope's schema, with the given per-question scores."""
     results = json.loads(path.read_text())
@@ -255,6 +261,7 @@ def test_hostile_submission_gains_nothing(grader, unit, name, no_leftovers, scri
     assert report.scores() == base.scores(), feedback(report)
     assert_valid_results(path, unit, base.scores())
     assert_no_secrets(feedback(report))
+    assert_reads_well(feedback(report))
     assert "found the expected values" not in report.printed
     assert sorted(p.name for p in out.iterdir()) == [name], "something wrote into the out folder"
     written = path.read_text()
