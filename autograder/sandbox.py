@@ -333,12 +333,12 @@ class Worker:
 
     def call(self, header: dict, blobs: list[bytes], timeout: float | None = None) -> tuple[dict, list[bytes]]:
         return self._request(
-            dict(header, op="call"), blobs, timeout=timeout or self.limits.call_seconds, what="a graded call"
+            dict(header, op="call"), blobs, timeout=timeout or self.limits.call_seconds, what="answering a graded call"
         )
 
     def _request(self, header: dict, blobs=(), *, timeout: float, what: str) -> tuple[dict, list[bytes]]:
         if self._process is None:
-            raise WorkerLost("the worker is not running")
+            raise WorkerLost("is not running")
         try:
             wire.send(self._req, header, list(blobs))
         except (BrokenPipeError, OSError):
@@ -351,7 +351,7 @@ class Worker:
             raise self._lost(what, timed_out=False) from None
         except ValueError as exc:
             self._kill_only()
-            raise WorkerLost(f"the notebook sent back something unreadable while {what} ({exc})") from None
+            raise WorkerLost(f"sent back something unreadable while {what} ({exc})") from None
 
     def _lost(self, what: str, timed_out: bool) -> WorkerLost:
         """Kill the process and explain, in a student's terms, what happened to it."""
