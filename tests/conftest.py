@@ -244,7 +244,7 @@ def pids_of_uid(uid: int) -> list[int]:
 
 
 def leftover_processes(uids: set[int]) -> list[str]:
-    """Processes still running as one of `uids` (root) or descending from us (non-root)."""
+    """Live processes running as one of `uids` (root) or descending from us (non-root)."""
     pids = [p for uid in uids for p in pids_of_uid(uid)] if sandbox.IS_ROOT else sandbox._descendants(os.getpid())
     found = []
     for pid in pids:
@@ -282,28 +282,27 @@ def reference(host):
 
 
 @pytest.fixture
-def worker_uids(monkeypatch) -> set[int]:
-    """Records the uid of every sandbox worker started during the test."""
-    seen: set[int] = set()
-    start = sandbox.Worker._start
+def leftovers(monkeypatch) -> list[str]:
+    """Processes still alive when a sandbox worker closed, after it killed everything it started.
 
-    def recording_start(self):
+    As root, they are looked for among the worker's uid while the worker still holds that uid's
+    lock, i.e. before another grading (another pytest worker, a Gradescope simulation) may
+    claim the uid; without root, among our descendants. The test asserts the list is empty.
+    """
+    found: list[str] = []
+    close = sandbox.Worker.close
+
+    def checking_close(self):
+        self._kill_only()
         if self.uid is not None:
-            seen.add(self.uid)
-        return start(self)
+            found.extend(leftover_processes({self.uid}))
+            sandbox.kill_uid(self.uid)  # we still hold the uid: do not let a failure poison others
+        else:
+            found.extend(leftover_processes(set()))
+        close(self)
 
-    monkeypatch.setattr(sandbox.Worker, "_start", recording_start)
-    return seen
-
-
-@pytest.fixture
-def no_leftovers(worker_uids):
-    """After the test, no process of any sandbox worker's uid (or descendant of ours) is left."""
-    yield worker_uids
-    leftovers = leftover_processes(worker_uids)
-    for uid in worker_uids:  # do not let one failing test poison the next ones
-        sandbox.kill_uid(uid)
-    assert not leftovers, f"processes left after grading: {leftovers}"
+    monkeypatch.setattr(sandbox.Worker, "close", checking_close)
+    return found
 
 
 def report_from_dict(data: dict) -> Report:

@@ -15,7 +15,7 @@ import pytest
 from autograder import sandbox, worker as wire
 from autograder.sandbox import Limits, Worker, WorkerLost
 
-from conftest import PROJECT, leftover_processes
+from conftest import PROJECT
 
 FAST = Limits(cell_seconds=5, call_seconds=3)
 
@@ -34,8 +34,8 @@ def run(w: Worker, source: str) -> dict:
 
 
 @pytest.fixture
-def make_worker(host, no_leftovers):
-    """Workers that are closed (and checked for leftovers by `no_leftovers`) after the test."""
+def make_worker(host, leftovers):
+    """Workers that are closed after the test, which then checks that nothing was left behind."""
     made = []
 
     def make(limits: Limits = FAST) -> Worker:
@@ -46,6 +46,7 @@ def make_worker(host, no_leftovers):
     yield make
     for w in made:
         w.close()
+    assert not leftovers, f"processes left after closing the worker: {leftovers}"
 
 
 PROBE = r'''
@@ -118,7 +119,7 @@ def test_worker_is_confined(make_worker, host):
         assert got["network"] == [], "the sandbox has network access"
 
 
-def test_close_kills_detached_children_and_ignores_sigterm(make_worker, no_leftovers):
+def test_close_kills_detached_children_and_ignores_sigterm(make_worker, leftovers):
     w = make_worker()
     cell = r'''
 import os, signal, subprocess, time
@@ -135,7 +136,7 @@ time.sleep(0.2)
     pids = sandbox._pids_of_uid(w.uid) if sandbox.IS_ROOT else sandbox._descendants(os.getpid())
     assert len(pids) >= 3
     w.close()
-    assert not leftover_processes(no_leftovers)
+    assert not leftovers
 
 
 def test_a_cell_that_forks_does_not_confuse_the_protocol(make_worker):
