@@ -15,6 +15,7 @@ import json
 import os
 import re
 import shutil
+import sys
 import tempfile
 from pathlib import Path
 
@@ -49,7 +50,7 @@ PROJECT = Path(__file__).resolve().parents[1]
 CORPUS = PROJECT / "tests" / "corpus" / "softmax"
 STUB = PROJECT / "assignments" / "softmax" / "softmax.ipynb"
 REFERENCE = PROJECT / "solutions" / "softmax.py"
-PYTHON = Path(os.environ.get("AUTOGRADER_TEST_PYTHON", PROJECT / ".venv" / "bin" / "python"))
+PYTHON = Path(sys.executable)  # the venv's python under `make test`: CLI subprocesses use it too
 FUNCTIONS = ("softmax", "log_softmax", "masked_softmax", "causal_mask", "padding_mask")
 QUESTIONS = FUNCTIONS  # in this unit, question i grades function i
 HEADER_NAMES = {"LOSES", "BASE", "LIMITS"}
