@@ -167,42 +167,10 @@ def _message(check) -> str:
 
 
 def _kill_sandbox() -> None:
-    """Kill every process of every sandbox uid that no live worker holds.
-
-    A worker kills its uid's processes itself when it closes, while it still holds the uid's
-    lock; this is the guard's second sweep, run before Otter starts its logging server and
-    kernel and after grading. On Gradescope (one grading per machine) it kills every sandbox
-    process; where other graders run at once (CI, a TA's batch), it spares the uids whose lock
-    a live worker holds, so it never kills another grading's worker.
-    """
-    import fcntl
-
+    """Kill what is left of the sandbox (every uid no live worker holds)."""
     from . import sandbox
 
-    if not sandbox.IS_ROOT:
-        return
-    first, last = sandbox.SANDBOX_UID, sandbox.SANDBOX_UID + sandbox.UID_POOL
-    uids = set()
-    for entry in os.listdir("/proc"):
-        if entry.isdigit():
-            try:
-                uid = os.stat(f"/proc/{entry}").st_uid
-            except OSError:
-                continue
-            if first <= uid < last:
-                uids.add(uid)
-    sandbox._LOCKS.mkdir(mode=0o700, exist_ok=True)
-    for uid in sorted(uids):
-        fd = os.open(sandbox._LOCKS / f"{uid}.lock", os.O_RDWR | os.O_CREAT, 0o600)
-        try:
-            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:  # a live worker (of another grading) owns this uid
-            os.close(fd)
-            continue
-        try:
-            sandbox.kill_uid(uid)
-        finally:
-            os.close(fd)
+    sandbox.kill_unclaimed()
 
 
 def _use_without_guard(submission: Path) -> None:

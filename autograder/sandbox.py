@@ -129,8 +129,17 @@ def kill_uid(uid: int) -> None:
         time.sleep(0.01)
 
 
-def kill_all_sandboxes() -> None:
-    """Kill every process of every sandbox uid (the last step before trusting the machine again)."""
+def kill_unclaimed() -> None:
+    """Kill every process of every sandbox uid that no live worker holds.
+
+    A worker kills its uid's processes itself when it closes; this is a second sweep (the
+    Gradescope guard runs it before Otter starts its logging server and kernel). It spares the
+    uids whose lock a live worker holds, so it never kills another grading's worker.
+    """
+    import fcntl
+
+    if not IS_ROOT:
+        return
     uids = set()
     for entry in os.listdir("/proc"):
         if entry.isdigit():
@@ -140,8 +149,18 @@ def kill_all_sandboxes() -> None:
                 continue
             if SANDBOX_UID <= uid < SANDBOX_UID + UID_POOL:
                 uids.add(uid)
-    for uid in uids:
-        kill_uid(uid)
+    _LOCKS.mkdir(mode=0o700, exist_ok=True)
+    for uid in sorted(uids):
+        fd = os.open(_LOCKS / f"{uid}.lock", os.O_RDWR | os.O_CREAT, 0o600)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:  # a live worker (of another grading) owns this uid
+            os.close(fd)
+            continue
+        try:
+            kill_uid(uid)
+        finally:
+            os.close(fd)
 
 
 def claim_uid() -> tuple[int, int]:
