@@ -1,0 +1,58 @@
+"""Correct: the straightforward student solution, and the base every wrong submission edits.
+
+Computed in float32 like most students would (the grader must accept float32 rounding of
+large angles). alibi_bias calls alibi_slopes, as the notebook suggests.
+"""
+
+import math
+
+import torch
+
+
+def sinusoidal_encoding(seq_len, d_model, base=10000.0, *, dtype=torch.float32):
+    if seq_len < 0 or d_model < 1 or base <= 0:
+        raise ValueError("seq_len must be >= 0, d_model >= 1 and base > 0")
+    pos = torch.arange(seq_len, dtype=torch.float32)[:, None]
+    two_i = torch.arange(0, d_model, 2, dtype=torch.float32)
+    angle = pos / base ** (two_i / d_model)
+    pe = torch.zeros(seq_len, d_model)
+    pe[:, 0::2] = torch.sin(angle)
+    pe[:, 1::2] = torch.cos(angle[:, : d_model // 2])
+    return pe.to(dtype)
+
+
+def rotary_embedding(x, positions=None, base=10000.0):
+    T, d = x.shape[-2], x.shape[-1]
+    if d % 2 != 0:
+        raise ValueError(f"d must be even, got {d}")
+    if positions is None:
+        positions = torch.arange(T)
+    freq = base ** (-torch.arange(0, d, 2, dtype=torch.float32) / d)
+    angle = positions.float()[:, None] * freq[None, :]
+    cos, sin = torch.cos(angle).to(x.dtype), torch.sin(angle).to(x.dtype)
+    x0, x1 = x[..., 0::2], x[..., 1::2]
+    out = torch.stack([x0 * cos - x1 * sin, x0 * sin + x1 * cos], dim=-1)
+    return out.flatten(-2)
+
+
+def alibi_slopes(n_heads):
+    if n_heads < 1:
+        raise ValueError("n_heads must be >= 1")
+
+    def power_of_two(n):
+        return [2 ** (-8 * (h + 1) / n) for h in range(n)]
+
+    m = 2 ** int(math.log2(n_heads))
+    slopes = power_of_two(m) + power_of_two(2 * m)[0::2][: n_heads - m]
+    return torch.tensor(slopes, dtype=torch.float32)
+
+
+def alibi_bias(n_heads, q_len, k_len=None):
+    if k_len is None:
+        k_len = q_len
+    if q_len < 0 or k_len < 0:
+        raise ValueError("lengths must be >= 0")
+    slopes = alibi_slopes(n_heads)
+    i = torch.arange(q_len)[:, None] + (k_len - q_len)
+    j = torch.arange(k_len)[None, :]
+    return slopes[:, None, None] * (j - i).float()

@@ -1,0 +1,20 @@
+"""Bug: RoPE writes the rotated pairs into x itself: the caller's queries change."""
+
+LOSES = {"rotary_embedding"}
+
+import torch
+
+
+def rotary_embedding(x, positions=None, base=10000.0):
+    T, d = x.shape[-2], x.shape[-1]
+    if d % 2 != 0:
+        raise ValueError(f"d must be even, got {d}")
+    if positions is None:
+        positions = torch.arange(T)
+    freq = base ** (-torch.arange(0, d, 2, dtype=torch.float32) / d)
+    angle = positions.float()[:, None] * freq[None, :]
+    cos, sin = torch.cos(angle).to(x.dtype), torch.sin(angle).to(x.dtype)
+    x0, x1 = x[..., 0::2].clone(), x[..., 1::2].clone()
+    x[..., 0::2] = x0 * cos - x1 * sin
+    x[..., 1::2] = x0 * sin + x1 * cos
+    return x
