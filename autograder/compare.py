@@ -35,13 +35,15 @@ class Comparator(Protocol):
 
 
 def input_scale(values: Any) -> float:
-    """The largest magnitude among the floating-point inputs (0 if there are none)."""
+    """The largest magnitude among the floating-point input tensors (0 if there are none).
+
+    Plain float arguments (a RoPE `base` of 10000.0) are settings, not data: counting them
+    would loosen the tolerance for every value.
+    """
     best = 0.0
     for value in _leaves(values):
         if isinstance(value, torch.Tensor) and value.is_floating_point() and value.numel():
             best = max(best, value.detach().abs().max().item())
-        elif isinstance(value, float):
-            best = max(best, abs(value))
     return best
 
 

@@ -102,6 +102,8 @@ def encode(value, blobs):
         return {"$float": repr(value)}
     if isinstance(value, _SCALARS):
         return value
+    if isinstance(value, torch.dtype):
+        return {"$dtype": str(value).removeprefix("torch.")}
     if type(value) is torch.Tensor or type(value) is torch.nn.Parameter:
         t = value.detach().cpu()
         dtype = str(t.dtype).removeprefix("torch.")
@@ -147,6 +149,11 @@ def decode(value, blobs):
         return tuple(decode(v, blobs) for v in value["$tuple"])
     if "$dict" in value:
         return {str(k): decode(v, blobs) for k, v in value["$dict"].items()}
+    if "$dtype" in value:
+        dtype = getattr(torch, str(value["$dtype"]), None)
+        if not isinstance(dtype, torch.dtype):
+            raise ValueError("unknown dtype")
+        return dtype
     if "$other" in value:
         return Opaque(value["$other"], value.get("repr", ""))
     if "$tensor" in value:
