@@ -1,10 +1,10 @@
 """`make bench`: what grading one submission costs, against stock `otter run`, as medians.
 
 Measured in one run, on the same submission (the softmax reference notebook):
-  * our CLI (`python -m autograder grade`): wall time and peak RSS of the whole process tree;
+  * our CLI (`python -m autograder grade`): wall time and peak memory (PSS) of the process tree;
   * `otter run` against a plain Otter zip of the same unit (hidden tests executed in the
     student's own kernel, as stock Otter does): the same two figures, and the ratio;
-  * the built Gradescope zip run in a simulated /autograder tree: peak RSS against
+  * the built Gradescope zip run in a simulated /autograder tree: peak memory against
     Gradescope's default 768 MB.
 
 Usage: python -m autograder.bench [--runs N]
@@ -56,8 +56,13 @@ def test_{name}({name}):
 '''
 
 
-def peak_rss(command: list[str], cwd: Path | None = None) -> tuple[float, float]:
-    """Run `command`; return (wall seconds, peak summed RSS of its process tree in MB)."""
+def peak_memory(command: list[str], cwd: Path | None = None) -> tuple[float, float]:
+    """Run `command`; return (wall seconds, peak summed PSS of its process tree in MB).
+
+    PSS (proportional set size) splits pages shared between processes (torch's libraries,
+    mapped by the grader and the worker alike) among them, so the sum is what the machine
+    (or Gradescope's container limit) actually holds; summed RSS would count them twice.
+    """
     start = time.perf_counter()
     process = psutil.Popen(command, cwd=cwd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     peak = 0
@@ -70,13 +75,13 @@ def peak_rss(command: list[str], cwd: Path | None = None) -> tuple[float, float]
             try:
                 for p in [process, *process.children(recursive=True)]:
                     try:
-                        total += p.memory_info().rss
+                        total += p.memory_full_info().pss
                     except psutil.Error:
                         pass
             except psutil.Error:
                 pass
             peak = max(peak, total)
-            time.sleep(0.02)
+            time.sleep(0.05)
 
     sampler = threading.Thread(target=sample)
     sampler.start()
@@ -132,7 +137,7 @@ def median_of(runs: int, make_command) -> tuple[float, float]:
     walls, peaks = [], []
     for _ in range(runs):
         command, cwd = make_command()
-        wall, peak = peak_rss(command, cwd)
+        wall, peak = peak_memory(command, cwd)
         walls.append(wall)
         peaks.append(peak)
     return statistics.median(walls), statistics.median(peaks)
@@ -156,13 +161,13 @@ def main(argv: list[str] | None = None) -> int:
             ("otter run, plain Otter zip", *otter),
             ("simulated Gradescope tree (built zip)", *gradescope)]
     print(f"Grading one softmax submission (the reference), median of {args.runs} runs:\n")
-    print(f"| {'what':<40} | wall (s) | peak RSS (MB) |")
+    print(f"| {'what':<40} | wall (s) | peak PSS (MB) |")
     print(f"|{'-' * 42}|----------|---------------|")
     for name, wall, peak in rows:
         print(f"| {name:<40} | {wall:8.2f} | {peak:13.0f} |")
     print(textwrap.dedent(f"""
         our CLI / otter run, wall time: {ours[0] / otter[0]:.2f}x
-        Gradescope tree peak RSS: {gradescope[1]:.0f} MB of Gradescope's default 768 MB"""))
+        Gradescope tree peak memory (PSS): {gradescope[1]:.0f} MB of Gradescope's default 768 MB"""))
     return 0
 
 
