@@ -285,7 +285,8 @@ def test_cli_writes_untampered_results_and_grades_csv(grader, unit, index, tmp_p
     for spec in group:
         nb = reference_notebook() if spec == "reference" else entry_notebook(load_entry(*spec.split("/")), out)
         paths.append(write_notebook(nb, subs / f"{spec.replace('/', '-')}.ipynb"))
-    first_uid = EXPECTED_SANDBOX_UID + 500 + 10 * index  # a pool of uids of its own
+    # a pool of uids of its own, disjoint from every other xdist worker's and test's
+    first_uid = 65000 + 100 * (EXPECTED_SANDBOX_UID - 64000) + 10 * index
     env = dict(os.environ, AUTOGRADER_SANDBOX_UID=str(first_uid))
     done = subprocess.run([str(PYTHON), "-m", "autograder", "grade", "softmax", *map(str, paths),
                            "--out", str(out)], cwd=PROJECT, env=env, capture_output=True, text=True,
