@@ -4,7 +4,7 @@
 PYTHON ?= python3.11
 VENV   := .venv
 PY     := $(VENV)/bin/python
-UNITS  ?= $(notdir $(wildcard assignments/*))
+UNITS  ?=  # empty: every unit in autograder/units/
 
 .DEFAULT_GOAL := help
 .PHONY: help venv build test grade bench clean lock
@@ -21,7 +21,7 @@ $(VENV)/.installed: requirements.txt requirements.lock
 
 venv: $(VENV)/.installed  ## Create .venv with every pinned dependency.
 
-build: venv  ## Build every unit: gradescope/dist/<unit>/{autograder.zip,student.zip}.
+build: venv  ## Build every unit (or UNITS=...): gradescope/dist/<unit>/{autograder.zip,student.zip}.
 	$(PY) -m autograder build $(UNITS)
 
 test: venv  ## Run the whole test suite.

@@ -9,13 +9,15 @@ conventions and ValueError rules that the grader expects. Regenerate after editi
 file; the output is deterministic (fixed cell ids), so the diff shows exactly what changed.
 """
 
-import ast
+import sys
 from pathlib import Path
 
 import nbformat
-from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook
 
 HERE = Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE.parent))
+from notebook_kit import code, finish, md, question, stub_sources  # noqa: E402
+
 REFERENCE = HERE.parents[1] / "solutions" / "softmax.py"
 OUTPUT = HERE / "softmax.ipynb"
 
@@ -29,50 +31,8 @@ QUESTIONS = {
 }
 
 
-def stub_sources():
-    """name -> source of a stub: the reference's signature and docstring, and a raise."""
-    tree = ast.parse(REFERENCE.read_text())
-    stubs = {}
-    for node in tree.body:
-        if isinstance(node, ast.FunctionDef) and node.name in QUESTIONS:
-            signature = f"{node.name}({ast.unparse(node.args)})"
-            if signature != QUESTIONS[node.name]:
-                raise SystemExit(f"{REFERENCE}: {signature} differs from CONTRACT.md's {QUESTIONS[node.name]}")
-            doc = ast.get_docstring(node, clean=True)
-            if not doc:
-                raise SystemExit(f"{REFERENCE}: {node.name} has no docstring")
-            body = "\n".join(("    " + line).rstrip() for line in doc.splitlines())
-            stubs[node.name] = (
-                f"def {signature}:\n"
-                f'    """{body.lstrip()}\n    """\n'
-                f"    # YOUR CODE HERE\n"
-                f'    raise NotImplementedError("{node.name}: replace this line with your implementation")\n'
-            )
-    missing = set(QUESTIONS) - set(stubs)
-    if missing:
-        raise SystemExit(f"{REFERENCE}: no function(s) {sorted(missing)}")
-    return stubs
-
-
-def md(text):
-    return new_markdown_cell(text.strip("\n"))
-
-
-def code(text):
-    return new_code_cell(text.strip("\n"))
-
-
-def question(name, stubs, try_it):
-    """The cells of one question: the stub, a cell to try it, the check."""
-    return [
-        code(stubs[name]),
-        code(try_it),
-        code(f'grader.check("{name}")'),
-    ]
-
-
 def build():
-    s = stub_sources()
+    s = stub_sources(REFERENCE, QUESTIONS)
     cells = []
 
     # ------------------------------------------------------------------ introduction
@@ -450,17 +410,7 @@ grader.export(pdf=False)
 """),
     ]
 
-    nb = new_notebook(cells=cells)
-    for n, cell in enumerate(nb.cells):
-        cell.id = f"softmax-{n:02d}"  # deterministic ids: regenerating gives the same file
-    nb.metadata = {
-        "kernelspec": {"display_name": "Python 3", "language": "python", "name": "python3"},
-        "language_info": {"name": "python"},
-        "otter": {"assignment_name": "softmax"},
-    }
-    nbformat.validate(nb)
-    return nb
-
+    return finish(cells, "softmax")
 
 if __name__ == "__main__":
     nbformat.write(build(), OUTPUT)

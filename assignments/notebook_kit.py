@@ -1,0 +1,74 @@
+"""What every unit's make_notebook.py shares: stubs from the reference, cell helpers, metadata.
+
+Instructors only; never shipped to students. A generator keeps its prose and calls these:
+
+    stubs = stub_sources(REFERENCE, QUESTIONS)   # name -> stub source
+    cells = [md("# Title"), *question("softmax", stubs, try_it), ...]
+    nbformat.write(finish(cells, "softmax"), OUTPUT)
+"""
+
+import ast
+
+import nbformat
+from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook
+
+
+def stub_sources(reference, questions):
+    """name -> source of a stub: the reference's signature and docstring, and a raise.
+
+    Read with `ast`: the reference is never imported or copied; only each function's argument
+    list and docstring reach the notebook. `questions` maps each name to the signature
+    CONTRACT.md fixes; a reference that disagrees stops the build.
+    """
+    tree = ast.parse(reference.read_text())
+    stubs = {}
+    for node in tree.body:
+        if isinstance(node, ast.FunctionDef) and node.name in questions:
+            signature = f"{node.name}({ast.unparse(node.args)})"
+            if signature != questions[node.name]:
+                raise SystemExit(f"{reference}: {signature} differs from CONTRACT.md's {questions[node.name]}")
+            doc = ast.get_docstring(node, clean=True)
+            if not doc:
+                raise SystemExit(f"{reference}: {node.name} has no docstring")
+            body = "\n".join(("    " + line).rstrip() for line in doc.splitlines())
+            stubs[node.name] = (
+                f"def {signature}:\n"
+                f'    """{body.lstrip()}\n    """\n'
+                f"    # YOUR CODE HERE\n"
+                f'    raise NotImplementedError("{node.name}: replace this line with your implementation")\n'
+            )
+    missing = set(questions) - set(stubs)
+    if missing:
+        raise SystemExit(f"{reference}: no function(s) {sorted(missing)}")
+    return stubs
+
+
+def md(text):
+    return new_markdown_cell(text.strip("\n"))
+
+
+def code(text):
+    return new_code_cell(text.strip("\n"))
+
+
+def question(name, stubs, try_it):
+    """The cells of one question: the stub, a cell to try it, the check."""
+    return [
+        code(stubs[name]),
+        code(try_it),
+        code(f'grader.check("{name}")'),
+    ]
+
+
+def finish(cells, unit):
+    """The notebook: deterministic cell ids (regenerating gives the same file), Otter metadata."""
+    nb = new_notebook(cells=cells)
+    for n, cell in enumerate(nb.cells):
+        cell.id = f"{unit}-{n:02d}"
+    nb.metadata = {
+        "kernelspec": {"display_name": "Python 3", "language": "python", "name": "python3"},
+        "language_info": {"name": "python"},
+        "otter": {"assignment_name": unit},
+    }
+    nbformat.validate(nb)
+    return nb
