@@ -1,0 +1,11 @@
+"""Bug: merge_heads reshapes [..., H, T, d] straight to [..., T, H*d] with no transpose.
+Invisible with one head; multi-head attention and the module call it."""
+
+LOSES = {"merge_heads", "multi_head_attention", "MultiHeadSelfAttention"}
+
+import torch
+
+
+def merge_heads(x):
+    *batch, H, T, d = x.shape
+    return x.reshape(*batch, T, H * d)
