@@ -155,7 +155,8 @@ def module_calls(draw, causal=None, padded: bool = False, bias=None):
     """MultiHeadSelfAttention(D, H, ...) with H >= 2, called on x [B, T, D] (float32).
 
     causal/bias: None leaves the argument out (the default must be causal=True, bias=True),
-    True/False passes it. padded: a random key_padding_mask, some sequences all padding.
+    True/False passes it, "any" (causal only) draws it. padded: a random key_padding_mask, in
+    which a sequence may be all padding.
     """
     n_heads, d_head = draw(st.integers(2, 3)), draw(st.integers(1, 3))
     width = n_heads * d_head
