@@ -117,8 +117,10 @@ def run_check(session: Session, unit: Unit, question: Question, check: Check,
         try:
             target = ref_fn
             if call.init is not None:  # a module: the student's gets the reference's weights
-                target = ref_fn(*copy.deepcopy(call.init.args), **copy.deepcopy(call.init.kwargs)).eval()
+                # sent first: if the reference's constructor refuses the arguments, the
+                # student's constructor must be called with them too, and refuse them
                 header["init"] = wire.encode((tuple(call.init.args), dict(call.init.kwargs)), blobs)
+                target = ref_fn(*copy.deepcopy(call.init.args), **copy.deepcopy(call.init.kwargs)).eval()
                 header["state_dict"] = wire.encode(dict(target.state_dict()), blobs)
             with torch.no_grad():
                 expected = target(*copy.deepcopy(call.args), **copy.deepcopy(call.kwargs))
