@@ -7,7 +7,11 @@ Measured in one run, on the same submission (the softmax reference notebook):
   * the built Gradescope zip run in a simulated /autograder tree: peak memory against
     Gradescope's default 768 MB.
 
-Usage: python -m autograder.bench [--runs N]
+Then, for every other unit (or those named with --units), its reference notebook graded by
+the CLI and by the built zip in a simulated Gradescope tree: median wall time and peak PSS.
+Run `make build` first (`make bench` does): the trees use gradescope/dist/<unit>/.
+
+Usage: python -m autograder.bench [--runs N] [--units U ...]
 """
 
 from __future__ import annotations
@@ -93,14 +97,15 @@ def peak_memory(command: list[str], cwd: Path | None = None) -> tuple[float, flo
     return time.perf_counter() - start, peak / 2**20
 
 
-def reference_notebook(directory: Path) -> Path:
-    """The stub notebook with the reference's code in a cell after the imports."""
+def reference_notebook(directory: Path, unit: str = "softmax") -> Path:
+    """The stub notebook with the reference's code in a last cell (its definitions win)."""
     import nbformat
 
-    nb = nbformat.read(ROOT / "assignments" / "softmax" / "softmax.ipynb", as_version=4)
-    code = (ROOT / "solutions" / "softmax.py").read_text()
+    nb = nbformat.read(ROOT / "assignments" / unit / f"{unit}.ipynb", as_version=4)
+    code = (ROOT / "solutions" / f"{unit}.py").read_text()
     nb.cells.append(nbformat.v4.new_code_cell(code))
-    path = directory / "softmax.ipynb"
+    path = directory / unit / f"{unit}.ipynb"
+    path.parent.mkdir(exist_ok=True)
     nbformat.write(nb, path)
     return path
 
@@ -121,12 +126,12 @@ def plain_otter_zip(directory: Path) -> Path:
     return out
 
 
-def simulated_gradescope(directory: Path, submission: Path) -> list[str]:
+def simulated_gradescope(directory: Path, submission: Path, unit: str = "softmax") -> list[str]:
     """A fresh /autograder tree with the built zip; returns the command Gradescope would run."""
     tree = Path(tempfile.mkdtemp(dir=directory)) / "autograder"
     for sub in ("source", "submission", "results"):
         (tree / sub).mkdir(parents=True)
-    with zipfile.ZipFile(ROOT / "gradescope" / "dist" / "softmax" / "autograder.zip") as z:
+    with zipfile.ZipFile(ROOT / "gradescope" / "dist" / unit / "autograder.zip") as z:
         z.extractall(tree / "source")
     shutil.copy(submission, tree / "submission")
     (tree / "submission_metadata.json").write_text(json.dumps({"users": [], "id": 1}))
@@ -143,11 +148,28 @@ def median_of(runs: int, make_command) -> tuple[float, float]:
     return statistics.median(walls), statistics.median(peaks)
 
 
+def unit_rows(work: Path, runs: int, names: list[str]) -> list[tuple[str, float, float, float, float]]:
+    """(unit, CLI wall, CLI peak PSS, Gradescope tree wall, tree peak PSS) per unit, medians."""
+    rows = []
+    for unit in names:
+        submission = reference_notebook(work, unit)
+        cli = median_of(runs, lambda: ([PY, "-m", "autograder", "grade", unit, str(submission),
+                                        "--out", str(work / unit / "out"), "--quiet"], ROOT))
+        tree = median_of(runs, lambda: (simulated_gradescope(work, submission, unit), None))
+        rows.append((unit, *cli, *tree))
+    return rows
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m autograder.bench", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--runs", type=int, default=5, help="runs per measurement (default 5)")
+    parser.add_argument("--units", nargs="*", metavar="U",
+                        help="units to measure besides softmax (default: every other unit)")
     args = parser.parse_args(argv)
+    from . import units
+
+    others = [u for u in units.names() if u != "softmax"] if args.units is None else args.units
     with tempfile.TemporaryDirectory() as tmp:
         work = Path(tmp)
         submission = reference_notebook(work)
@@ -157,6 +179,7 @@ def main(argv: list[str] | None = None) -> int:
         otter = median_of(args.runs, lambda: ([PY, "-m", "otter", "run", "-a", str(plain), "-o",
                                                str(work), "--no-logo", str(submission)], work))
         gradescope = median_of(args.runs, lambda: (simulated_gradescope(work, submission), None))
+        per_unit = unit_rows(work, args.runs, others)
     rows = [("our CLI (python -m autograder grade)", *ours),
             ("otter run, plain Otter zip", *otter),
             ("simulated Gradescope tree (built zip)", *gradescope)]
@@ -168,6 +191,12 @@ def main(argv: list[str] | None = None) -> int:
     print(textwrap.dedent(f"""
         our CLI / otter run, wall time: {ours[0] / otter[0]:.2f}x
         Gradescope tree peak memory (PSS): {gradescope[1]:.0f} MB of Gradescope's default 768 MB"""))
+    if per_unit:
+        print(f"\nEvery other unit's reference notebook, median of {args.runs} runs:\n")
+        print("| unit       | CLI wall (s) | CLI peak PSS (MB) | Gradescope wall (s) | Gradescope peak PSS (MB) |")
+        print("|------------|--------------|-------------------|---------------------|--------------------------|")
+        for unit, cli_wall, cli_peak, tree_wall, tree_peak in per_unit:
+            print(f"| {unit:<10} | {cli_wall:12.2f} | {cli_peak:17.0f} | {tree_wall:19.2f} | {tree_peak:24.0f} |")
     return 0
 
 
