@@ -25,7 +25,8 @@ For each unit, into ``<dist>/<unit>/`` (default ``gradescope/dist/<unit>/``), st
 ``student.zip``
     A folder ``<unit>/`` with the stub notebook and the other public files of
     ``assignments/<unit>/`` (except instructor scripts ``make_*.py``), the public checks
-    ``autograder/units/<unit>_public.py`` shipped as the top-level module ``<unit>_public.py``,
+    ``autograder/units/<unit>_public.py`` shipped as the top-level module ``<unit>_public.py``
+    with the helpers it imports, ``_public_kit.py``,
     Otter test files ``tests/<question>.py`` that call those checks (so ``grader.check`` works),
     and a pinned ``requirements.txt``. The build fails if anything in it contains a code line
     or a comment of the reference ``solutions/<unit>.py`` (its docstrings are copied into the
@@ -65,6 +66,7 @@ ZIP_DATE = (1980, 1, 1, 0, 0, 0)  # the earliest date a zip can hold: no build t
 GRADESCOPE_MARKERS = {"sys_platform": "linux", "platform_system": "Linux", "os_name": "posix",
                       "platform_machine": "x86_64", "implementation_name": "cpython",
                       "platform_python_implementation": "CPython", "python_version": PYTHON_VERSION}
+PUBLIC_KIT = "_public_kit"  # autograder/units/_public_kit.py: helpers every public module shares
 MIN_CODE = 20  # a reference code line this long (whitespace collapsed) must not be shipped
 MIN_COMMENT = 30  # nor a comment this long
 
@@ -362,22 +364,32 @@ def student_files(unit: Unit, project: Path) -> dict[str, bytes]:
     public = project / "autograder" / "units" / f"{unit.public_module}.py"
     if not public.is_file():
         raise BuildError(f"no public checks module {_shown(public)}")
-    for node in ast.walk(ast.parse(public.read_text())):
-        names = ([a.name for a in node.names] if isinstance(node, ast.Import)
-                 else [node.module or ""] if isinstance(node, ast.ImportFrom) else [])
-        if isinstance(node, ast.ImportFrom) and node.level:
-            names = ["." + (node.module or "")]
-        for imported in names:
-            if imported.startswith((".", "autograder", "solutions")):
-                raise BuildError(f"{_shown(public)} imports {imported}: the public checks must stand "
-                                 "alone (they are shipped to students as a top-level module)")
-    files[f"{unit.public_module}.py"] = public.read_bytes()
+    kit = project / "autograder" / "units" / f"{PUBLIC_KIT}.py"
+    for module in (public, kit):
+        _check_stands_alone(module)
+        files[module.name] = module.read_bytes()
     for question in unit.questions:
         if not question.public:
             raise BuildError(f"question '{question.name}' has no public checks: grader.check would test nothing")
         files[f"tests/{question.name}.py"] = student_test_file(question, unit.public_module).encode()
     files["requirements.txt"] = student_requirements(unit, files).encode()
     return files
+
+
+def _check_stands_alone(module: Path) -> None:
+    """A public checks module is shipped as a top-level module: it may import the kit of
+    helpers shipped beside it (relatively, inside the package), nothing else of ours."""
+    for node in ast.walk(ast.parse(module.read_text())):
+        names = ([a.name for a in node.names] if isinstance(node, ast.Import)
+                 else [node.module or ""] if isinstance(node, ast.ImportFrom) else [])
+        if isinstance(node, ast.ImportFrom) and node.level:
+            names = ["." + (node.module or "")] if node.module else ["." + a.name for a in node.names]
+        for imported in names:
+            if imported.lstrip(".") == PUBLIC_KIT:
+                continue
+            if imported.startswith((".", "autograder", "solutions")):
+                raise BuildError(f"{_shown(module)} imports {imported}: the public checks must stand "
+                                 "alone (they are shipped to students as a top-level module)")
 
 
 def student_test_file(question: Question, public_module: str) -> str:

@@ -173,10 +173,12 @@ def test_one_otter_test_file_per_question_mirroring_the_checks(autograder_zip, s
 
 def test_student_zip_contents(student_zip, spec):
     names = set(student_zip.namelist())
-    expected = {f"{UNIT}/{UNIT}.ipynb", f"{UNIT}/{UNIT}_public.py", f"{UNIT}/requirements.txt"}
+    shipped = [f"{UNIT}_public.py", "_public_kit.py"]  # the public checks and the helpers they import
+    expected = {f"{UNIT}/{UNIT}.ipynb", f"{UNIT}/requirements.txt", *(f"{UNIT}/{name}" for name in shipped)}
     expected |= {f"{UNIT}/tests/{q.name}.py" for q in spec.questions}
     assert names == expected
-    assert student_zip.read(f"{UNIT}/{UNIT}_public.py") == (PROJECT / "autograder" / "units" / f"{UNIT}_public.py").read_bytes()
+    for name in shipped:
+        assert student_zip.read(f"{UNIT}/{name}") == (PROJECT / "autograder" / "units" / name).read_bytes()
     requirements = [line for line in student_zip.read(f"{UNIT}/requirements.txt").decode().splitlines()
                     if line and not line.startswith("#")]
     pinned = {Requirement(line).name.lower(): line for line in requirements}

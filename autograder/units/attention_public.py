@@ -24,149 +24,52 @@ import math
 
 import numpy as np
 import torch
-from hypothesis import HealthCheck, Verbosity, given, settings
+from hypothesis import given
 from hypothesis import strategies as st
-from hypothesis.errors import Flaky
 from hypothesis.extra import numpy as hnp
 
+try:  # inside the autograder package
+    from . import _public_kit as kit
+except ImportError:  # shipped to students: a top-level module beside this one
+    import _public_kit as kit
+
 # question name -> its checks, in display order (filled in by @_check below)
-CHECKS = {
-    "scaled_dot_product_attention": [],
-    "split_heads": [],
-    "merge_heads": [],
-    "multi_head_attention": [],
-    "MultiHeadSelfAttention": [],
-}
-
-
-def _check(question):
-    """Register the decorated function as a public check of `question` (it is unchanged)."""
-
-    def register(fn):
-        CHECKS[question].append(fn)
-        return fn
-
-    return register
+CHECKS, _check = kit.registry((
+    "scaled_dot_product_attention",
+    "split_heads",
+    "merge_heads",
+    "multi_head_attention",
+    "MultiHeadSelfAttention",
+))
+_SETTINGS = kit.hypothesis_settings(max_examples=25)
 
 
 # -----------------------------------------------------------------------------
-# helpers: calling student code, describing inputs, tolerances
-
-_SETTINGS = settings(
-    derandomize=True,  # same inputs every run: a check's verdict never changes
-    database=None,  # write nothing to disk
-    deadline=None,
-    max_examples=25,
-    verbosity=Verbosity.quiet,  # our own messages show the failing input
-    suppress_health_check=list(HealthCheck),
-    print_blob=False,
-    report_multiple_bugs=False,  # one failing input, shown as one AssertionError
-)
-
-EPS32 = torch.finfo(torch.float32).eps  # ~1.19e-7: errors are judged at float32 level
-
-
-def _fmt_number(v, dtype):
-    if isinstance(v, bool):
-        return "True" if v else "False"
-    if isinstance(v, int):
-        return str(v)
-    if math.isnan(v) or math.isinf(v):
-        return {"nan": "nan", "inf": "inf", "-inf": "-inf"}[str(v)]
-    # the shortest text that reads back as the same number in the tensor's own dtype
-    return str(np.float32(v)) if dtype in (torch.float32, torch.float16, torch.bfloat16) else repr(v)
-
-
-def _fmt_list(values, dtype):
-    if isinstance(values, list):
-        return "[" + ", ".join(_fmt_list(v, dtype) for v in values) + "]"
-    return _fmt_number(values, dtype)
-
-
-def _show(value):
-    """Python source that rebuilds `value` (a small tensor), so a failure can be pasted and rerun."""
-    if not isinstance(value, torch.Tensor):
-        return repr(value)
-    if value.dim() > 0 and value.numel() == 0:
-        return f"torch.empty({tuple(value.shape)}, dtype={value.dtype})"
-    text = _fmt_list(value.detach().cpu().tolist(), value.dtype)
-    default = torch.bool if value.dtype == torch.bool else torch.int64 if not value.is_floating_point() else torch.float32
-    dtype = "" if value.dtype == default else f", dtype={value.dtype}"
-    return f"torch.tensor({text}{dtype})"
-
-
-def _describe(name, args, kwargs):
-    parts = [_show(a) for a in args] + [f"{k}={_show(v)}" for k, v in kwargs.items()]
-    return f"{name}({', '.join(parts)})"
-
-
-def _require(fn, name):
-    if fn is None:
-        raise AssertionError(f"`{name}` is not defined: run the cell that defines it (and keep its name).")
-    if not callable(fn):
-        raise AssertionError(f"`{name}` should be a function or a class, but it is a {type(fn).__name__}.")
-
-
-def _not_implemented(name):
-    return AssertionError(
-        f"`{name}` is not implemented yet (it raised NotImplementedError). Replace the "
-        f"`raise NotImplementedError(...)` line(s) in its cell with your code, run the cell, "
-        f"then run this check again.")
-
-
-def _call(fn, name, *args, shape=None, clone=True, **kwargs):
-    """Call the student's `fn`, turning every way it can go wrong into a clear AssertionError.
-
-    Returns (result, description of the call). With `shape`, also checks the result is a
-    tensor of that shape (later comparisons would make no sense otherwise). The arguments
-    are cloned (unless clone=False), so a function that modifies its inputs cannot confuse
-    the check itself; the checks named "... leaves its inputs unchanged" test that on purpose.
-    """
-    _require(fn, name)
-    call = _describe(name, args, kwargs)
-    if clone:
-        args = [a.clone() if isinstance(a, torch.Tensor) else a for a in args]
-        kwargs = {k: v.clone() if isinstance(v, torch.Tensor) else v for k, v in kwargs.items()}
-    try:
-        out = fn(*args, **kwargs)
-    except NotImplementedError as exc:
-        raise _not_implemented(name) from exc
-    except Exception as exc:
-        raise AssertionError(f"{call} raised {type(exc).__name__}: {exc}") from exc
-    if shape is not None:
-        _expect_tensor(out, call, shape)
-    return out, call
-
-
-def _expect_tensor(out, call, shape, what="returned"):
-    if not isinstance(out, torch.Tensor):
-        raise AssertionError(f"{call} {what} a {type(out).__name__}, expected a torch.Tensor")
-    if tuple(out.shape) != tuple(shape):
-        raise AssertionError(f"{call} {what} shape {tuple(out.shape)}, expected {tuple(shape)}")
+# helpers: calling student code, tolerances
 
 
 def _attend(sdpa, q, k, v, mask=None, clone=True):
     """(out, weights, call) of the student's attention, checked to be two tensors of the right shapes."""
     batch = torch.broadcast_shapes(q.shape[:-2], k.shape[:-2], v.shape[:-2])
     args = (q, k, v) if mask is None else (q, k, v, mask)
-    result, call = _call(sdpa, "scaled_dot_product_attention", *args, clone=clone)
+    result, call = kit.call(sdpa, "scaled_dot_product_attention", *args, clone=clone)
     if not (isinstance(result, (tuple, list)) and len(result) == 2):
         raise AssertionError(f"{call} returned a {type(result).__name__}; expected a tuple (out, weights)")
     out, weights = result
-    _expect_tensor(out, call, batch + (q.shape[-2], v.shape[-1]), "returned `out` of")
-    _expect_tensor(weights, call, batch + (q.shape[-2], k.shape[-2]), "returned `weights` of")
+    kit.expect_tensor(out, call, batch + (q.shape[-2], v.shape[-1]), "returned `out` of")
+    kit.expect_tensor(weights, call, batch + (q.shape[-2], k.shape[-2]), "returned `weights` of")
     return out, weights, call
 
 
 def _build(cls, *args, **kwargs):
     """The student's module, built and put in eval mode, or a clear AssertionError."""
     name = "MultiHeadSelfAttention"
-    _require(cls, name)
-    call = _describe(name, args, kwargs)
+    kit.require(cls, name)
+    call = kit.describe(name, args, kwargs)
     try:
         module = cls(*args, **kwargs)
     except NotImplementedError as exc:
-        raise _not_implemented(name) from exc
+        raise kit.not_implemented(name) from exc
     except Exception as exc:
         raise AssertionError(f"{call} raised {type(exc).__name__}: {exc}") from exc
     if not isinstance(module, torch.nn.Module):
@@ -176,15 +79,15 @@ def _build(cls, *args, **kwargs):
 
 def _forward(module, built, x, key_padding_mask=None):
     kwargs = {} if key_padding_mask is None else {"key_padding_mask": key_padding_mask}
-    call = f"{built}.forward({_show(x)}" + (f", key_padding_mask={_show(key_padding_mask)})" if kwargs else ")")
+    call = f"{built}.forward({kit.show(x)}" + (f", key_padding_mask={kit.show(key_padding_mask)})" if kwargs else ")")
     try:
         with torch.no_grad():
             out = module(x.clone(), **kwargs)
     except NotImplementedError as exc:
-        raise _not_implemented("MultiHeadSelfAttention") from exc
+        raise kit.not_implemented("MultiHeadSelfAttention") from exc
     except Exception as exc:
         raise AssertionError(f"{call} raised {type(exc).__name__}: {exc}") from exc
-    _expect_tensor(out, call, x.shape)
+    kit.expect_tensor(out, call, x.shape)
     return out, call
 
 
@@ -200,46 +103,8 @@ _PROBES = {
 
 
 def _run(prop, fn, name):
-    """Run a hypothesis property; nondeterministic student code gets a clear message too."""
-    _require(fn, name)
-    try:
-        _PROBES[name](fn)
-    except NotImplementedError as exc:
-        raise _not_implemented(name) from exc
-    except Exception:
-        pass  # a real failure: let hypothesis find the smallest input that shows it
-    try:
-        prop()
-    except Flaky as exc:
-        raise AssertionError(
-            "your code gave different results on the same input (does it use randomness "
-            f"or global state?): {exc}"
-        ) from None
-
-
-def _fail(call, what, **shown):
-    lines = [f"{call}: {what}"] + [f"  {k} = {_show(v)}" for k, v in shown.items()]
-    raise AssertionError("\n".join(lines))
-
-
-def _expect_value_error(fn, name, cases):
-    """`cases` is a list of (args, kwargs, reason); each call must raise ValueError."""
-    _require(fn, name)
-    problems = []
-    for args, kwargs, reason in cases:
-        call = _describe(name, args, kwargs)
-        try:
-            out = fn(*args, **kwargs)
-        except ValueError:
-            continue
-        except NotImplementedError as exc:
-            raise _not_implemented(name) from exc
-        except Exception as exc:
-            problems.append(f"{call} raised {type(exc).__name__} ({exc}); expected ValueError because {reason}")
-        else:
-            problems.append(f"{call} returned {type(out).__name__}; expected ValueError because {reason}")
-    if problems:
-        raise AssertionError("invalid arguments must raise ValueError:\n  " + "\n  ".join(problems))
+    """Run a hypothesis property; a stub says "not implemented yet" before any input is drawn."""
+    kit.run(prop, fn, name, _PROBES[name])
 
 
 def _err(a, b):
@@ -253,7 +118,7 @@ def _err(a, b):
 def _tol(*tensors, terms=1):
     """float32-level rounding allowed for sums of `terms` products of these tensors' values."""
     scale = max([t.detach().abs().max().item() for t in tensors if t.numel()] + [1.0])
-    return 1e-5 + 16 * terms * EPS32 * scale
+    return 1e-5 + 16 * terms * kit.EPS32 * scale
 
 
 # -----------------------------------------------------------------------------
@@ -354,7 +219,7 @@ def attention_worked_examples(scaled_dot_product_attention):
         got_out, got_w, call = _attend(f, q, k, v, mask)
         expected_w, expected_out = torch.tensor(weights), torch.tensor(out)
         if not (_err(got_w, expected_w) <= 1e-5 and _err(got_out, expected_out) <= 1e-5):
-            _fail(call, f"wrong values: {why}", expected_weights=expected_w, got_weights=got_w,
+            kit.fail(call, f"wrong values: {why}", expected_weights=expected_w, got_weights=got_w,
                   expected_out=expected_out, got_out=got_out)
 
 
@@ -368,7 +233,7 @@ def attention_shapes_and_dtype(scaled_dot_product_attention):
         q, k, v, _ = qkvm
         out, weights, call = _attend(scaled_dot_product_attention, q, k, v)
         if out.dtype != q.dtype or weights.dtype != q.dtype:
-            _fail(call, f"returned dtypes ({out.dtype}, {weights.dtype}), expected q's dtype {q.dtype}")
+            kit.fail(call, f"returned dtypes ({out.dtype}, {weights.dtype}), expected q's dtype {q.dtype}")
 
     _run(prop, scaled_dot_product_attention, "scaled_dot_product_attention")
 
@@ -383,15 +248,15 @@ def weights_are_distributions(scaled_dot_product_attention):
         q, k, v, _ = qkvm
         out, weights, call = _attend(scaled_dot_product_attention, q, k, v)
         if not (torch.isfinite(weights).all() and (weights >= 0).all()):
-            _fail(call, "weights must be finite and >= 0", weights=weights)
+            kit.fail(call, "weights must be finite and >= 0", weights=weights)
         err = _err(weights.sum(dim=-1), torch.ones(()))
-        if not err <= 1e-5 + 8 * k.shape[-2] * EPS32:
-            _fail(call, f"each query's weights must sum to 1 over the keys (the last dimension), off by "
+        if not err <= 1e-5 + 8 * k.shape[-2] * kit.EPS32:
+            kit.fail(call, f"each query's weights must sum to 1 over the keys (the last dimension), off by "
                         f"{err:.3g}", weights=weights)
         mixed = torch.matmul(weights.double(), v.double())
         err = _err(out, mixed)
         if not err <= _tol(v, terms=k.shape[-2]):
-            _fail(call, f"out must be weights @ v, each output row a weighted average of the value rows "
+            kit.fail(call, f"out must be weights @ v, each output row a weighted average of the value rows "
                         f"(off by {err:.3g})", out=out, weights_times_v=mixed.to(out.dtype))
 
     _run(prop, scaled_dot_product_attention, "scaled_dot_product_attention")
@@ -407,24 +272,24 @@ def masked_keys_get_zero_weight(scaled_dot_product_attention):
         q, k, v, mask = qkvm
         out, weights, call = _attend(scaled_dot_product_attention, q, k, v, mask)
         if not torch.isfinite(weights).all() or not torch.isfinite(out).all():
-            _fail(call, "non-finite values (a fully masked row must give zeros, not NaN)", weights=weights,
+            kit.fail(call, "non-finite values (a fully masked row must give zeros, not NaN)", weights=weights,
                   out=out)
         if (weights.masked_select(~mask) != 0).any():
-            _fail(call, "a key the mask hides (False) must get weight exactly 0", weights=weights)
+            kit.fail(call, "a key the mask hides (False) must get weight exactly 0", weights=weights)
         if (weights < 0).any():
-            _fail(call, "weights must be >= 0", weights=weights)
+            kit.fail(call, "weights must be >= 0", weights=weights)
         kept = mask.any(dim=-1)  # [..., Lq]: queries that may attend to some key
         sums = weights.double().sum(dim=-1)
         expected = kept.double()
         err = _err(sums, expected)
-        if not err <= 1e-5 + 8 * k.shape[-2] * EPS32:
-            _fail(call, "each query's weights must sum to 1 over its kept keys (the mask is applied before "
+        if not err <= 1e-5 + 8 * k.shape[-2] * kit.EPS32:
+            kit.fail(call, "each query's weights must sum to 1 over its kept keys (the mask is applied before "
                         "the softmax), and to 0 when every key is masked", weight_sums=sums.to(q.dtype),
                   expected_sums=expected.to(q.dtype))
         mixed = torch.matmul(weights.double(), v.double())
         err = _err(out, mixed)
         if not err <= _tol(v, terms=k.shape[-2]):
-            _fail(call, f"out must be weights @ v (off by {err:.3g})", out=out, weights_times_v=mixed.to(out.dtype))
+            kit.fail(call, f"out must be weights @ v (off by {err:.3g})", out=out, weights_times_v=mixed.to(out.dtype))
 
     _run(prop, scaled_dot_product_attention, "scaled_dot_product_attention")
 
@@ -450,15 +315,15 @@ def large_scores_stay_finite(scaled_dot_product_attention):
         q, k, v = qkv
         out, weights, call = _attend(scaled_dot_product_attention, q, k, v)
         if not (torch.isfinite(weights).all() and torch.isfinite(out).all()):
-            _fail(call, "non-finite values: exp overflows to inf above ~88 in float32 (and underflows to 0 "
+            kit.fail(call, "non-finite values: exp overflows to inf above ~88 in float32 (and underflows to 0 "
                         "below ~-103, giving 0/0); subtract each row's maximum score before exp",
                   weights=weights, out=out)
         err = _err(weights.sum(dim=-1), torch.ones(()))
-        if not err <= 1e-5 + 8 * k.shape[-2] * EPS32:
-            _fail(call, f"each query's weights must sum to 1 (off by {err:.3g})", weights=weights)
+        if not err <= 1e-5 + 8 * k.shape[-2] * kit.EPS32:
+            kit.fail(call, f"each query's weights must sum to 1 (off by {err:.3g})", weights=weights)
         err = _err(out, torch.matmul(weights.double(), v.double()))
         if not err <= _tol(v, terms=k.shape[-2]):
-            _fail(call, f"out must be weights @ v (off by {err:.3g})", out=out)
+            kit.fail(call, f"out must be weights @ v (off by {err:.3g})", out=out)
 
     _run(prop, scaled_dot_product_attention, "scaled_dot_product_attention")
 
@@ -479,8 +344,8 @@ def scaled_by_sqrt_d_k(scaled_dot_product_attention):
             raise AssertionError(
                 f"attention with every feature of q and k duplicated should equal attention with q "
                 f"multiplied by sqrt(2) (the scores are divided by sqrt(d_k), and d_k doubled), but the "
-                f"weights differ by {err:.3g}:\n  {call2}\n    weights = {_show(weights2)}\n"
-                f"  {call1}\n    weights = {_show(weights1)}")
+                f"weights differ by {err:.3g}:\n  {call2}\n    weights = {kit.show(weights2)}\n"
+                f"  {call1}\n    weights = {kit.show(weights1)}")
 
     _run(prop, scaled_dot_product_attention, "scaled_dot_product_attention")
 
@@ -504,11 +369,11 @@ def permuting_keys_and_values_changes_nothing(scaled_dot_product_attention):
             raise AssertionError(
                 f"attention has no notion of order: permuting the keys and values (and the mask's "
                 f"columns) together must leave the output unchanged, but it changed by {err:.3g}:\n"
-                f"  {call}\n    out = {_show(out)}\n  {call_p}\n    out = {_show(out_p)}")
+                f"  {call}\n    out = {kit.show(out)}\n  {call_p}\n    out = {kit.show(out_p)}")
         if not _err(weights_p, weights[..., perm]) <= 1e-5:
             raise AssertionError(f"permuting the keys must permute the weights' columns the same way:\n"
-                                 f"  {call}\n    weights = {_show(weights)}\n  {call_p}\n"
-                                 f"    weights = {_show(weights_p)}")
+                                 f"  {call}\n    weights = {kit.show(weights)}\n  {call_p}\n"
+                                 f"    weights = {kit.show(weights_p)}")
 
     _run(prop, scaled_dot_product_attention, "scaled_dot_product_attention")
 
@@ -522,14 +387,14 @@ def attention_leaves_inputs_unchanged(scaled_dot_product_attention):
     _, _, call = _attend(scaled_dot_product_attention, q, k, v, mask, clone=False)
     for name, t, b in zip("q k v mask".split(), (q, k, v, mask), before):
         if not torch.equal(t, b):
-            raise AssertionError(f"{call} modified `{name}` in place:\n  before = {_show(b)}\n"
-                                 f"  after  = {_show(t)}\n(use out-of-place ops: q / s, not q /= s)")
+            raise AssertionError(f"{call} modified `{name}` in place:\n  before = {kit.show(b)}\n"
+                                 f"  after  = {kit.show(t)}\n(use out-of-place ops: q / s, not q /= s)")
 
 
 @_check("scaled_dot_product_attention")
 def attention_rejects_invalid_arguments(scaled_dot_product_attention):
     """raises ValueError when q and k disagree on d_k or k and v on the number of keys"""
-    _expect_value_error(scaled_dot_product_attention, "scaled_dot_product_attention", [
+    kit.expect_value_error(scaled_dot_product_attention, "scaled_dot_product_attention", [
         ((torch.zeros(2, 3), torch.zeros(4, 2), torch.zeros(4, 5)), {}, "q has d_k=3 but k has d_k=2"),
         ((torch.zeros(2, 3), torch.zeros(4, 3), torch.zeros(5, 5)), {}, "k has 4 keys but v has 5 values"),
     ])
@@ -546,9 +411,9 @@ def split_heads_worked_example(split_heads):
     expected = torch.tensor([[[0.0, 1.0], [6.0, 7.0]],
                              [[2.0, 3.0], [8.0, 9.0]],
                              [[4.0, 5.0], [10.0, 11.0]]])
-    out, call = _call(split_heads, "split_heads", x, 3, shape=(3, 2, 2))
+    out, call = kit.call(split_heads, "split_heads", x, 3, shape=(3, 2, 2))
     if not torch.equal(out, expected):
-        _fail(call, "head h must hold features 2h and 2h+1 of every position (a reshape to [T, H, D/H] "
+        kit.fail(call, "head h must hold features 2h and 2h+1 of every position (a reshape to [T, H, D/H] "
                     "followed by a transpose to [H, T, D/H])", expected=expected, got=out)
 
 
@@ -571,10 +436,10 @@ def head_h_holds_block_h(split_heads):
         x, n_heads = x_h
         *batch, t, d = x.shape
         d_head = d // n_heads
-        out, call = _call(split_heads, "split_heads", x, n_heads, shape=(*batch, n_heads, t, d_head))
+        out, call = kit.call(split_heads, "split_heads", x, n_heads, shape=(*batch, n_heads, t, d_head))
         for h in range(n_heads):
             if not torch.equal(out[..., h, :, :], x[..., :, h * d_head:(h + 1) * d_head]):
-                _fail(call, f"head {h} must be x[..., :, {h * d_head}:{(h + 1) * d_head}] (features "
+                kit.fail(call, f"head {h} must be x[..., :, {h * d_head}:{(h + 1) * d_head}] (features "
                             f"{h * d_head} to {(h + 1) * d_head - 1} of every position)", got=out)
 
     _run(prop, split_heads, "split_heads")
@@ -583,7 +448,7 @@ def head_h_holds_block_h(split_heads):
 @_check("split_heads")
 def split_heads_rejects_invalid_arguments(split_heads):
     """raises ValueError when D is not divisible by n_heads"""
-    _expect_value_error(split_heads, "split_heads", [
+    kit.expect_value_error(split_heads, "split_heads", [
         ((torch.zeros(2, 6), 4), {}, "D=6 is not divisible by n_heads=4"),
         ((torch.zeros(3, 5), 2), {}, "D=5 is not divisible by n_heads=2"),
         ((torch.zeros(3, 4), 0), {}, "n_heads must be >= 1"),
@@ -597,9 +462,9 @@ def merge_heads_worked_example(merge_heads):
                       [[2.0, 3.0], [8.0, 9.0]],
                       [[4.0, 5.0], [10.0, 11.0]]])  # H = 3 heads, T = 2 positions, d = 2
     expected = torch.arange(12.0).reshape(2, 6)
-    out, call = _call(merge_heads, "merge_heads", x, shape=(2, 6))
+    out, call = kit.call(merge_heads, "merge_heads", x, shape=(2, 6))
     if not torch.equal(out, expected):
-        _fail(call, "position t must be the concatenation of the heads' rows t (transpose to "
+        kit.fail(call, "position t must be the concatenation of the heads' rows t (transpose to "
                     "[T, H, d], then reshape to [T, H*d])", expected=expected, got=out)
 
 
@@ -612,15 +477,15 @@ def merge_heads_undoes_split_heads(split_heads, merge_heads):
     def prop(x_h):
         x, n_heads = x_h
         *batch, t, d = x.shape
-        heads, call = _call(split_heads, "split_heads", x, n_heads, shape=(*batch, n_heads, t, d // n_heads))
-        back, call_back = _call(merge_heads, "merge_heads", heads, shape=x.shape)
+        heads, call = kit.call(split_heads, "split_heads", x, n_heads, shape=(*batch, n_heads, t, d // n_heads))
+        back, call_back = kit.call(merge_heads, "merge_heads", heads, shape=x.shape)
         if not torch.equal(back, x):
-            _fail(call_back, f"merge_heads must undo split_heads: {call_back} should give back x", x=x, got=back)
+            kit.fail(call_back, f"merge_heads must undo split_heads: {call_back} should give back x", x=x, got=back)
         y = heads + 1  # any [..., H, T, d] tensor
-        merged, call_m = _call(merge_heads, "merge_heads", y, shape=x.shape)
-        again, _ = _call(split_heads, "split_heads", merged, n_heads, shape=y.shape)
+        merged, call_m = kit.call(merge_heads, "merge_heads", y, shape=x.shape)
+        again, _ = kit.call(split_heads, "split_heads", merged, n_heads, shape=y.shape)
         if not torch.equal(again, y):
-            _fail(call_m, "split_heads(merge_heads(y), H) must give back y", y=y, got=again)
+            kit.fail(call_m, "split_heads(merge_heads(y), H) must give back y", y=y, got=again)
 
     _run(prop, merge_heads, "merge_heads")
 
@@ -632,7 +497,7 @@ def merge_heads_undoes_split_heads(split_heads, merge_heads):
 def _mha(f, x_q, x_kv, weights, n_heads, mask=None, clone=True, **biases):
     args = (x_q, x_kv, *weights, n_heads) + (() if mask is None else (mask,))
     batch = torch.broadcast_shapes(x_q.shape[:-2], x_kv.shape[:-2])
-    return _call(f, "multi_head_attention", *args, shape=batch + (x_q.shape[-2], weights[3].shape[-1]),
+    return kit.call(f, "multi_head_attention", *args, shape=batch + (x_q.shape[-2], weights[3].shape[-1]),
                  clone=clone, **biases)
 
 
@@ -646,7 +511,7 @@ def mha_shape_and_dtype(multi_head_attention):
         x_q, x_kv, weights, n_heads, b = case
         out, call = _mha(multi_head_attention, x_q, x_kv, weights, n_heads, **b)
         if out.dtype != x_q.dtype:
-            _fail(call, f"returned dtype {out.dtype}, expected {x_q.dtype}")
+            kit.fail(call, f"returned dtype {out.dtype}, expected {x_q.dtype}")
 
     _run(prop, multi_head_attention, "multi_head_attention")
 
@@ -676,7 +541,7 @@ def mha_is_a_sum_of_single_heads(multi_head_attention):
         err = _err(out, total)
         scale = [x_q, x_kv, *weights, *b.values()]
         if not err <= _tol(*scale, terms=64):
-            _fail(call, f"with {n_heads} heads of {d} features, the output must equal the sum of {n_heads} "
+            kit.fail(call, f"with {n_heads} heads of {d} features, the output must equal the sum of {n_heads} "
                         f"one-head attentions, head h using features {d}h ... {d}h+{d - 1} (columns of W_q, W_k, "
                         f"W_v, rows of W_o); it differs by {err:.3g}. Check split_heads/merge_heads (a reshape "
                         f"needs a transpose) and the scaling (1/sqrt(d_head), not 1/sqrt(D))",
@@ -701,7 +566,7 @@ def zero_queries_average_the_values(multi_head_attention):
         expected = expected.expand(out.shape)
         err = _err(out, expected)
         if not err <= _tol(x_q, x_kv, *weights, *b.values(), terms=64):
-            _fail(call, "with all-zero queries every score is 0, so each query averages all the values: the "
+            kit.fail(call, "with all-zero queries every score is 0, so each query averages all the values: the "
                         "keys and values must come from x_kv (not x_q)", expected=expected.to(out.dtype), got=out)
 
     _run(prop, multi_head_attention, "multi_head_attention")
@@ -727,7 +592,7 @@ def causal_mask_hides_the_future(multi_head_attention):
             raise AssertionError(
                 f"positions 0..{t - 1} must not see positions >= {t} through a causal mask, but their "
                 f"outputs changed by {err:.3g} when only the inputs at positions >= {t} changed:\n"
-                f"  {call}\n    out = {_show(out)}\n  {call2}\n    out = {_show(out2)}")
+                f"  {call}\n    out = {kit.show(out)}\n  {call2}\n    out = {kit.show(out2)}")
 
     _run(prop, multi_head_attention, "multi_head_attention")
 
@@ -752,7 +617,7 @@ def permuting_x_kv_changes_nothing(multi_head_attention):
             raise AssertionError(
                 f"without positional information, reordering the keys/values (rows of x_kv, and the "
                 f"mask's columns) must leave the output unchanged, but it changed by {err:.3g}:\n"
-                f"  {call}\n    out = {_show(out)}\n  {call_p}\n    out = {_show(out_p)}")
+                f"  {call}\n    out = {kit.show(out)}\n  {call_p}\n    out = {kit.show(out_p)}")
 
     _run(prop, multi_head_attention, "multi_head_attention")
 
@@ -771,15 +636,15 @@ def mha_leaves_inputs_unchanged(multi_head_attention):
     _, call = _mha(multi_head_attention, x_q, x_kv, weights, 2, mask, clone=False, **b)
     for name, t in inputs.items():
         if not torch.equal(t, before[name]):
-            raise AssertionError(f"{call} modified `{name}` in place:\n  before = {_show(before[name])}\n"
-                                 f"  after  = {_show(t)}")
+            raise AssertionError(f"{call} modified `{name}` in place:\n  before = {kit.show(before[name])}\n"
+                                 f"  after  = {kit.show(t)}")
 
 
 @_check("multi_head_attention")
 def mha_rejects_invalid_arguments(multi_head_attention):
     """raises ValueError when D is not divisible by n_heads"""
     x, w = torch.zeros(2, 3), torch.zeros(3, 6)
-    _expect_value_error(multi_head_attention, "multi_head_attention", [
+    kit.expect_value_error(multi_head_attention, "multi_head_attention", [
         ((x, x, w, w, w, torch.zeros(6, 3), 4), {}, "D=6 is not divisible by n_heads=4"),
     ])
 
@@ -827,7 +692,7 @@ def module_output_shape(MultiHeadSelfAttention):
         mask = torch.ones(x.shape[:-1], dtype=torch.bool) if padded else None
         out, call = _forward(module, built, x, mask)
         if out.dtype != x.dtype:
-            _fail(call, f"returned dtype {out.dtype}, expected {x.dtype}")
+            kit.fail(call, f"returned dtype {out.dtype}, expected {x.dtype}")
 
     _run(prop, MultiHeadSelfAttention, "MultiHeadSelfAttention")
 
@@ -853,7 +718,7 @@ def causal_module_hides_the_future(MultiHeadSelfAttention):
             raise AssertionError(
                 f"{built} is causal: positions 0..{t - 1} must not see positions >= {t}, but their outputs "
                 f"changed by {err:.3g} when only the tokens at positions >= {t} changed:\n"
-                f"  {call}\n    out = {_show(out)}\n  {call2}\n    out = {_show(out2)}")
+                f"  {call}\n    out = {kit.show(out)}\n  {call2}\n    out = {kit.show(out2)}")
         projections = [getattr(module, name, None) for name in ("v_proj", "o_proj")]
         if not all(isinstance(p, torch.nn.Linear) for p in projections):
             raise AssertionError(f"{built} must have nn.Linear submodules named v_proj and o_proj")
@@ -861,7 +726,7 @@ def causal_module_hides_the_future(MultiHeadSelfAttention):
             first = projections[1](projections[0](x[:, :1]))
         err = _err(out[:, :1], first)
         if not err <= _tol(x, terms=16):
-            _fail(call, "position 0 may attend only to itself (j <= i includes j == i), so its output must be "
+            kit.fail(call, "position 0 may attend only to itself (j <= i includes j == i), so its output must be "
                         "o_proj(v_proj(x[:, 0]))", expected=first, got=out[:, :1])
 
     _run(prop, MultiHeadSelfAttention, "MultiHeadSelfAttention")
@@ -887,7 +752,7 @@ def bidirectional_module_is_permutation_equivariant(MultiHeadSelfAttention):
             raise AssertionError(
                 f"without a causal mask (and without positional encodings) self-attention has no notion of "
                 f"order: permuting the tokens must permute the outputs the same way (off by {err:.3g}):\n"
-                f"  {call}\n    out = {_show(out)}\n  {call_p}\n    out = {_show(out_p)}")
+                f"  {call}\n    out = {kit.show(out)}\n  {call_p}\n    out = {kit.show(out_p)}")
 
     _run(prop, MultiHeadSelfAttention, "MultiHeadSelfAttention")
 
@@ -913,9 +778,9 @@ def padding_is_invisible(MultiHeadSelfAttention):
             raise AssertionError(
                 f"no query may attend to a padding token (key_padding_mask False), so changing the padding "
                 f"must not change the real tokens' outputs, but they changed by {err:.3g}:\n"
-                f"  {call}\n    out = {_show(out)}\n  {call2}\n    out = {_show(out2)}")
+                f"  {call}\n    out = {kit.show(out)}\n  {call2}\n    out = {kit.show(out2)}")
         if not torch.isfinite(out).all():
-            _fail(call, "non-finite output: a query with no key left must get a zero attention output, not NaN",
+            kit.fail(call, "non-finite output: a query with no key left must get a zero attention output, not NaN",
                   got=out)
 
     _run(prop, MultiHeadSelfAttention, "MultiHeadSelfAttention")
@@ -924,7 +789,7 @@ def padding_is_invisible(MultiHeadSelfAttention):
 @_check("MultiHeadSelfAttention")
 def module_rejects_invalid_arguments(MultiHeadSelfAttention):
     """raises ValueError when d_model is not divisible by n_heads"""
-    _expect_value_error(MultiHeadSelfAttention, "MultiHeadSelfAttention", [
+    kit.expect_value_error(MultiHeadSelfAttention, "MultiHeadSelfAttention", [
         ((6, 4), {}, "d_model=6 is not divisible by n_heads=4"),
         ((6, 5), {}, "d_model=6 is not divisible by n_heads=5"),
     ])

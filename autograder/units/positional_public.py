@@ -22,190 +22,42 @@ import math
 
 import numpy as np
 import torch
-from hypothesis import HealthCheck, Verbosity, given, settings
+from hypothesis import given
 from hypothesis import strategies as st
-from hypothesis.errors import Flaky
 from hypothesis.extra import numpy as hnp
 
+try:  # inside the autograder package
+    from . import _public_kit as kit
+except ImportError:  # shipped to students: a top-level module beside this one
+    import _public_kit as kit
+
 # question name -> its checks, in display order (filled in by @_check below)
-CHECKS = {
-    "sinusoidal_encoding": [],
-    "rotary_embedding": [],
-    "alibi_slopes": [],
-    "alibi_bias": [],
-}
-
-
-def _check(question):
-    """Register the decorated function as a public check of `question` (it is unchanged)."""
-
-    def register(fn):
-        CHECKS[question].append(fn)
-        return fn
-
-    return register
+CHECKS, _check = kit.registry((
+    "sinusoidal_encoding",
+    "rotary_embedding",
+    "alibi_slopes",
+    "alibi_bias",
+))
+_SETTINGS = kit.hypothesis_settings(max_examples=30)
 
 
 # -----------------------------------------------------------------------------
-# helpers: calling student code, describing inputs, tolerances
-
-_SETTINGS = settings(
-    derandomize=True,  # same inputs every run: a check's verdict never changes
-    database=None,  # write nothing to disk
-    deadline=None,
-    max_examples=30,
-    verbosity=Verbosity.quiet,  # our own messages show the failing input
-    suppress_health_check=list(HealthCheck),
-    print_blob=False,
-)
-
-EPS32 = torch.finfo(torch.float32).eps  # ~1.19e-7: errors are judged at float32 level
-
-
-def _fmt_number(v, dtype):
-    if isinstance(v, bool):
-        return "True" if v else "False"
-    if isinstance(v, int):
-        return str(v)
-    if math.isnan(v) or math.isinf(v):
-        return {"nan": "nan", "inf": "inf", "-inf": "-inf"}[str(v)]
-    # the shortest text that reads back as the same number in the tensor's own dtype
-    return str(np.float32(v)) if dtype in (torch.float32, torch.float16, torch.bfloat16) else repr(v)
-
-
-def _fmt_list(values, dtype):
-    if isinstance(values, list):
-        return "[" + ", ".join(_fmt_list(v, dtype) for v in values) + "]"
-    return _fmt_number(values, dtype)
-
-
-def _show(value):
-    """Python source that rebuilds `value` (a small tensor), so a failure can be pasted and rerun."""
-    if not isinstance(value, torch.Tensor):
-        return repr(value)
-    if value.dim() > 0 and value.numel() == 0:
-        return f"torch.empty({tuple(value.shape)}, dtype={value.dtype})"
-    if value.numel() > 200:
-        return f"<tensor of shape {tuple(value.shape)}, {value.dtype}>"
-    text = _fmt_list(value.detach().cpu().tolist(), value.dtype)
-    default = torch.bool if value.dtype == torch.bool else torch.int64 if not value.is_floating_point() else torch.float32
-    dtype = "" if value.dtype == default else f", dtype={value.dtype}"
-    return f"torch.tensor({text}{dtype})"
-
-
-def _describe(name, args, kwargs):
-    parts = [_show(a) for a in args] + [f"{k}={_show(v)}" for k, v in kwargs.items()]
-    return f"{name}({', '.join(parts)})"
-
-
-def _require_function(fn, name):
-    if fn is None:
-        raise AssertionError(f"`{name}` is not defined: run the cell that defines it (and keep its name).")
-    if not callable(fn):
-        raise AssertionError(f"`{name}` should be a function, but it is a {type(fn).__name__}.")
-
-
-def _call(fn, name, *args, shape=None, clone=True, **kwargs):
-    """Call the student's `fn`, turning every way it can go wrong into a clear AssertionError.
-
-    Returns (result, description of the call). With `shape`, also checks the result is a
-    tensor of that shape (later comparisons would make no sense otherwise). Tensor arguments
-    are cloned (unless clone=False), so a function that modifies its inputs cannot confuse
-    the check itself; the checks named "... leaves its input unchanged" test that on purpose.
-    """
-    _require_function(fn, name)
-    call = _describe(name, args, kwargs)
-    if clone:
-        args = [a.clone() if isinstance(a, torch.Tensor) else a for a in args]
-        kwargs = {k: v.clone() if isinstance(v, torch.Tensor) else v for k, v in kwargs.items()}
-    try:
-        out = fn(*args, **kwargs)
-    except NotImplementedError as exc:
-        raise AssertionError(
-            f"`{name}` is not implemented yet (it raised NotImplementedError). Replace the "
-            f"`raise NotImplementedError(...)` line in its cell with your code, run the cell, "
-            f"then run this check again."
-        ) from exc
-    except Exception as exc:
-        raise AssertionError(f"{call} raised {type(exc).__name__}: {exc}") from exc
-    if shape is not None:
-        if not isinstance(out, torch.Tensor):
-            raise AssertionError(f"{call} returned a {type(out).__name__}, expected a torch.Tensor")
-        if tuple(out.shape) != tuple(shape):
-            raise AssertionError(f"{call} returned shape {tuple(out.shape)}, expected {tuple(shape)}")
-    return out, call
+# helpers: calling student code, tolerances
 
 
 # one tiny valid call per student function, to say "not implemented yet" before hypothesis
 # spends time drawing inputs
 _PROBES = {
-    "sinusoidal_encoding": lambda: (2, 2),
-    "rotary_embedding": lambda: (torch.zeros(1, 2),),
-    "alibi_slopes": lambda: (2,),
-    "alibi_bias": lambda: (2, 2),
+    "sinusoidal_encoding": lambda f: f(2, 2),
+    "rotary_embedding": lambda f: f(torch.zeros(1, 2)),
+    "alibi_slopes": lambda f: f(2),
+    "alibi_bias": lambda f: f(2, 2),
 }
 
 
 def _run(prop, fn, name):
-    """Run a hypothesis property; nondeterministic student code gets a clear message too."""
-    _require_function(fn, name)
-    try:
-        fn(*_PROBES[name]())
-    except NotImplementedError:
-        _call(fn, name, *_PROBES[name]())  # raises the "not implemented yet" message
-    except Exception:
-        pass  # a real failure: let hypothesis find the smallest input that shows it
-    try:
-        prop()
-    except Flaky as exc:
-        raise AssertionError(
-            "your function gave different results on the same input (does it use randomness "
-            f"or global state?): {exc}"
-        ) from None
-
-
-def _fail(call, what, **shown):
-    lines = [f"{call}: {what}"] + [f"  {k} = {_show(v)}" for k, v in shown.items()]
-    raise AssertionError("\n".join(lines))
-
-
-def _expect_value_error(fn, name, cases):
-    """`cases` is a list of (args, kwargs, reason); each call must raise ValueError."""
-    _require_function(fn, name)
-    problems = []
-    for args, kwargs, reason in cases:
-        call = _describe(name, args, kwargs)
-        try:
-            out = fn(*args, **kwargs)
-        except ValueError:
-            continue
-        except NotImplementedError:
-            _call(fn, name, *args, **kwargs)  # raises the "not implemented yet" message
-        except Exception as exc:
-            problems.append(f"{call} raised {type(exc).__name__} ({exc}); expected ValueError because {reason}")
-        else:
-            problems.append(f"{call} returned {_show(out)}; expected ValueError because {reason}")
-    if problems:
-        raise AssertionError("invalid arguments must raise ValueError:\n  " + "\n  ".join(problems))
-
-
-def _max_diff(a, b):
-    """Largest |a - b|, where NaN matches NaN (NaN against a number counts as inf)."""
-    a, b = a.double(), b.double()
-    both = torch.isnan(a) & torch.isnan(b)
-    d = (a - b).abs().nan_to_num(nan=math.inf).where(~both, 0.0)
-    return d.max().item() if d.numel() else 0.0
-
-
-def _leaves_unchanged(fn, name, args, kwargs, advice):
-    before = [a.clone() if isinstance(a, torch.Tensor) else a for a in args]
-    kw_before = {k: v.clone() if isinstance(v, torch.Tensor) else v for k, v in kwargs.items()}
-    _, call = _call(fn, name, *args, clone=False, **kwargs)
-    changed = [f"argument {i}" for i, (a, b) in enumerate(zip(args, before))
-               if isinstance(a, torch.Tensor) and not torch.equal(a, b)]
-    changed += [k for k, v in kwargs.items() if isinstance(v, torch.Tensor) and not torch.equal(v, kw_before[k])]
-    if changed:
-        raise AssertionError(f"{call} modified {', '.join(changed)} in place ({advice})")
+    """Run a hypothesis property; a stub says "not implemented yet" before any input is drawn."""
+    kit.run(prop, fn, name, _PROBES[name])
 
 
 # -----------------------------------------------------------------------------
@@ -241,7 +93,7 @@ def _rope_input(draw, max_batch_dims=2, max_t=6, max_pairs=4):
 
 
 def _rope_tol(x):
-    return 1e-5 + 16 * EPS32 * (x.abs().max().item() if x.numel() else 0.0)
+    return 1e-5 + 16 * kit.EPS32 * (x.abs().max().item() if x.numel() else 0.0)
 
 
 # -----------------------------------------------------------------------------
@@ -258,18 +110,18 @@ _TABLE_3_4 = [
 @_check("sinusoidal_encoding")
 def sinusoidal_worked_examples(sinusoidal_encoding):
     """matches the worked examples in the notebook"""
-    out, call = _call(sinusoidal_encoding, "sinusoidal_encoding", 3, 4, shape=(3, 4))
+    out, call = kit.call(sinusoidal_encoding, "sinusoidal_encoding", 3, 4, shape=(3, 4))
     expected = torch.tensor(_TABLE_3_4, dtype=torch.float64)
     if not torch.allclose(out.double(), expected, atol=1e-6):
-        _fail(call, "wrong values: PE[p, 2i] = sin(p / base^(2i/d_model)) and PE[p, 2i+1] = cos(same), "
+        kit.fail(call, "wrong values: PE[p, 2i] = sin(p / base^(2i/d_model)) and PE[p, 2i+1] = cos(same), "
                     "interleaved (even columns sine, odd columns cosine)", expected=expected, got=out)
 
     # odd d_model: the last column is the sine of one more frequency, without its cosine
-    out, call = _call(sinusoidal_encoding, "sinusoidal_encoding", 2, 3, shape=(2, 3))
+    out, call = kit.call(sinusoidal_encoding, "sinusoidal_encoding", 2, 3, shape=(2, 3))
     expected = torch.tensor([[0.0, 1.0, 0.0],
                              [math.sin(1.0), math.cos(1.0), math.sin(10000.0 ** (-2 / 3))]], dtype=torch.float64)
     if not torch.allclose(out.double(), expected, atol=1e-6):
-        _fail(call, "wrong values for an odd d_model: the last column is a sine, with exponent "
+        kit.fail(call, "wrong values for an odd d_model: the last column is a sine, with exponent "
                     "2i/d_model = 2/3 here", expected=expected, got=out)
 
 
@@ -283,11 +135,11 @@ def sinusoidal_shape_and_dtype(sinusoidal_encoding):
         seq_len, d_model, kwargs = args
         if dtype is not None:
             kwargs = dict(kwargs, dtype=dtype)
-        out, call = _call(sinusoidal_encoding, "sinusoidal_encoding", seq_len, d_model,
+        out, call = kit.call(sinusoidal_encoding, "sinusoidal_encoding", seq_len, d_model,
                           shape=(seq_len, d_model), **kwargs)
         expected = dtype or torch.float32
         if out.dtype != expected:
-            _fail(call, f"returned dtype {out.dtype}, expected {expected}")
+            kit.fail(call, f"returned dtype {out.dtype}, expected {expected}")
 
     _run(prop, sinusoidal_encoding, "sinusoidal_encoding")
 
@@ -300,11 +152,11 @@ def first_row_is_zero_one(sinusoidal_encoding):
     @given(_table_args())
     def prop(args):
         seq_len, d_model, kwargs = args
-        out, call = _call(sinusoidal_encoding, "sinusoidal_encoding", seq_len, d_model,
+        out, call = kit.call(sinusoidal_encoding, "sinusoidal_encoding", seq_len, d_model,
                           shape=(seq_len, d_model), **kwargs)
         expected = (torch.arange(d_model) % 2).double()
         if not torch.allclose(out[0].double(), expected, atol=1e-6):
-            _fail(call, "row 0 must be [0, 1, 0, 1, ...]: sines in the even columns, cosines in the "
+            kit.fail(call, "row 0 must be [0, 1, 0, 1, ...]: sines in the even columns, cosines in the "
                         "odd ones (interleaved, not concatenated)", expected=expected, got=out[0])
 
     _run(prop, sinusoidal_encoding, "sinusoidal_encoding")
@@ -318,17 +170,17 @@ def pairs_lie_on_the_unit_circle(sinusoidal_encoding):
     @given(_table_args(min_d=2))
     def prop(args):
         seq_len, d_model, kwargs = args
-        out, call = _call(sinusoidal_encoding, "sinusoidal_encoding", seq_len, d_model,
+        out, call = kit.call(sinusoidal_encoding, "sinusoidal_encoding", seq_len, d_model,
                           shape=(seq_len, d_model), **kwargs)
         out64 = out.double()
-        if not (torch.isfinite(out64) & (out64.abs() <= 1 + 4 * EPS32)).all():
-            _fail(call, "some values are not in [-1, 1]", got=out)
+        if not (torch.isfinite(out64) & (out64.abs() <= 1 + 4 * kit.EPS32)).all():
+            kit.fail(call, "some values are not in [-1, 1]", got=out)
         n = d_model // 2
         radius = out64[:, 0:2 * n:2] ** 2 + out64[:, 1:2 * n:2] ** 2  # [seq_len, n]
         err = (radius - 1).abs().max().item()
         if not err <= 1e-5:
             p, i = [int(v) for v in ((radius - 1).abs() == err).nonzero()[0]]
-            _fail(call, f"PE[{p}, {2 * i}]^2 + PE[{p}, {2 * i + 1}]^2 = {radius[p, i].item():.6g}, not 1: "
+            kit.fail(call, f"PE[{p}, {2 * i}]^2 + PE[{p}, {2 * i + 1}]^2 = {radius[p, i].item():.6g}, not 1: "
                         "columns 2i and 2i+1 must be the sine and the cosine of the same angle")
 
     _run(prop, sinusoidal_encoding, "sinusoidal_encoding")
@@ -346,7 +198,7 @@ def pair_i_turns_at_its_frequency(sinusoidal_encoding):
         seq_len, d_model, kwargs = args
         seq_len = max(seq_len, 2)
         base = kwargs.get("base", 10000.0)
-        out, call = _call(sinusoidal_encoding, "sinusoidal_encoding", seq_len, d_model,
+        out, call = kit.call(sinusoidal_encoding, "sinusoidal_encoding", seq_len, d_model,
                           shape=(seq_len, d_model), **kwargs)
         out64 = out.double()
         for i in range((d_model + 1) // 2):
@@ -355,8 +207,8 @@ def pair_i_turns_at_its_frequency(sinusoidal_encoding):
             if 2 * i + 1 == d_model:  # odd d_model: a lone sine in the last column
                 expected = torch.sin(torch.arange(seq_len, dtype=torch.float64) * freq)
                 err = (sin - expected).abs().max().item()
-                if not err <= 1e-5 + 4 * EPS32 * seq_len:
-                    _fail(call, f"the last column (odd d_model) must be sin(p * {freq:.6g}), i.e. the "
+                if not err <= 1e-5 + 4 * kit.EPS32 * seq_len:
+                    kit.fail(call, f"the last column (odd d_model) must be sin(p * {freq:.6g}), i.e. the "
                                 f"sine of frequency base^(-{2 * i}/{d_model}); it is off by {err:.3g}",
                           expected=expected.to(out.dtype), got=out[:, 2 * i])
                 continue
@@ -364,10 +216,10 @@ def pair_i_turns_at_its_frequency(sinusoidal_encoding):
             step = z[1:] * z[:-1].conj()  # exp(j freq) for every p, if correct
             want = cmath.exp(1j * freq)
             err = (step - want).abs().max().item()
-            if not err <= 1e-5 + 4 * EPS32 * seq_len:
+            if not err <= 1e-5 + 4 * kit.EPS32 * seq_len:
                 bad = int((step - want).abs().argmax())
                 turn = cmath.phase(complex(step[bad].item()))
-                _fail(call, f"pair ({2 * i}, {2 * i + 1}) should turn by freq = base^(-{2 * i}/{d_model}) "
+                kit.fail(call, f"pair ({2 * i}, {2 * i + 1}) should turn by freq = base^(-{2 * i}/{d_model}) "
                             f"= {freq:.6g} radians per position, but from position {bad} to {bad + 1} it "
                             f"turns by {turn:.6g} (check the exponent 2i/d_model, where 2i is the column "
                             "of the pair's sine, and that you use `base`)")
@@ -378,7 +230,7 @@ def pair_i_turns_at_its_frequency(sinusoidal_encoding):
 @_check("sinusoidal_encoding")
 def sinusoidal_rejects_invalid_arguments(sinusoidal_encoding):
     """raises ValueError for a negative length, d_model < 1 or a non-positive base"""
-    _expect_value_error(sinusoidal_encoding, "sinusoidal_encoding", [
+    kit.expect_value_error(sinusoidal_encoding, "sinusoidal_encoding", [
         ((-1, 4), {}, "seq_len must be >= 0"),
         ((3, 0), {}, "d_model must be >= 1"),
         ((3, 4), {"base": 0.0}, "base must be positive"),
@@ -398,18 +250,18 @@ def rope_worked_examples(rotary_embedding):
     """matches the worked examples in the notebook"""
     # d = 4: pair 0 turns by 1 radian per position, pair 1 by 10000^(-2/4) = 0.01
     x = torch.tensor([[1.0, 0.0, 1.0, 0.0], [1.0, 0.0, 1.0, 0.0]])
-    out, call = _call(rotary_embedding, "rotary_embedding", x, shape=x.shape)
+    out, call = kit.call(rotary_embedding, "rotary_embedding", x, shape=x.shape)
     expected = torch.tensor([[1.0, 0.0, 1.0, 0.0], [_C1, _S1, _C01, _S01]], dtype=torch.float64)
     if not torch.allclose(out.double(), expected, atol=1e-6):
-        _fail(call, "wrong values: position 0 is unchanged, and at position 1 the pair (1, 0) turns "
+        kit.fail(call, "wrong values: position 0 is unchanged, and at position 1 the pair (1, 0) turns "
                     "counter-clockwise to (cos theta, sin theta), theta = 1 for pair 0 and 0.01 for pair 1",
               expected=expected, got=out)
 
     x = torch.tensor([[0.0, 1.0], [0.0, 1.0]])
-    out, call = _call(rotary_embedding, "rotary_embedding", x, shape=x.shape)
+    out, call = kit.call(rotary_embedding, "rotary_embedding", x, shape=x.shape)
     expected = torch.tensor([[0.0, 1.0], [-_S1, _C1]], dtype=torch.float64)
     if not torch.allclose(out.double(), expected, atol=1e-6):
-        _fail(call, "wrong values: (0, 1) rotated counter-clockwise by 1 radian is (-sin 1, cos 1)",
+        kit.fail(call, "wrong values: (0, 1) rotated counter-clockwise by 1 radian is (-sin 1, cos 1)",
               expected=expected, got=out)
 
 
@@ -420,9 +272,9 @@ def rope_shape_and_dtype(rotary_embedding):
     @_SETTINGS
     @given(_rope_input())
     def prop(x):
-        out, call = _call(rotary_embedding, "rotary_embedding", x, shape=x.shape)
+        out, call = kit.call(rotary_embedding, "rotary_embedding", x, shape=x.shape)
         if out.dtype != x.dtype:
-            _fail(call, f"returned dtype {out.dtype}, expected x's dtype {x.dtype}")
+            kit.fail(call, f"returned dtype {out.dtype}, expected x's dtype {x.dtype}")
 
     _run(prop, rotary_embedding, "rotary_embedding")
 
@@ -434,17 +286,17 @@ def rope_preserves_pair_norms(rotary_embedding):
     @_SETTINGS
     @given(_rope_input())
     def prop(x):
-        out, call = _call(rotary_embedding, "rotary_embedding", x, shape=x.shape)
+        out, call = kit.call(rotary_embedding, "rotary_embedding", x, shape=x.shape)
         x64, out64 = x.double(), out.double()
         norm_in = x64[..., 0::2] ** 2 + x64[..., 1::2] ** 2
         norm_out = out64[..., 0::2] ** 2 + out64[..., 1::2] ** 2
-        err = _max_diff(norm_in.sqrt(), norm_out.sqrt())
+        err = kit.max_diff(norm_in.sqrt(), norm_out.sqrt())
         if not err <= _rope_tol(x):
-            _fail(call, f"the length of some pair (x[..., 2i], x[..., 2i+1]) changed by {err:.3g}: "
+            kit.fail(call, f"the length of some pair (x[..., 2i], x[..., 2i+1]) changed by {err:.3g}: "
                         "RoPE rotates interleaved pairs, and rotations preserve lengths", x=x, got=out)
-        err = _max_diff(out64[..., 0, :], x64[..., 0, :])
+        err = kit.max_diff(out64[..., 0, :], x64[..., 0, :])
         if not err <= _rope_tol(x):
-            _fail(call, "position 0 (the first row along T) must be unchanged: its angles are 0",
+            kit.fail(call, "position 0 (the first row along T) must be unchanged: its angles are 0",
                   x=x, got=out)
 
     _run(prop, rotary_embedding, "rotary_embedding")
@@ -461,15 +313,15 @@ def rope_scores_depend_on_relative_position(rotary_embedding):
         q = data.draw(_floats((d,)))
         k = data.draw(_floats((d,)))
         xq, xk = q.expand(T, d).clone(), k.expand(T, d).clone()  # the same q (k) at positions 0 .. T-1
-        rq, call = _call(rotary_embedding, "rotary_embedding", xq, shape=(T, d))
-        rk, _ = _call(rotary_embedding, "rotary_embedding", xk, shape=(T, d))
+        rq, call = kit.call(rotary_embedding, "rotary_embedding", xq, shape=(T, d))
+        rk, _ = kit.call(rotary_embedding, "rotary_embedding", xk, shape=(T, d))
         scores = rq.double() @ rk.double().T  # [m, n] = <rope(q, m), rope(k, n)>
         shifted = (scores[1:, 1:] - scores[:-1, :-1]).abs()  # (m+1, n+1) against (m, n)
         tol = 1e-4 * (1 + q.abs().sum().item() * k.abs().sum().item())
         if not shifted.max().item() <= tol:
             m, n = [int(v) for v in (shifted == shifted.max()).nonzero()[0]]
             raise AssertionError(
-                f"with q = {_show(q)} and k = {_show(k)} at every position (x = q.expand({T}, {d})), "
+                f"with q = {kit.show(q)} and k = {kit.show(k)} at every position (x = q.expand({T}, {d})), "
                 f"<rope(q) at {m + 1}, rope(k) at {n + 1}> = {scores[m + 1, n + 1].item():.6g} but "
                 f"<rope(q) at {m}, rope(k) at {n}> = {scores[m, n].item():.6g}: the dot product must "
                 "depend only on m - n. Rotate every pair by p * freq_i, with the same freq_i for "
@@ -488,21 +340,21 @@ def rope_positions_argument(rotary_embedding):
         d = 2 * pairs
         T = data.draw(st.integers(1, 4))
         x = data.draw(_floats((T, d)))
-        default, call = _call(rotary_embedding, "rotary_embedding", x, shape=(T, d))
-        explicit, call2 = _call(rotary_embedding, "rotary_embedding", x, positions=torch.arange(T), shape=(T, d))
-        if not _max_diff(default, explicit) <= _rope_tol(x):
+        default, call = kit.call(rotary_embedding, "rotary_embedding", x, shape=(T, d))
+        explicit, call2 = kit.call(rotary_embedding, "rotary_embedding", x, positions=torch.arange(T), shape=(T, d))
+        if not kit.max_diff(default, explicit) <= _rope_tol(x):
             raise AssertionError(f"{call2} must equal {call} (positions defaults to arange(T)):\n"
-                                 f"  with positions: {_show(explicit)}\n  default: {_show(default)}")
+                                 f"  with positions: {kit.show(explicit)}\n  default: {kit.show(default)}")
         positions = torch.tensor(data.draw(st.lists(st.integers(0, 12), min_size=T, max_size=T)))
-        out, call = _call(rotary_embedding, "rotary_embedding", x, positions=positions, shape=(T, d))
+        out, call = kit.call(rotary_embedding, "rotary_embedding", x, positions=positions, shape=(T, d))
         for t, p in enumerate(positions.tolist()):
             row = x[t].expand(p + 1, d).clone()  # the same vector at positions 0 .. p: the last is at p
-            want, want_call = _call(rotary_embedding, "rotary_embedding", row, shape=(p + 1, d))
-            if not _max_diff(out[t], want[p]) <= _rope_tol(x):
+            want, want_call = kit.call(rotary_embedding, "rotary_embedding", row, shape=(p + 1, d))
+            if not kit.max_diff(out[t], want[p]) <= _rope_tol(x):
                 raise AssertionError(
                     f"{call}: row {t} has position {p}, so it must be rotated like the last row of "
                     f"rotary_embedding(x[{t}].expand({p + 1}, {d})) (default positions 0 .. {p}), "
-                    f"but it is {_show(out[t])}, not {_show(want[p])}. Use `positions` when given.")
+                    f"but it is {kit.show(out[t])}, not {kit.show(want[p])}. Use `positions` when given.")
 
     _run(prop, rotary_embedding, "rotary_embedding")
 
@@ -514,13 +366,13 @@ def rope_batch_dims_share_positions(rotary_embedding):
     @_SETTINGS
     @given(_rope_input(max_batch_dims=2))
     def prop(x):
-        out, call = _call(rotary_embedding, "rotary_embedding", x, shape=x.shape)
+        out, call = kit.call(rotary_embedding, "rotary_embedding", x, shape=x.shape)
         flat_x = x.reshape(-1, *x.shape[-2:])
         flat_out = out.reshape(-1, *x.shape[-2:])
         for b in range(flat_x.shape[0]):
-            one, _ = _call(rotary_embedding, "rotary_embedding", flat_x[b], shape=x.shape[-2:])
-            if not _max_diff(flat_out[b], one) <= _rope_tol(x):
-                _fail(call, f"slice {b} of the batch (x.reshape(-1, T, d)[{b}]) is not rotated like "
+            one, _ = kit.call(rotary_embedding, "rotary_embedding", flat_x[b], shape=x.shape[-2:])
+            if not kit.max_diff(flat_out[b], one) <= _rope_tol(x):
+                kit.fail(call, f"slice {b} of the batch (x.reshape(-1, T, d)[{b}]) is not rotated like "
                             "the same [T, d] tensor on its own: positions run along dim -2 only",
                       slice=flat_x[b], alone=one, in_batch=flat_out[b])
 
@@ -531,7 +383,7 @@ def rope_batch_dims_share_positions(rotary_embedding):
 def rope_leaves_inputs_unchanged(rotary_embedding):
     """does not modify x or positions"""
     x = torch.tensor([[1.0, 2.0, 3.0, 4.0], [5.0, 6.0, 7.0, 8.0]])
-    _leaves_unchanged(rotary_embedding, "rotary_embedding", (x,), {"positions": torch.tensor([3, 1])},
+    kit.leaves_unchanged(rotary_embedding, "rotary_embedding", (x,), {"positions": torch.tensor([3, 1])},
                       "build a new tensor, e.g. with torch.stack or torch.empty_like, instead of "
                       "assigning into x[..., 0::2]")
 
@@ -539,7 +391,7 @@ def rope_leaves_inputs_unchanged(rotary_embedding):
 @_check("rotary_embedding")
 def rope_rejects_odd_d(rotary_embedding):
     """raises ValueError when the last dim d is odd (pairs cannot be formed)"""
-    _expect_value_error(rotary_embedding, "rotary_embedding", [
+    kit.expect_value_error(rotary_embedding, "rotary_embedding", [
         ((torch.zeros(2, 3),), {}, "d = 3 is odd"),
         ((torch.zeros(1, 4, 5),), {}, "d = 5 is odd"),
     ])
@@ -557,10 +409,10 @@ def slopes_worked_examples(alibi_slopes):
         (6, [2.0 ** -2, 2.0 ** -4, 2.0 ** -6, 2.0 ** -8, 2.0 ** -1, 2.0 ** -3]),
         (1, [2.0 ** -8]),
     ]:
-        out, call = _call(alibi_slopes, "alibi_slopes", n, shape=(n,))
+        out, call = kit.call(alibi_slopes, "alibi_slopes", n, shape=(n,))
         expected = torch.tensor(expected)
         if not torch.allclose(out.double(), expected.double(), rtol=1e-6, atol=0):
-            _fail(call, "wrong slopes", expected=expected, got=out)
+            kit.fail(call, "wrong slopes", expected=expected, got=out)
 
 
 @_check("alibi_slopes")
@@ -570,9 +422,9 @@ def slopes_shape_and_dtype(alibi_slopes):
     @_SETTINGS
     @given(st.integers(1, 40))
     def prop(n):
-        out, call = _call(alibi_slopes, "alibi_slopes", n, shape=(n,))
+        out, call = kit.call(alibi_slopes, "alibi_slopes", n, shape=(n,))
         if out.dtype != torch.float32:
-            _fail(call, f"returned dtype {out.dtype}, expected torch.float32", got=out)
+            kit.fail(call, f"returned dtype {out.dtype}, expected torch.float32", got=out)
 
     _run(prop, alibi_slopes, "alibi_slopes")
 
@@ -585,11 +437,11 @@ def power_of_two_slopes_are_geometric(alibi_slopes):
     @given(st.integers(0, 6))
     def prop(k):
         n = 2 ** k
-        out, call = _call(alibi_slopes, "alibi_slopes", n, shape=(n,))
+        out, call = kit.call(alibi_slopes, "alibi_slopes", n, shape=(n,))
         ratio = 2.0 ** (-8.0 / n)
         expected = torch.tensor([ratio ** (h + 1) for h in range(n)], dtype=torch.float64)
         if not torch.allclose(out.double(), expected, rtol=1e-5, atol=0):
-            _fail(call, f"for n = {n} the slopes are the geometric sequence starting at "
+            kit.fail(call, f"for n = {n} the slopes are the geometric sequence starting at "
                         f"2^(-8/{n}) = {ratio:.6g} with that same ratio, ending at 2^-8",
                   expected=expected.float(), got=out)
 
@@ -604,12 +456,12 @@ def other_head_counts_follow_the_paper(alibi_slopes):
     @given(st.integers(3, 40).filter(lambda n: n & (n - 1)))
     def prop(n):
         m = 1 << (n.bit_length() - 1)  # the largest power of two below n
-        out, call = _call(alibi_slopes, "alibi_slopes", n, shape=(n,))
-        first, _ = _call(alibi_slopes, "alibi_slopes", m, shape=(m,))
-        double, _ = _call(alibi_slopes, "alibi_slopes", 2 * m, shape=(2 * m,))
+        out, call = kit.call(alibi_slopes, "alibi_slopes", n, shape=(n,))
+        first, _ = kit.call(alibi_slopes, "alibi_slopes", m, shape=(m,))
+        double, _ = kit.call(alibi_slopes, "alibi_slopes", 2 * m, shape=(2 * m,))
         expected = torch.cat([first, double[0::2][: n - m]])
-        if not _max_diff(out, expected) <= 1e-7:
-            _fail(call, f"for n = {n}, not a power of two, the slopes are the {m} slopes of "
+        if not kit.max_diff(out, expected) <= 1e-7:
+            kit.fail(call, f"for n = {n}, not a power of two, the slopes are the {m} slopes of "
                         f"alibi_slopes({m}) followed by the first {n - m} of alibi_slopes({2 * m})[0::2] "
                         "(every other slope of twice as many heads)", expected=expected, got=out)
 
@@ -619,7 +471,7 @@ def other_head_counts_follow_the_paper(alibi_slopes):
 @_check("alibi_slopes")
 def slopes_reject_invalid_arguments(alibi_slopes):
     """raises ValueError for n_heads < 1"""
-    _expect_value_error(alibi_slopes, "alibi_slopes", [
+    kit.expect_value_error(alibi_slopes, "alibi_slopes", [
         ((0,), {}, "n_heads must be >= 1"),
         ((-4,), {}, "n_heads must be >= 1"),
     ])
@@ -642,12 +494,12 @@ def _bias_args(draw, square=None):
 @_check("alibi_bias")
 def bias_worked_examples(alibi_bias):
     """matches the worked example in the notebook"""
-    out, call = _call(alibi_bias, "alibi_bias", 2, 2, 4, shape=(2, 2, 4))
+    out, call = kit.call(alibi_bias, "alibi_bias", 2, 2, 4, shape=(2, 2, 4))
     s0, s1 = 2.0 ** -4, 2.0 ** -8
     expected = torch.tensor([[[-2 * s0, -s0, 0.0, s0], [-3 * s0, -2 * s0, -s0, 0.0]],
                              [[-2 * s1, -s1, 0.0, s1], [-3 * s1, -2 * s1, -s1, 0.0]]])
     if not torch.allclose(out.double(), expected.double(), rtol=1e-6, atol=0):
-        _fail(call, "wrong bias: bias[h, i, j] = slope[h] * (j - (i + k_len - q_len))",
+        kit.fail(call, "wrong bias: bias[h, i, j] = slope[h] * (j - (i + k_len - q_len))",
               expected=expected, got=out)
 
 
@@ -659,10 +511,10 @@ def bias_shape_and_dtype(alibi_bias):
     @given(_bias_args())
     def prop(args):
         n, q_len, k_len = args
-        out, call = _call(alibi_bias, "alibi_bias", n, q_len, k_len, shape=(n, q_len, k_len))
+        out, call = kit.call(alibi_bias, "alibi_bias", n, q_len, k_len, shape=(n, q_len, k_len))
         if out.dtype != torch.float32:
-            _fail(call, f"returned dtype {out.dtype}, expected torch.float32")
-        _call(alibi_bias, "alibi_bias", n, q_len, shape=(n, q_len, q_len))
+            kit.fail(call, f"returned dtype {out.dtype}, expected torch.float32")
+        kit.call(alibi_bias, "alibi_bias", n, q_len, shape=(n, q_len, q_len))
 
     _run(prop, alibi_bias, "alibi_bias")
 
@@ -675,12 +527,12 @@ def bias_is_zero_on_the_diagonal(alibi_bias):
     @given(_bias_args())
     def prop(args):
         n, q_len, k_len = args
-        out, call = _call(alibi_bias, "alibi_bias", n, q_len, k_len, shape=(n, q_len, k_len))
+        out, call = kit.call(alibi_bias, "alibi_bias", n, q_len, k_len, shape=(n, q_len, k_len))
         offset = k_len - q_len
         for i in range(q_len):
             j = i + offset
             if 0 <= j < k_len and (out[:, i, j] != 0).any():
-                _fail(call, f"bias[:, {i}, {j}] must be 0: query {i} sits at position {i} + k_len - q_len "
+                kit.fail(call, f"bias[:, {i}, {j}] must be 0: query {i} sits at position {i} + k_len - q_len "
                             f"= {j}, its own key (the diagonal is aligned bottom-right)", got=out)
 
     _run(prop, alibi_bias, "alibi_bias")
@@ -694,17 +546,17 @@ def bias_is_linear_in_distance(alibi_bias, alibi_slopes):
     @given(_bias_args())
     def prop(args):
         n, q_len, k_len = args
-        out, call = _call(alibi_bias, "alibi_bias", n, q_len, k_len, shape=(n, q_len, k_len))
-        slopes, _ = _call(alibi_slopes, "alibi_slopes", n, shape=(n,))
+        out, call = kit.call(alibi_bias, "alibi_bias", n, q_len, k_len, shape=(n, q_len, k_len))
+        slopes, _ = kit.call(alibi_slopes, "alibi_slopes", n, shape=(n,))
         step = out.double()[:, :, 1:] - out.double()[:, :, :-1]  # one key further right
         want = slopes.double()[:, None, None].expand_as(step)
-        if not _max_diff(step, want) <= 1e-6:
-            _fail(call, "moving one key to the right must add slope[h] (= alibi_slopes(n_heads)[h]) "
+        if not kit.max_diff(step, want) <= 1e-6:
+            kit.fail(call, "moving one key to the right must add slope[h] (= alibi_slopes(n_heads)[h]) "
                         "to the bias, in every row: the penalty is linear in the distance, and keys "
                         "further in the past get more negative biases", slopes=slopes, got=out)
         past = torch.arange(k_len)[None, :] < torch.arange(q_len)[:, None] + (k_len - q_len)
         if not (out[:, past] < 0).all():
-            _fail(call, "keys in the query's past must get a negative bias (a penalty)", got=out)
+            kit.fail(call, "keys in the query's past must get a negative bias (a penalty)", got=out)
 
     _run(prop, alibi_bias, "alibi_bias")
 
@@ -717,11 +569,11 @@ def bias_with_a_cache_is_the_last_rows(alibi_bias):
     @given(st.integers(1, 8), st.integers(1, 5), st.integers(1, 4))
     def prop(n, q_len, extra):
         k_len = q_len + extra
-        out, call = _call(alibi_bias, "alibi_bias", n, q_len, k_len, shape=(n, q_len, k_len))
-        full, _ = _call(alibi_bias, "alibi_bias", n, k_len, shape=(n, k_len, k_len))
+        out, call = kit.call(alibi_bias, "alibi_bias", n, q_len, k_len, shape=(n, q_len, k_len))
+        full, _ = kit.call(alibi_bias, "alibi_bias", n, k_len, shape=(n, k_len, k_len))
         expected = full[:, extra:]
-        if not _max_diff(out, expected) <= 1e-7:
-            _fail(call, f"the {q_len} queries are the last {q_len} of {k_len} positions, so the bias "
+        if not kit.max_diff(out, expected) <= 1e-7:
+            kit.fail(call, f"the {q_len} queries are the last {q_len} of {k_len} positions, so the bias "
                         f"must equal alibi_bias({n}, {k_len})[:, {extra}:] (aligned bottom-right, like "
                         "a causal mask with a KV cache)", expected=expected, got=out)
 
@@ -731,7 +583,7 @@ def bias_with_a_cache_is_the_last_rows(alibi_bias):
 @_check("alibi_bias")
 def bias_rejects_invalid_arguments(alibi_bias):
     """raises ValueError for n_heads < 1 or a negative length"""
-    _expect_value_error(alibi_bias, "alibi_bias", [
+    kit.expect_value_error(alibi_bias, "alibi_bias", [
         ((0, 3), {}, "n_heads must be >= 1"),
         ((2, -1), {}, "q_len must be >= 0"),
         ((2, 3, -2), {}, "k_len must be >= 0"),

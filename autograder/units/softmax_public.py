@@ -20,178 +20,43 @@ import math
 
 import numpy as np
 import torch
-from hypothesis import HealthCheck, Verbosity, given, settings
+from hypothesis import given
 from hypothesis import strategies as st
-from hypothesis.errors import Flaky
 from hypothesis.extra import numpy as hnp
 
+try:  # inside the autograder package
+    from . import _public_kit as kit
+except ImportError:  # shipped to students: a top-level module beside this one
+    import _public_kit as kit
+
 # question name -> its checks, in display order (filled in by @_check below)
-CHECKS = {
-    "softmax": [],
-    "log_softmax": [],
-    "masked_softmax": [],
-    "causal_mask": [],
-    "padding_mask": [],
-}
-
-
-def _check(question):
-    """Register the decorated function as a public check of `question` (it is unchanged)."""
-
-    def register(fn):
-        CHECKS[question].append(fn)
-        return fn
-
-    return register
+CHECKS, _check = kit.registry((
+    "softmax",
+    "log_softmax",
+    "masked_softmax",
+    "causal_mask",
+    "padding_mask",
+))
+_SETTINGS = kit.hypothesis_settings(max_examples=30)
 
 
 # -----------------------------------------------------------------------------
-# helpers: calling student code, describing inputs, tolerances
-
-_SETTINGS = settings(
-    derandomize=True,  # same inputs every run: a check's verdict never changes
-    database=None,  # write nothing to disk
-    deadline=None,
-    max_examples=30,
-    verbosity=Verbosity.quiet,  # our own messages show the failing input
-    suppress_health_check=list(HealthCheck),
-    print_blob=False,
-)
-
-EPS32 = torch.finfo(torch.float32).eps  # ~1.19e-7: errors are judged at float32 level
-
-
-def _fmt_number(v, dtype):
-    if isinstance(v, bool):
-        return "True" if v else "False"
-    if isinstance(v, int):
-        return str(v)
-    if math.isnan(v) or math.isinf(v):
-        return {"nan": "nan", "inf": "inf", "-inf": "-inf"}[str(v)]
-    # the shortest text that reads back as the same number in the tensor's own dtype
-    return str(np.float32(v)) if dtype in (torch.float32, torch.float16, torch.bfloat16) else repr(v)
-
-
-def _fmt_list(values, dtype):
-    if isinstance(values, list):
-        return "[" + ", ".join(_fmt_list(v, dtype) for v in values) + "]"
-    return _fmt_number(values, dtype)
-
-
-def _show(value):
-    """Python source that rebuilds `value` (a small tensor), so a failure can be pasted and rerun."""
-    if not isinstance(value, torch.Tensor):
-        return repr(value)
-    if value.dim() > 0 and value.numel() == 0:
-        return f"torch.empty({tuple(value.shape)}, dtype={value.dtype})"
-    text = _fmt_list(value.detach().cpu().tolist(), value.dtype)
-    default = torch.bool if value.dtype == torch.bool else torch.int64 if not value.is_floating_point() else torch.float32
-    dtype = "" if value.dtype == default else f", dtype={value.dtype}"
-    return f"torch.tensor({text}{dtype})"
-
-
-def _describe(name, args, kwargs):
-    parts = [_show(a) for a in args] + [f"{k}={_show(v)}" for k, v in kwargs.items()]
-    return f"{name}({', '.join(parts)})"
-
-
-def _require_function(fn, name):
-    if fn is None:
-        raise AssertionError(f"`{name}` is not defined: run the cell that defines it (and keep its name).")
-    if not callable(fn):
-        raise AssertionError(f"`{name}` should be a function, but it is a {type(fn).__name__}.")
-
-
-def _call(fn, name, *args, shape=None, clone=True, **kwargs):
-    """Call the student's `fn`, turning every way it can go wrong into a clear AssertionError.
-
-    Returns (result, description of the call). With `shape`, also checks the result is a
-    tensor of that shape (later comparisons would make no sense otherwise). The arguments
-    are cloned (unless clone=False), so a function that modifies its inputs cannot confuse
-    the check itself; the checks named "... leaves its input unchanged" test that on purpose.
-    """
-    _require_function(fn, name)
-    call = _describe(name, args, kwargs)
-    if clone:
-        args = [a.clone() if isinstance(a, torch.Tensor) else a for a in args]
-    try:
-        out = fn(*args, **kwargs)
-    except NotImplementedError as exc:
-        raise AssertionError(
-            f"`{name}` is not implemented yet (it raised NotImplementedError). Replace the "
-            f"`raise NotImplementedError(...)` line in its cell with your code, run the cell, "
-            f"then run this check again."
-        ) from exc
-    except Exception as exc:
-        raise AssertionError(f"{call} raised {type(exc).__name__}: {exc}") from exc
-    if shape is not None:
-        if not isinstance(out, torch.Tensor):
-            raise AssertionError(f"{call} returned a {type(out).__name__}, expected a torch.Tensor")
-        if tuple(out.shape) != tuple(shape):
-            raise AssertionError(f"{call} returned shape {tuple(out.shape)}, expected {tuple(shape)}")
-    return out, call
-
+# helpers: calling student code, tolerances
 
 # one tiny valid call per student function, to say "not implemented yet" before hypothesis
 # spends time drawing inputs
 _PROBES = {
-    "softmax": lambda: (torch.zeros(2),),
-    "log_softmax": lambda: (torch.zeros(2),),
-    "masked_softmax": lambda: (torch.zeros(2), torch.ones(2, dtype=torch.bool)),
-    "causal_mask": lambda: (2,),
-    "padding_mask": lambda: (torch.tensor([1]), 2),
+    "softmax": lambda f: f(torch.zeros(2)),
+    "log_softmax": lambda f: f(torch.zeros(2)),
+    "masked_softmax": lambda f: f(torch.zeros(2), torch.ones(2, dtype=torch.bool)),
+    "causal_mask": lambda f: f(2),
+    "padding_mask": lambda f: f(torch.tensor([1]), 2),
 }
 
 
 def _run(prop, fn, name):
-    """Run a hypothesis property; nondeterministic student code gets a clear message too."""
-    _require_function(fn, name)
-    try:
-        fn(*_PROBES[name]())
-    except NotImplementedError:
-        _call(fn, name, *_PROBES[name]())  # raises the "not implemented yet" message
-    except Exception:
-        pass  # a real failure: let hypothesis find the smallest input that shows it
-    try:
-        prop()
-    except Flaky as exc:
-        raise AssertionError(
-            "your function gave different results on the same input (does it use randomness "
-            f"or global state?): {exc}"
-        ) from None
-
-
-def _fail(call, what, **shown):
-    lines = [f"{call}: {what}"] + [f"  {k} = {_show(v)}" for k, v in shown.items()]
-    raise AssertionError("\n".join(lines))
-
-
-def _expect_value_error(fn, name, cases):
-    """`cases` is a list of (args, kwargs, reason); each call must raise ValueError."""
-    _require_function(fn, name)
-    problems = []
-    for args, kwargs, reason in cases:
-        call = _describe(name, args, kwargs)
-        try:
-            out = fn(*args, **kwargs)
-        except ValueError:
-            continue
-        except NotImplementedError:
-            _call(fn, name, *args, **kwargs)  # raises the "not implemented yet" message
-        except Exception as exc:
-            problems.append(f"{call} raised {type(exc).__name__} ({exc}); expected ValueError because {reason}")
-        else:
-            problems.append(f"{call} returned {_show(out)}; expected ValueError because {reason}")
-    if problems:
-        raise AssertionError("invalid arguments must raise ValueError:\n  " + "\n  ".join(problems))
-
-
-def _max_diff(a, b):
-    """Largest |a - b|, where NaN matches NaN (NaN against a number counts as inf)."""
-    a, b = a.double(), b.double()
-    both = torch.isnan(a) & torch.isnan(b)
-    d = (a - b).abs().nan_to_num(nan=math.inf).where(~both, 0.0)
-    return d.max().item() if d.numel() else 0.0
+    """Run a hypothesis property; a stub says "not implemented yet" before any input is drawn."""
+    kit.run(prop, fn, name, _PROBES[name])
 
 
 def _as_row_major(t, dim):
@@ -235,7 +100,7 @@ def _logits_and_mask(draw, bound=30.0, dtypes=(np.float32, np.float64), fully_ma
 def _sum_tol(x, n):
     """How far from 1 a sum of n probabilities may be: float32 rounding, which grows with the
     size of the logits (exp(x - logsumexp(x)) in float32 is off by ~1e-5 near 1e3)."""
-    return 1e-5 + 4 * n * EPS32 + 4 * EPS32 * (x.abs().max().item() if x.numel() else 0.0)
+    return 1e-5 + 4 * n * kit.EPS32 + 4 * kit.EPS32 * (x.abs().max().item() if x.numel() else 0.0)
 
 
 def _sums_to_one(out, dim, x):
@@ -248,24 +113,24 @@ def _sums_to_one(out, dim, x):
 def softmax_worked_examples(softmax):
     """matches the worked examples in the notebook"""
     x = torch.tensor([1.0, 2.0, 3.0])
-    out, call = _call(softmax, "softmax", x, shape=x.shape)
+    out, call = kit.call(softmax, "softmax", x, shape=x.shape)
     z = sum(math.exp(v) for v in (1, 2, 3))
     expected = torch.tensor([math.exp(1) / z, math.exp(2) / z, math.exp(3) / z])
     if not torch.allclose(out.double(), expected.double(), atol=1e-6):
-        _fail(call, "wrong values", expected=expected, got=out)
+        kit.fail(call, "wrong values", expected=expected, got=out)
 
     # along dim 0, each *column* is a softmax: softmax([0, ln 3]) = [1/4, 3/4]
     x = torch.tensor([[0.0, 0.0], [0.0, math.log(3.0)]], dtype=torch.float64)
-    out, call = _call(softmax, "softmax", x, dim=0, shape=x.shape)
+    out, call = kit.call(softmax, "softmax", x, dim=0, shape=x.shape)
     expected = torch.tensor([[0.5, 0.25], [0.5, 0.75]], dtype=torch.float64)
     if not torch.allclose(out.double(), expected, atol=1e-6):
-        _fail(call, "wrong values (dim=0 normalises each column)", expected=expected, got=out)
+        kit.fail(call, "wrong values (dim=0 normalises each column)", expected=expected, got=out)
 
     x = torch.tensor([1000.0, 999.0])
-    out, call = _call(softmax, "softmax", x, shape=x.shape)
+    out, call = kit.call(softmax, "softmax", x, shape=x.shape)
     expected = torch.tensor([1 / (1 + math.exp(-1)), 1 / (1 + math.exp(1))])
-    if not torch.allclose(out.double(), expected.double(), atol=1e-5 + 4 * EPS32 * 1000):
-        _fail(call, "wrong values for large logits (exp(1000) overflows: subtract the max first)",
+    if not torch.allclose(out.double(), expected.double(), atol=1e-5 + 4 * kit.EPS32 * 1000):
+        kit.fail(call, "wrong values for large logits (exp(1000) overflows: subtract the max first)",
               expected=expected, got=out)
 
 
@@ -277,9 +142,9 @@ def softmax_shape_and_dtype(softmax):
     @given(_logits())
     def prop(x_dim):
         x, dim = x_dim
-        out, call = _call(softmax, "softmax", x, dim=dim, shape=x.shape)
+        out, call = kit.call(softmax, "softmax", x, dim=dim, shape=x.shape)
         if out.dtype != x.dtype:
-            _fail(call, f"returned dtype {out.dtype}, expected x's dtype {x.dtype}")
+            kit.fail(call, f"returned dtype {out.dtype}, expected x's dtype {x.dtype}")
 
     _run(prop, softmax, "softmax")
 
@@ -292,10 +157,10 @@ def rows_sum_to_one(softmax):
     @given(_logits())
     def prop(x_dim):
         x, dim = x_dim
-        out, call = _call(softmax, "softmax", x, dim=dim, shape=x.shape)
+        out, call = kit.call(softmax, "softmax", x, dim=dim, shape=x.shape)
         err, tol = _sums_to_one(out, dim, x)
         if not err <= tol:
-            _fail(call, f"does not sum to 1 along dim={dim} (off by {err:.3g})",
+            kit.fail(call, f"does not sum to 1 along dim={dim} (off by {err:.3g})",
                   sums=out.sum(dim=dim), output=out)
 
     _run(prop, softmax, "softmax")
@@ -309,10 +174,10 @@ def values_in_unit_interval(softmax):
     @given(_logits())
     def prop(x_dim):
         x, dim = x_dim
-        out, call = _call(softmax, "softmax", x, dim=dim, shape=x.shape)
-        ok = torch.isfinite(out) & (out >= 0) & (out <= 1 + 4 * EPS32)
+        out, call = kit.call(softmax, "softmax", x, dim=dim, shape=x.shape)
+        ok = torch.isfinite(out) & (out >= 0) & (out <= 1 + 4 * kit.EPS32)
         if not ok.all():
-            _fail(call, "some values are not in [0, 1]", output=out)
+            kit.fail(call, "some values are not in [0, 1]", output=out)
 
     _run(prop, softmax, "softmax")
 
@@ -328,14 +193,14 @@ def shift_invariance(softmax):
            st.sampled_from([torch.float32, torch.float64]))
     def prop(eighths, c, dtype):
         x = torch.tensor(eighths, dtype=dtype) / 8
-        out, call = _call(softmax, "softmax", x, shape=x.shape)
-        out_c, call_c = _call(softmax, "softmax", x + c, shape=x.shape)
-        tol = 1e-6 + 4 * EPS32 * (abs(c) + 16)
+        out, call = kit.call(softmax, "softmax", x, shape=x.shape)
+        out_c, call_c = kit.call(softmax, "softmax", x + c, shape=x.shape)
+        tol = 1e-6 + 4 * kit.EPS32 * (abs(c) + 16)
         err = (out.double() - out_c.double()).abs().max().item()
         if not err <= tol:  # also catches NaN
             raise AssertionError(
                 f"softmax(x + {c}) should equal softmax(x), but they differ by {err:.3g}:\n"
-                f"  {call} = {_show(out)}\n  {call_c} = {_show(out_c)}\n"
+                f"  {call} = {kit.show(out)}\n  {call_c} = {kit.show(out_c)}\n"
                 f"(subtracting the maximum before exp makes softmax exactly shift invariant)")
 
     _run(prop, softmax, "softmax")
@@ -349,13 +214,13 @@ def softmax_finite_for_large_logits(softmax):
     @given(_logits(bound=1e4, dtypes=(np.float32,)))
     def prop(x_dim):
         x, dim = x_dim
-        out, call = _call(softmax, "softmax", x, dim=dim, shape=x.shape)
+        out, call = kit.call(softmax, "softmax", x, dim=dim, shape=x.shape)
         if not torch.isfinite(out).all():
-            _fail(call, "non-finite values: exp overflows to inf for logits above ~88 in "
+            kit.fail(call, "non-finite values: exp overflows to inf for logits above ~88 in "
                         "float32; subtract the maximum along dim first", output=out)
         err, tol = _sums_to_one(out, dim, x)
         if not err <= tol:
-            _fail(call, f"does not sum to 1 along dim={dim} (off by {err:.3g})", output=out)
+            kit.fail(call, f"does not sum to 1 along dim={dim} (off by {err:.3g})", output=out)
 
     _run(prop, softmax, "softmax")
 
@@ -365,17 +230,17 @@ def softmax_leaves_input_unchanged(softmax):
     """does not modify its input"""
     x = torch.tensor([[1.0, -2.0, 3.0], [0.5, 0.0, -0.5]])
     before = x.clone()
-    _call(softmax, "softmax", x, clone=False)
+    kit.call(softmax, "softmax", x, clone=False)
     if not torch.equal(x, before):
-        raise AssertionError(f"softmax(x) modified x in place:\n  before = {_show(before)}\n"
-                             f"  after  = {_show(x)}\n(use out-of-place ops: x - m, not x -= m)")
+        raise AssertionError(f"softmax(x) modified x in place:\n  before = {kit.show(before)}\n"
+                             f"  after  = {kit.show(x)}\n(use out-of-place ops: x - m, not x -= m)")
 
 
 @_check("softmax")
 def softmax_rejects_invalid_arguments(softmax):
     """raises ValueError for an integer tensor or an out-of-range dim"""
     x = torch.zeros(2, 3)
-    _expect_value_error(softmax, "softmax", [
+    kit.expect_value_error(softmax, "softmax", [
         ((torch.tensor([1, 2, 3]),), {}, "x must be a floating-point tensor"),
         ((x,), {"dim": 2}, "dim=2 is out of range for a 2-D tensor"),
         ((x,), {"dim": -3}, "dim=-3 is out of range for a 2-D tensor"),
@@ -388,24 +253,24 @@ def softmax_rejects_invalid_arguments(softmax):
 
 def _logsumexp_error_tol(x):
     # float32-level error allowed for values of size |x|
-    return 1e-5 + 8 * EPS32 * (x.abs().max().item() if x.numel() else 0.0)
+    return 1e-5 + 8 * kit.EPS32 * (x.abs().max().item() if x.numel() else 0.0)
 
 
 @_check("log_softmax")
 def log_softmax_worked_examples(log_softmax):
     """matches the worked examples in the notebook"""
     x = torch.tensor([1.0, 2.0, 3.0])
-    out, call = _call(log_softmax, "log_softmax", x, shape=x.shape)
+    out, call = kit.call(log_softmax, "log_softmax", x, shape=x.shape)
     lse = math.log(sum(math.exp(v) for v in (1, 2, 3)))
     expected = torch.tensor([1 - lse, 2 - lse, 3 - lse])
     if not torch.allclose(out.double(), expected.double(), atol=1e-5):
-        _fail(call, "wrong values", expected=expected, got=out)
+        kit.fail(call, "wrong values", expected=expected, got=out)
 
     x = torch.tensor([0.0, -1e4])
-    out, call = _call(log_softmax, "log_softmax", x, shape=x.shape)
+    out, call = kit.call(log_softmax, "log_softmax", x, shape=x.shape)
     expected = torch.tensor([0.0, -1e4])
     if not torch.allclose(out.double(), expected.double(), atol=1e-3):
-        _fail(call, "wrong values: log(softmax(x)) underflows to log(0) = -inf here; compute "
+        kit.fail(call, "wrong values: log(softmax(x)) underflows to log(0) = -inf here; compute "
                     "x - max - log(sum(exp(x - max))) instead", expected=expected, got=out)
 
 
@@ -417,9 +282,9 @@ def log_softmax_shape_and_dtype(log_softmax):
     @given(_logits())
     def prop(x_dim):
         x, dim = x_dim
-        out, call = _call(log_softmax, "log_softmax", x, dim=dim, shape=x.shape)
+        out, call = kit.call(log_softmax, "log_softmax", x, dim=dim, shape=x.shape)
         if out.dtype != x.dtype:
-            _fail(call, f"returned dtype {out.dtype}, expected x's dtype {x.dtype}")
+            kit.fail(call, f"returned dtype {out.dtype}, expected x's dtype {x.dtype}")
 
     _run(prop, log_softmax, "log_softmax")
 
@@ -432,12 +297,12 @@ def exp_sums_to_one(log_softmax):
     @given(_logits())
     def prop(x_dim):
         x, dim = x_dim
-        out, call = _call(log_softmax, "log_softmax", x, dim=dim, shape=x.shape)
-        if not (torch.isfinite(out) & (out <= 4 * EPS32)).all():
-            _fail(call, "log-probabilities must be finite and <= 0", output=out)
+        out, call = kit.call(log_softmax, "log_softmax", x, dim=dim, shape=x.shape)
+        if not (torch.isfinite(out) & (out <= 4 * kit.EPS32)).all():
+            kit.fail(call, "log-probabilities must be finite and <= 0", output=out)
         err, tol = _sums_to_one(out.double().exp(), dim, x)
         if not err <= tol:
-            _fail(call, f"exp(output) does not sum to 1 along dim={dim} (off by {err:.3g})", output=out)
+            kit.fail(call, f"exp(output) does not sum to 1 along dim={dim} (off by {err:.3g})", output=out)
 
     _run(prop, log_softmax, "log_softmax")
 
@@ -450,11 +315,11 @@ def equals_x_minus_logsumexp(log_softmax):
     @given(_logits(bound=100.0))
     def prop(x_dim):
         x, dim = x_dim
-        out, call = _call(log_softmax, "log_softmax", x, dim=dim, shape=x.shape)
+        out, call = kit.call(log_softmax, "log_softmax", x, dim=dim, shape=x.shape)
         expected = x.double() - torch.logsumexp(x.double(), dim=dim, keepdim=True)
         err = (out.double() - expected).abs().max().item()
         if not err <= _logsumexp_error_tol(x):
-            _fail(call, f"differs from x - logsumexp(x, dim={dim}) by {err:.3g} (computing "
+            kit.fail(call, f"differs from x - logsumexp(x, dim={dim}) by {err:.3g} (computing "
                         "log(softmax(x)) loses the tiny probabilities: work in log space)",
                   expected=expected.to(x.dtype), got=out)
 
@@ -469,15 +334,15 @@ def log_softmax_finite_for_large_logits(log_softmax):
     @given(_logits(bound=1e4, dtypes=(np.float32,)))
     def prop(x_dim):
         x, dim = x_dim
-        out, call = _call(log_softmax, "log_softmax", x, dim=dim, shape=x.shape)
+        out, call = kit.call(log_softmax, "log_softmax", x, dim=dim, shape=x.shape)
         if not torch.isfinite(out).all():
-            _fail(call, "non-finite values: do not take log(softmax(x)), whose small "
+            kit.fail(call, "non-finite values: do not take log(softmax(x)), whose small "
                         "probabilities underflow to 0; use x - max - log(sum(exp(x - max)))",
                   output=out)
         expected = x.double() - torch.logsumexp(x.double(), dim=dim, keepdim=True)
         err = (out.double() - expected).abs().max().item()
         if not err <= _logsumexp_error_tol(x):
-            _fail(call, f"differs from x - logsumexp(x, dim={dim}) by {err:.3g}",
+            kit.fail(call, f"differs from x - logsumexp(x, dim={dim}) by {err:.3g}",
                   expected=expected.to(x.dtype), got=out)
 
     _run(prop, log_softmax, "log_softmax")
@@ -488,17 +353,17 @@ def log_softmax_leaves_input_unchanged(log_softmax):
     """does not modify its input"""
     x = torch.tensor([[1.0, -2.0, 3.0], [0.5, 0.0, -0.5]])
     before = x.clone()
-    _call(log_softmax, "log_softmax", x, clone=False)
+    kit.call(log_softmax, "log_softmax", x, clone=False)
     if not torch.equal(x, before):
-        raise AssertionError(f"log_softmax(x) modified x in place:\n  before = {_show(before)}\n"
-                             f"  after  = {_show(x)}\n(use out-of-place ops: x - m, not x -= m)")
+        raise AssertionError(f"log_softmax(x) modified x in place:\n  before = {kit.show(before)}\n"
+                             f"  after  = {kit.show(x)}\n(use out-of-place ops: x - m, not x -= m)")
 
 
 @_check("log_softmax")
 def log_softmax_rejects_invalid_arguments(log_softmax):
     """raises ValueError for an integer tensor or an out-of-range dim"""
     x = torch.zeros(2, 3)
-    _expect_value_error(log_softmax, "log_softmax", [
+    kit.expect_value_error(log_softmax, "log_softmax", [
         ((torch.tensor([1, 2, 3]),), {}, "x must be a floating-point tensor"),
         ((x,), {"dim": 2}, "dim=2 is out of range for a 2-D tensor"),
         ((x,), {"dim": -3}, "dim=-3 is out of range for a 2-D tensor"),
@@ -514,18 +379,18 @@ def masked_softmax_worked_examples(masked_softmax):
     """matches the worked examples in the notebook"""
     x = torch.tensor([1.0, 2.0, 3.0])
     mask = torch.tensor([True, False, True])
-    out, call = _call(masked_softmax, "masked_softmax", x, mask, shape=x.shape)
+    out, call = kit.call(masked_softmax, "masked_softmax", x, mask, shape=x.shape)
     expected = torch.tensor([1 / (1 + math.exp(2)), 0.0, 1 / (1 + math.exp(-2))])
     if not torch.allclose(out.double(), expected.double(), atol=1e-6):
-        _fail(call, "wrong values (the masked entry must not take part in the softmax)",
+        kit.fail(call, "wrong values (the masked entry must not take part in the softmax)",
               expected=expected, got=out)
 
     x = torch.tensor([[1.0, 2.0], [3.0, 4.0]])
     mask = torch.tensor([[True, False], [False, False]])
-    out, call = _call(masked_softmax, "masked_softmax", x, mask, shape=x.shape)
+    out, call = kit.call(masked_softmax, "masked_softmax", x, mask, shape=x.shape)
     expected = torch.tensor([[1.0, 0.0], [0.0, 0.0]])
     if not torch.equal(out.double().nan_to_num(7.0), expected.double()):
-        _fail(call, "wrong values (a fully masked row must be all zeros)",
+        kit.fail(call, "wrong values (a fully masked row must be all zeros)",
               expected=expected, got=out)
 
 
@@ -537,9 +402,9 @@ def masked_softmax_shape_and_dtype(masked_softmax):
     @given(_logits_and_mask())
     def prop(args):
         x, mask, dim = args
-        out, call = _call(masked_softmax, "masked_softmax", x, mask, dim=dim, shape=x.shape)
+        out, call = kit.call(masked_softmax, "masked_softmax", x, mask, dim=dim, shape=x.shape)
         if out.dtype != x.dtype:
-            _fail(call, f"returned dtype {out.dtype}, expected x's dtype {x.dtype}")
+            kit.fail(call, f"returned dtype {out.dtype}, expected x's dtype {x.dtype}")
 
     _run(prop, masked_softmax, "masked_softmax")
 
@@ -552,10 +417,10 @@ def masked_entries_are_zero(masked_softmax):
     @given(_logits_and_mask())
     def prop(args):
         x, mask, dim = args
-        out, call = _call(masked_softmax, "masked_softmax", x, mask, dim=dim, shape=x.shape)
+        out, call = kit.call(masked_softmax, "masked_softmax", x, mask, dim=dim, shape=x.shape)
         bad = ~mask & (out != 0)
         if bad.any():
-            _fail(call, f"{int(bad.sum())} masked position(s) are not exactly 0.0 "
+            kit.fail(call, f"{int(bad.sum())} masked position(s) are not exactly 0.0 "
                         "(True in the mask means keep, False means drop)", output=out)
 
     _run(prop, masked_softmax, "masked_softmax")
@@ -569,14 +434,14 @@ def kept_entries_sum_to_one(masked_softmax):
     @given(_logits_and_mask())
     def prop(args):
         x, mask, dim = args
-        out, call = _call(masked_softmax, "masked_softmax", x, mask, dim=dim, shape=x.shape)
+        out, call = kit.call(masked_softmax, "masked_softmax", x, mask, dim=dim, shape=x.shape)
         if not torch.isfinite(out).all():
-            _fail(call, "non-finite values", output=out)
+            kit.fail(call, "non-finite values", output=out)
         sums = out.double().where(mask, 0.0).sum(dim=dim)
         live = mask.any(dim=dim)
         err = (sums - 1).abs().where(live, 0.0).max().item()
         if not err <= _sum_tol(x, x.shape[dim]):
-            _fail(call, f"the kept entries along dim={dim} do not sum to 1 (off by {err:.3g}); "
+            kit.fail(call, f"the kept entries along dim={dim} do not sum to 1 (off by {err:.3g}); "
                         "apply the mask before normalising, not after", output=out)
 
     _run(prop, masked_softmax, "masked_softmax")
@@ -590,7 +455,7 @@ def kept_entries_follow_exp(masked_softmax):
     @given(_logits_and_mask(bound=10.0))
     def prop(args):
         x, mask, dim = args
-        out, call = _call(masked_softmax, "masked_softmax", x, mask, dim=dim, shape=x.shape)
+        out, call = kit.call(masked_softmax, "masked_softmax", x, mask, dim=dim, shape=x.shape)
         # log(out_i) - x_i must be the same for every kept i of a slice
         rows = _as_row_major(out.double(), dim)
         xs = _as_row_major(x.double(), dim)
@@ -600,11 +465,11 @@ def kept_entries_follow_exp(masked_softmax):
             if not k.any():
                 continue
             if not (rows[r][k] > 0).all():
-                _fail(call, "a kept position got probability 0", output=out)
+                kit.fail(call, "a kept position got probability 0", output=out)
             offsets = rows[r][k].log() - xs[r][k]
             spread = (offsets.max() - offsets.min()).item()
             if not spread <= 1e-4:
-                _fail(call, f"kept probabilities along dim={dim} are not proportional to exp(x) "
+                kit.fail(call, f"kept probabilities along dim={dim} are not proportional to exp(x) "
                             f"(log(out) - x varies by {spread:.3g} within a slice)", output=out)
 
     _run(prop, masked_softmax, "masked_softmax")
@@ -619,13 +484,13 @@ def masked_logits_are_ignored(masked_softmax):
     def prop(args, other):
         x, mask, dim = args
         x2 = x.masked_fill(~mask, other)
-        out, call = _call(masked_softmax, "masked_softmax", x, mask, dim=dim, shape=x.shape)
-        out2, call2 = _call(masked_softmax, "masked_softmax", x2, mask, dim=dim, shape=x.shape)
-        err = _max_diff(out, out2)
+        out, call = kit.call(masked_softmax, "masked_softmax", x, mask, dim=dim, shape=x.shape)
+        out2, call2 = kit.call(masked_softmax, "masked_softmax", x2, mask, dim=dim, shape=x.shape)
+        err = kit.max_diff(out, out2)
         if not err <= 1e-6:
             raise AssertionError(
                 f"only the masked logits differ between these two calls, yet the results "
-                f"differ by {err:.3g}:\n  {call} = {_show(out)}\n  {call2} = {_show(out2)}")
+                f"differ by {err:.3g}:\n  {call} = {kit.show(out)}\n  {call2} = {kit.show(out2)}")
 
     _run(prop, masked_softmax, "masked_softmax")
 
@@ -635,9 +500,9 @@ def fully_masked_rows_are_zero(masked_softmax):
     """a fully masked slice is all zeros, and nothing is NaN"""
     x = torch.tensor([[1.0, 2.0, 3.0], [4.0, 5.0, 6.0]])
     mask = torch.tensor([[True, True, False], [False, False, False]])
-    out, call = _call(masked_softmax, "masked_softmax", x, mask, shape=x.shape)
+    out, call = kit.call(masked_softmax, "masked_softmax", x, mask, shape=x.shape)
     if not torch.equal(out[1].double().nan_to_num(7.0), torch.zeros(3, dtype=torch.float64)):
-        _fail(call, "row 1 is fully masked and must be all zeros: not NaN (filling with -inf "
+        kit.fail(call, "row 1 is fully masked and must be all zeros: not NaN (filling with -inf "
                     "gives -inf - (-inf) = NaN there) and not uniform (filling with a large "
                     "negative number gives that); handle such rows specially", output=out)
 
@@ -645,12 +510,12 @@ def fully_masked_rows_are_zero(masked_softmax):
     @given(_logits_and_mask(fully_masked_row=True))
     def prop(args):
         x, mask, dim = args
-        out, call = _call(masked_softmax, "masked_softmax", x, mask, dim=dim, shape=x.shape)
+        out, call = kit.call(masked_softmax, "masked_softmax", x, mask, dim=dim, shape=x.shape)
         if torch.isnan(out).any():
-            _fail(call, "the output contains NaN", output=out)
+            kit.fail(call, "the output contains NaN", output=out)
         dead = ~mask.any(dim=dim, keepdim=True)
         if (out.where(dead, 0.0) != 0).any():
-            _fail(call, f"a fully masked slice along dim={dim} is not all zeros", output=out)
+            kit.fail(call, f"a fully masked slice along dim={dim} is not all zeros", output=out)
 
     _run(prop, masked_softmax, "masked_softmax")
 
@@ -667,15 +532,15 @@ def mask_broadcasts(masked_softmax):
         causal_like = torch.from_numpy(data.draw(hnp.arrays(np.bool_, (lq, lk))).copy())  # [Lq, Lk]
         padding_like = torch.from_numpy(data.draw(hnp.arrays(np.bool_, (b, 1, 1, lk))).copy())  # [B,1,1,Lk]
         for mask in (causal_like, padding_like):
-            out, call = _call(masked_softmax, "masked_softmax", x, mask, shape=x.shape)
+            out, call = kit.call(masked_softmax, "masked_softmax", x, mask, shape=x.shape)
             full = mask.expand(x.shape).clone()
-            out_full, call_full = _call(masked_softmax, "masked_softmax", x, full, shape=x.shape)
-            err = _max_diff(out, out_full)
+            out_full, call_full = kit.call(masked_softmax, "masked_softmax", x, full, shape=x.shape)
+            err = kit.max_diff(out, out_full)
             if not err <= 1e-6:
                 raise AssertionError(
                     f"a mask of shape {tuple(mask.shape)} must act like the same mask expanded "
                     f"to x's shape {tuple(x.shape)}, but the results differ by {err:.3g}:\n"
-                    f"  {call} = {_show(out)}\n  with mask.expand(x.shape): {_show(out_full)}")
+                    f"  {call} = {kit.show(out)}\n  with mask.expand(x.shape): {kit.show(out_full)}")
 
     _run(prop, masked_softmax, "masked_softmax")
 
@@ -688,14 +553,14 @@ def masked_softmax_finite_for_large_logits(masked_softmax):
     @given(_logits_and_mask(bound=1e4, dtypes=(np.float32,)))
     def prop(args):
         x, mask, dim = args
-        out, call = _call(masked_softmax, "masked_softmax", x, mask, dim=dim, shape=x.shape)
+        out, call = kit.call(masked_softmax, "masked_softmax", x, mask, dim=dim, shape=x.shape)
         if not torch.isfinite(out).all():
-            _fail(call, "non-finite values: subtract the maximum over the kept positions "
+            kit.fail(call, "non-finite values: subtract the maximum over the kept positions "
                         "before exp", output=out)
         sums = out.double().where(mask, 0.0).sum(dim=dim)
         err = (sums - 1).abs().where(mask.any(dim=dim), 0.0).max().item()
         if not err <= _sum_tol(x, x.shape[dim]):
-            _fail(call, f"the kept entries along dim={dim} do not sum to 1 (off by {err:.3g})",
+            kit.fail(call, f"the kept entries along dim={dim} do not sum to 1 (off by {err:.3g})",
                   output=out)
 
     _run(prop, masked_softmax, "masked_softmax")
@@ -707,12 +572,12 @@ def masked_softmax_leaves_inputs_unchanged(masked_softmax):
     x = torch.tensor([[1.0, -2.0, 3.0], [0.5, 0.0, -0.5]])
     mask = torch.tensor([[True, False, True], [False, False, False]])
     x0, mask0 = x.clone(), mask.clone()
-    _call(masked_softmax, "masked_softmax", x, mask, clone=False)
+    kit.call(masked_softmax, "masked_softmax", x, mask, clone=False)
     if not (torch.equal(x, x0) and torch.equal(mask, mask0)):
         raise AssertionError(
             f"masked_softmax(x, mask) modified its inputs in place:\n"
-            f"  before: x = {_show(x0)}, mask = {_show(mask0)}\n"
-            f"  after:  x = {_show(x)}, mask = {_show(mask)}\n"
+            f"  before: x = {kit.show(x0)}, mask = {kit.show(mask0)}\n"
+            f"  after:  x = {kit.show(x)}, mask = {kit.show(mask)}\n"
             "(use x.masked_fill(...), which returns a new tensor, not x.masked_fill_(...))")
 
 
@@ -720,7 +585,7 @@ def masked_softmax_leaves_inputs_unchanged(masked_softmax):
 def masked_softmax_rejects_invalid_arguments(masked_softmax):
     """raises ValueError for a non-bool mask or a mask that does not broadcast to x"""
     x = torch.zeros(2, 4)
-    _expect_value_error(masked_softmax, "masked_softmax", [
+    kit.expect_value_error(masked_softmax, "masked_softmax", [
         ((x, torch.ones(2, 4)), {}, "the mask must have dtype torch.bool"),
         ((x, torch.ones(2, 4, dtype=torch.int64)), {}, "the mask must have dtype torch.bool"),
         ((x, torch.ones(3, dtype=torch.bool)), {}, "a [3] mask does not broadcast to x's shape [2, 4]"),
@@ -746,9 +611,9 @@ def causal_mask_worked_examples(causal_mask):
         ((3, 2), torch.tensor([[F, F], [T, F], [T, T]])),
     ]
     for args, expected in examples:
-        out, call = _call(causal_mask, "causal_mask", *args, shape=expected.shape)
+        out, call = kit.call(causal_mask, "causal_mask", *args, shape=expected.shape)
         if not torch.equal(out.to(torch.bool), expected):
-            _fail(call, "wrong mask (True where key j <= i + (k_len - q_len))",
+            kit.fail(call, "wrong mask (True where key j <= i + (k_len - q_len))",
                   expected=expected, got=out)
 
 
@@ -760,12 +625,12 @@ def causal_mask_shape_and_dtype(causal_mask):
     @given(_lengths, st.one_of(st.none(), _lengths))
     def prop(q_len, k_len):
         args = (q_len,) if k_len is None else (q_len, k_len)
-        out, call = _call(causal_mask, "causal_mask", *args, shape=(q_len, q_len if k_len is None else k_len))
+        out, call = kit.call(causal_mask, "causal_mask", *args, shape=(q_len, q_len if k_len is None else k_len))
         if out.dtype != torch.bool:
-            _fail(call, f"returned dtype {out.dtype}, expected torch.bool", got=out)
+            kit.fail(call, f"returned dtype {out.dtype}, expected torch.bool", got=out)
 
     _run(prop, causal_mask, "causal_mask")
-    _call(causal_mask, "causal_mask", 3, 5, device="cpu", shape=(3, 5))  # device is keyword-only
+    kit.call(causal_mask, "causal_mask", 3, 5, device="cpu", shape=(3, 5))  # device is keyword-only
 
 
 @_check("causal_mask")
@@ -775,13 +640,13 @@ def square_mask_is_lower_triangular(causal_mask):
     @_SETTINGS
     @given(st.integers(1, 8))
     def prop(n):
-        out, call = _call(causal_mask, "causal_mask", n, shape=(n, n))
+        out, call = kit.call(causal_mask, "causal_mask", n, shape=(n, n))
         i = torch.arange(n).unsqueeze(1)
         j = torch.arange(n).unsqueeze(0)
         wrong = out.to(torch.bool) != (j <= i)
         if wrong.any():
             i0, j0 = [int(v) for v in wrong.nonzero()[0]]
-            _fail(call, f"entry [{i0}, {j0}] is {bool(out[i0, j0])}: query i may attend to keys "
+            kit.fail(call, f"entry [{i0}, {j0}] is {bool(out[i0, j0])}: query i may attend to keys "
                         "j <= i, including itself (the diagonal is True)", got=out)
 
     _run(prop, causal_mask, "causal_mask")
@@ -795,11 +660,11 @@ def bottom_right_alignment(causal_mask):
     @given(st.integers(1, 8), st.integers(0, 6))
     def prop(q_len, extra):
         k_len = q_len + extra
-        out, call = _call(causal_mask, "causal_mask", q_len, k_len, shape=(q_len, k_len))
-        full, _ = _call(causal_mask, "causal_mask", k_len, shape=(k_len, k_len))
+        out, call = kit.call(causal_mask, "causal_mask", q_len, k_len, shape=(q_len, k_len))
+        full, _ = kit.call(causal_mask, "causal_mask", k_len, shape=(k_len, k_len))
         expected = full[k_len - q_len:].to(torch.bool)
         if not torch.equal(out.to(torch.bool), expected):
-            _fail(call, f"with a cache, the {q_len} new queries are the last {q_len} positions of "
+            kit.fail(call, f"with a cache, the {q_len} new queries are the last {q_len} positions of "
                         f"{k_len}: the mask must equal causal_mask({k_len})[{k_len - q_len}:] "
                         "(aligned bottom-right, so the last query sees every key)",
                   expected=expected, got=out)
@@ -815,11 +680,11 @@ def more_queries_than_keys(causal_mask):
     @given(st.integers(0, 6), st.integers(1, 4))
     def prop(k_len, extra):
         q_len = k_len + extra
-        out, call = _call(causal_mask, "causal_mask", q_len, k_len, shape=(q_len, k_len))
-        full, _ = _call(causal_mask, "causal_mask", k_len, shape=(k_len, k_len))
+        out, call = kit.call(causal_mask, "causal_mask", q_len, k_len, shape=(q_len, k_len))
+        full, _ = kit.call(causal_mask, "causal_mask", k_len, shape=(k_len, k_len))
         expected = torch.cat([torch.zeros(extra, k_len, dtype=torch.bool), full.to(torch.bool)])
         if not torch.equal(out.to(torch.bool), expected):
-            _fail(call, f"rule j <= i + (k_len - q_len) = i - {extra}: the first {extra} rows are all "
+            kit.fail(call, f"rule j <= i + (k_len - q_len) = i - {extra}: the first {extra} rows are all "
                         f"False and the rest equal causal_mask({k_len})", expected=expected, got=out)
 
     _run(prop, causal_mask, "causal_mask")
@@ -828,7 +693,7 @@ def more_queries_than_keys(causal_mask):
 @_check("causal_mask")
 def causal_mask_rejects_invalid_arguments(causal_mask):
     """raises ValueError for a negative or non-integer length"""
-    _expect_value_error(causal_mask, "causal_mask", [
+    kit.expect_value_error(causal_mask, "causal_mask", [
         ((-1,), {}, "q_len must be >= 0"),
         ((3, -2), {}, "k_len must be >= 0"),
         ((2.5,), {}, "q_len must be an int"),
@@ -853,9 +718,9 @@ def padding_mask_worked_examples(padding_mask):
     T, F = True, False
     lengths = torch.tensor([2, 0, 3])
     expected = torch.tensor([[T, T, F], [F, F, F], [T, T, T]])
-    out, call = _call(padding_mask, "padding_mask", lengths, 3, shape=expected.shape)
+    out, call = kit.call(padding_mask, "padding_mask", lengths, 3, shape=expected.shape)
     if not torch.equal(out.to(torch.bool), expected):
-        _fail(call, "wrong mask (True where position t < lengths[b])", expected=expected, got=out)
+        kit.fail(call, "wrong mask (True where position t < lengths[b])", expected=expected, got=out)
 
 
 @_check("padding_mask")
@@ -866,10 +731,10 @@ def padding_mask_shape_and_dtype(padding_mask):
     @given(_lengths_and_max_len())
     def prop(args):
         lengths, max_len = args
-        out, call = _call(padding_mask, "padding_mask", lengths, max_len,
+        out, call = kit.call(padding_mask, "padding_mask", lengths, max_len,
                           shape=(lengths.shape[0], max_len))
         if out.dtype != torch.bool:
-            _fail(call, f"returned dtype {out.dtype}, expected torch.bool", got=out)
+            kit.fail(call, f"returned dtype {out.dtype}, expected torch.bool", got=out)
 
     _run(prop, padding_mask, "padding_mask")
 
@@ -883,15 +748,15 @@ def leading_trues_per_row(padding_mask):
     def prop(args):
         lengths, max_len = args
         before = lengths.clone()
-        out, call = _call(padding_mask, "padding_mask", lengths, max_len,
+        out, call = kit.call(padding_mask, "padding_mask", lengths, max_len,
                           shape=(lengths.shape[0], max_len), clone=False)
         if not torch.equal(lengths, before):
-            _fail(call, "modified `lengths` in place", before=before, after=lengths)
+            kit.fail(call, "modified `lengths` in place", before=before, after=lengths)
         out = out.to(torch.bool)
         for b, n in enumerate(lengths.tolist()):
             row = out[b]
             if not (row[:n].all() and not row[n:].any()):
-                _fail(call, f"row {b} should be {n} True then {max_len - n} False", got=out)
+                kit.fail(call, f"row {b} should be {n} True then {max_len - n} False", got=out)
 
     _run(prop, padding_mask, "padding_mask")
 
@@ -899,7 +764,7 @@ def leading_trues_per_row(padding_mask):
 @_check("padding_mask")
 def padding_mask_rejects_invalid_arguments(padding_mask):
     """raises ValueError for negative lengths, lengths > max_len, or a bad lengths tensor"""
-    _expect_value_error(padding_mask, "padding_mask", [
+    kit.expect_value_error(padding_mask, "padding_mask", [
         ((torch.tensor([2, -1]), 3), {}, "lengths must be >= 0"),
         ((torch.tensor([2, 4]), 3), {}, "lengths must be <= max_len"),
         ((torch.tensor([2, 1]), -1), {}, "max_len must be >= 0"),
