@@ -44,7 +44,7 @@ from . import mutate, units
 from .report import Report
 from .spec import Unit
 
-DEFAULT_CAP = 6  # mutants per function: make audit of every unit within 10 minutes on 2 cores
+DEFAULT_CAP = 5  # mutants per function: make audit of every unit within 10 minutes on 2 cores
 DEFAULT_FACTOR = 4  # battery: this many times each check's max_examples
 
 
@@ -161,10 +161,11 @@ FLOOR_SAMPLE = 6  # mutants per unit that `make test` grades against the unit's 
 
 
 def floor_sample(unit: Unit, source: str, size: int = FLOOR_SAMPLE) -> list[mutate.Mutant]:
-    """A fixed, quick sample for the floor test: `size` mutants of the graded functions
-    themselves (not their argument-checking helpers), drawn deterministically."""
+    """A fixed, quick sample for the floor test: `size` mutants of the computation in the graded
+    functions themselves (not argument checks, whose mutants are mostly equivalent on valid
+    inputs and cost a battery each), drawn deterministically."""
     graded = {f for q in unit.questions for f in q.functions}
-    every = [m for m in mutate.mutants_of(source, graded)]
+    every = [m for m in mutate.mutants_of(source, graded) if not m.in_guard]
     chosen = random.Random(f"floor:{unit.name}").sample(sorted(every, key=lambda m: m.key), min(size, len(every)))
     return sorted(chosen, key=lambda m: (m.line, m.key))
 
@@ -215,9 +216,8 @@ def audit_unit(unit_name: str, *, unit: Unit | None = None, battery_unit: Unit |
     generated = None
     if mutants is None:
         mutants, generated = candidates(unit, source, cap)
-    folder = Path(workdir or tempfile.mkdtemp(prefix=f"audit-{unit_name}-"))
-    notes = []
-    with _threadsafe_inputs():
+    with tempfile.TemporaryDirectory(prefix=f"audit-{unit_name}-") as scratch, _threadsafe_inputs():
+        folder = Path(workdir or scratch)
         if check_reference:
             ref = grading.grade(unit, reference, write_notebook(source, unit_name, folder / "reference" / f"{unit_name}.ipynb"))
             if ref.score < ref.max_score:
@@ -244,7 +244,7 @@ def audit_unit(unit_name: str, *, unit: Unit | None = None, battery_unit: Unit |
             else:
                 outcomes[i].verdict = "equivalent"
     return Audit(unit_name, outcomes, generated if generated is not None else len(mutants), cap, factor,
-                 floor=getattr(unit, "mutation_floor", None), seconds=time.perf_counter() - start, notes=notes)
+                 floor=getattr(unit, "mutation_floor", None), seconds=time.perf_counter() - start)
 
 
 def _first_failure(report: Report) -> str:

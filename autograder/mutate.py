@@ -64,6 +64,7 @@ class Mutant:
     before: str  # the edited source line(s), stripped
     after: str
     source: str  # the whole mutated module
+    in_guard: bool = False  # the edit is in an argument check (`if <test>: raise ...`)
 
     @property
     def key(self) -> str:
@@ -334,6 +335,15 @@ def _skipped(func: ast.FunctionDef) -> set[int]:
     return skip
 
 
+def _guard_nodes(func: ast.AST) -> set[int]:
+    """ids of the nodes in the test of an `if` whose body raises: argument checking."""
+    guards = set()
+    for node in ast.walk(func):
+        if isinstance(node, ast.If) and any(isinstance(s, ast.Raise) for s in node.body):
+            guards |= {id(n) for n in ast.walk(node.test)}
+    return guards
+
+
 def _parents(func: ast.AST) -> dict[int, ast.AST]:
     return {id(child): node for node in ast.walk(func) for child in ast.iter_child_nodes(node)}
 
@@ -359,7 +369,7 @@ def _mutants_of(source: str, names: frozenset[str] | None) -> tuple[Mutant, ...]
     for qualified, top, func in functions(tree):
         if names is not None and top not in names:
             continue
-        skip, parents = _skipped(func), _parents(func)
+        skip, parents, guards = _skipped(func), _parents(func), _guard_nodes(func)
         first = min([func.lineno] + [d.lineno for d in func.decorator_list])
         span = (offsets[first - 1], offsets[func.end_lineno])  # the function's own lines
         for node in ast.walk(func):
@@ -375,7 +385,8 @@ def _mutants_of(source: str, names: frozenset[str] | None) -> tuple[Mutant, ...]
                     shift = mutant.count("\n") - source.count("\n")
                     before = "".join(lines[start - 1:end])
                     after = "\n".join(mutant.splitlines()[start - 1:end + shift])
-                    found.append(Mutant(qualified, op_name, start, _one_line(before), _one_line(after), mutant))
+                    found.append(Mutant(qualified, op_name, start, _one_line(before), _one_line(after), mutant,
+                                        id(node) in guards))
     return tuple(found)
 
 
