@@ -5,9 +5,10 @@ Measured in one run, on the same submission (the softmax reference notebook):
   * `otter run` against a plain Otter zip of the same unit (hidden tests executed in the
     student's own kernel, as stock Otter does): the same two figures, and the ratio;
   * the built Gradescope zip run in a simulated /autograder tree: peak memory against
-    Gradescope's default 768 MB.
+    Gradescope's default 768 MB;
+  * the mutation audit of each unit (`python -m autograder audit UNIT`): wall and CPU time.
 
-Usage: python -m autograder.bench [--runs N]
+Usage: python -m autograder.bench [--runs N] [--no-audit]
 """
 
 from __future__ import annotations
@@ -143,10 +144,32 @@ def median_of(runs: int, make_command) -> tuple[float, float]:
     return statistics.median(walls), statistics.median(peaks)
 
 
+def audit_times(directory: Path) -> list[tuple[str, float, float, str]]:
+    """`python -m autograder audit UNIT` once per unit, with its defaults (cap, battery, 2 jobs):
+    (unit, wall seconds, CPU seconds of the whole process tree, its summary line)."""
+    import resource
+
+    from . import units
+
+    rows = []
+    for name in units.names():
+        before = resource.getrusage(resource.RUSAGE_CHILDREN)
+        start = time.perf_counter()
+        done = subprocess.run([PY, "-m", "autograder", "audit", name, "--out", str(directory / "audit")],
+                              cwd=ROOT, capture_output=True, text=True)
+        wall = time.perf_counter() - start
+        after = resource.getrusage(resource.RUSAGE_CHILDREN)
+        cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
+        summary = (done.stdout.strip().splitlines() or [done.stderr.strip()[-200:]])[0]
+        rows.append((name, wall, cpu, summary.split(" -> ")[0]))
+    return rows
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m autograder.bench", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--runs", type=int, default=5, help="runs per measurement (default 5)")
+    parser.add_argument("--no-audit", action="store_true", help="skip timing `audit` per unit (minutes)")
     args = parser.parse_args(argv)
     with tempfile.TemporaryDirectory() as tmp:
         work = Path(tmp)
@@ -168,6 +191,14 @@ def main(argv: list[str] | None = None) -> int:
     print(textwrap.dedent(f"""
         our CLI / otter run, wall time: {ours[0] / otter[0]:.2f}x
         Gradescope tree peak memory (PSS): {gradescope[1]:.0f} MB of Gradescope's default 768 MB"""))
+    if not args.no_audit:
+        with tempfile.TemporaryDirectory() as tmp:
+            audits = audit_times(Path(tmp))
+        print("\nMutation audit per unit (python -m autograder audit UNIT, default cap and battery, 2 jobs):\n")
+        print(f"| {'unit':<12} | wall (s) | CPU (s) | result |")
+        print(f"|{'-' * 14}|----------|---------|--------|")
+        for name, wall, cpu, summary in audits:
+            print(f"| {name:<12} | {wall:8.1f} | {cpu:7.1f} | {summary} |")
     return 0
 
 
