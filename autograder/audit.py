@@ -18,7 +18,8 @@ functions can reach the edited function (a static call graph of the reference mo
 other questions run identical code, so they would score exactly as the reference does.
 
 Parallelism goes through one narrow seam, `grade_many`, so a pool of warm workers can replace
-the thread pool without touching the rest.
+the thread pool without touching the rest. (Hypothesis is thread-safe since 6.136; the pinned
+6.170 runs one check per thread fine.)
 """
 
 from __future__ import annotations
@@ -258,6 +259,11 @@ def _first_failure(report: Report) -> str:
 # --------------------------------------------------------------------------- reports
 
 
+EQUIVALENT_NOTE = ("Equal to the reference on every input the checks draw, judged by the checks' own "
+                   "tolerances. If one of these is a real bug (e.g. it refuses a valid argument the "
+                   "strategies never draw), add an Example with that input to the spec.")
+
+
 def _percent(value: float | None) -> str:
     return "n/a" if value is None else f"{100 * value:.1f}%"
 
@@ -296,7 +302,8 @@ def to_markdown(audit: Audit) -> str:
         first = o.detail.splitlines()[0] if o.detail else ""
         lines.append(f"- {o.mutant.diff()} — caught only by the battery ({first})")
     equivalent = [o for o in audit.outcomes if o.verdict == "equivalent"]
-    lines += ["", f"## Probably equivalent ({len(equivalent)}): same results as the reference on the battery", ""]
+    lines += ["", f"## Probably equivalent ({len(equivalent)}): same results as the reference on the battery", "",
+              EQUIVALENT_NOTE, ""]
     lines += [f"- {o.mutant.diff()}" for o in equivalent] or ["None."]
     lines += ["", "## Killed, by operator", "", "| operator | killed | of graded |", "|---|---|---|"]
     ops: dict[str, list[int]] = {}
@@ -336,7 +343,8 @@ pre{{background:#f6f6f6;padding:.5em;white-space:pre-wrap}} li{{margin:.3em 0}}<
 {''.join(f'<p>{markup(line)}</p>' for line in _summary(audit))}
 <table><tr><th>function</th><th>killed</th><th>survived</th><th>probably equivalent</th></tr>{rows}</table>
 <h2>Survivors: wrong programs the hidden checks let through</h2><ul>{survivors}</ul>
-<h2>Probably equivalent: same results as the reference on the battery</h2><ul>{equivalent}</ul>
+<h2>Probably equivalent: same results as the reference on the battery</h2><p>{html.escape(EQUIVALENT_NOTE)}</p>
+<ul>{equivalent}</ul>
 <details><summary>Killed mutants</summary><ul>{killed}</ul></details>
 </body></html>
 """
