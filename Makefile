@@ -7,7 +7,7 @@ PY     := $(VENV)/bin/python
 UNITS  ?=  # empty: every unit in autograder/units/
 
 .DEFAULT_GOAL := help
-.PHONY: help venv build test grade bench clean lock
+.PHONY: help venv build test grade audit bench clean lock
 
 help:  ## List the targets.
 	@awk 'BEGIN {FS = ":.*## "} /^[a-z]+:.*## / {printf "  make %-8s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
@@ -31,11 +31,14 @@ grade: venv  ## Grade submissions locally: make grade UNIT=softmax SUBMISSIONS='
 	@test -n "$(UNIT)" -a -n "$(SUBMISSIONS)" || { echo "usage: make grade UNIT=<unit> SUBMISSIONS='<files>' [OUT=<dir>]"; exit 2; }
 	$(PY) -m autograder grade $(UNIT) $(SUBMISSIONS) --out $(or $(OUT),grades/$(UNIT))
 
+audit: venv  ## Mutation-test every unit's hidden checks (or UNITS=...): reports in audit-report/.
+	$(PY) -m autograder audit $(UNITS) --out $(or $(OUT),audit-report)
+
 bench: venv build  ## Benchmarks: grading time and memory, against `otter run`.
 	$(PY) -m autograder.bench
 
 clean:  ## Remove build output, caches and .venv.
-	rm -rf $(VENV) gradescope/dist gradescope/build grades .pytest_cache
+	rm -rf $(VENV) gradescope/dist gradescope/build grades audit-report .pytest_cache
 	find . -name __pycache__ -type d -prune -exec rm -rf {} +
 
 lock: venv  ## Re-pin requirements.lock from the current .venv.

@@ -36,6 +36,52 @@ for students). Without UNIT, builds every unit. Fails if the student bundle woul
 any reference or hidden-check code.
 """
 
+AUDIT_HELP = """\
+Measure how many plausible wrong programs each UNIT's hidden checks catch (mutation testing).
+
+Mutants of the reference solutions/<unit>.py (one small edit each: an operator or a
+comparison swapped, a constant nudged, a dim= changed, keepdim flipped, a transpose removed,
+a term dropped, a call unwrapped, arguments swapped, a mask inverted, a slice shifted by one,
+...; at most --cap per function, sampled deterministically) are graded like student
+notebooks, in the sandbox. A mutant that keeps full marks is run again on a battery of
+--battery times as many hypothesis examples: if it still matches the reference it is
+"probably equivalent" and left out of the score; if not, it is a survivor, a bug the
+checks let through, listed with the input that exposes it (a ready-made Example).
+
+Writes, under --out, per unit: <unit>.md and <unit>.html (score, survivors as one-line
+diffs with their function, equivalent mutants), and <unit>.json.
+
+Exit status: 0, or 1 when a unit's score is below the mutation_floor its spec declares.
+
+Example:
+  python -m autograder audit softmax attention --out audit-report
+"""
+
+
+def _add_audit_command(commands, unit_names: list[str]) -> None:
+    from .audit import DEFAULT_CAP, DEFAULT_FACTOR
+
+    audit = commands.add_parser("audit", help="measure the hidden checks by mutation testing",
+                                description=AUDIT_HELP, formatter_class=argparse.RawDescriptionHelpFormatter)
+    audit.add_argument("units", metavar="UNIT", nargs="*", help=f"units to audit (default: all of {', '.join(unit_names)})")
+    audit.add_argument("--out", type=Path, default=Path("audit-report"), help="output folder (default: ./audit-report)")
+    audit.add_argument("--cap", type=int, default=DEFAULT_CAP,
+                       help=f"at most this many mutants per function (default {DEFAULT_CAP}; 0: every mutant)")
+    audit.add_argument("--battery", type=int, default=DEFAULT_FACTOR, metavar="N",
+                       help=f"equivalence battery: N times each check's examples (default {DEFAULT_FACTOR})")
+    audit.add_argument("--jobs", type=int, default=2, help="mutants graded at once (default 2)")
+
+
+def _run_audit_command(parser, args, unit_names: list[str]) -> int:
+    from .audit import audit_command
+
+    unknown = [u for u in args.units if u not in unit_names]
+    if unknown:
+        parser.error(f"unknown unit(s) {', '.join(unknown)}; units: {', '.join(unit_names)}")
+    if args.cap < 0 or args.battery < 1 or args.jobs < 1:
+        parser.error("--cap must be >= 0, --battery and --jobs >= 1")
+    return audit_command(args.units or unit_names, args.out, args.cap or None, args.battery, args.jobs)
+
 
 def main(argv: list[str] | None = None) -> int:
     from . import units
@@ -57,7 +103,11 @@ def main(argv: list[str] | None = None) -> int:
     build.add_argument("units", metavar="UNIT", nargs="*", help="units to build (default: all)")
     build.add_argument("--dist", type=Path, default=Path("gradescope/dist"), help="output folder")
 
+    _add_audit_command(commands, units.names())
+
     args = parser.parse_args(argv)
+    if args.command == "audit":
+        return _run_audit_command(parser, args, units.names())
     if args.command == "grade":
         from .cli import grade_command
 

@@ -5,13 +5,14 @@ Measured in one run, on the same submission (the softmax reference notebook):
   * `otter run` against a plain Otter zip of the same unit (hidden tests executed in the
     student's own kernel, as stock Otter does): the same two figures, and the ratio;
   * the built Gradescope zip run in a simulated /autograder tree: peak memory against
-    Gradescope's default 768 MB.
+    Gradescope's default 768 MB;
+  * the mutation audit of each unit (`python -m autograder audit UNIT`): wall and CPU time.
 
 Then, for every other unit (or those named with --units), its reference notebook graded by
 the CLI and by the built zip in a simulated Gradescope tree: median wall time and peak PSS.
 Run `make build` first (`make bench` does): the trees use gradescope/dist/<unit>/.
 
-Usage: python -m autograder.bench [--runs N] [--units U ...]
+Usage: python -m autograder.bench [--runs N] [--units U ...] [--no-audit]
 """
 
 from __future__ import annotations
@@ -160,12 +161,34 @@ def unit_rows(work: Path, runs: int, names: list[str]) -> list[tuple[str, float,
     return rows
 
 
+def audit_times(directory: Path) -> list[tuple[str, float, float, str]]:
+    """`python -m autograder audit UNIT` once per unit, with its defaults (cap, battery, 2 jobs):
+    (unit, wall seconds, CPU seconds of the whole process tree, its summary line)."""
+    import resource
+
+    from . import units
+
+    rows = []
+    for name in units.names():
+        before = resource.getrusage(resource.RUSAGE_CHILDREN)
+        start = time.perf_counter()
+        done = subprocess.run([PY, "-m", "autograder", "audit", name, "--out", str(directory / "audit")],
+                              cwd=ROOT, capture_output=True, text=True)
+        wall = time.perf_counter() - start
+        after = resource.getrusage(resource.RUSAGE_CHILDREN)
+        cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
+        summary = (done.stdout.strip().splitlines() or [done.stderr.strip()[-200:]])[0]
+        rows.append((name, wall, cpu, summary.split(" -> ")[0]))
+    return rows
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m autograder.bench", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--runs", type=int, default=5, help="runs per measurement (default 5)")
     parser.add_argument("--units", nargs="*", metavar="U",
                         help="units to measure besides softmax (default: every other unit)")
+    parser.add_argument("--no-audit", action="store_true", help="skip timing `audit` per unit (minutes)")
     args = parser.parse_args(argv)
     from . import units
 
@@ -197,6 +220,14 @@ def main(argv: list[str] | None = None) -> int:
         print("|------------|--------------|-------------------|---------------------|--------------------------|")
         for unit, cli_wall, cli_peak, tree_wall, tree_peak in per_unit:
             print(f"| {unit:<10} | {cli_wall:12.2f} | {cli_peak:17.0f} | {tree_wall:19.2f} | {tree_peak:24.0f} |")
+    if not args.no_audit:
+        with tempfile.TemporaryDirectory() as tmp:
+            audits = audit_times(Path(tmp))
+        print("\nMutation audit per unit (python -m autograder audit UNIT, default cap and battery, 2 jobs):\n")
+        print(f"| {'unit':<12} | wall (s) | CPU (s) | result |")
+        print(f"|{'-' * 14}|----------|---------|--------|")
+        for name, wall, cpu, summary in audits:
+            print(f"| {name:<12} | {wall:8.1f} | {cpu:7.1f} | {summary} |")
     return 0
 
 

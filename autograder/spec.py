@@ -93,6 +93,9 @@ class Unit:
     banned: tuple[str, ...] = ()  # dotted names of torch functions students may not call
     limits: Limits = Limits()
     public_module: str = ""  # module with the public checks, shipped to students
+    # The least mutation score (autograder/audit.py) the hidden checks must reach; make test
+    # fails below it on a fixed sample of mutants. None: not audited.
+    mutation_floor: float | None = None
 
     @property
     def points(self) -> float:

@@ -469,6 +469,7 @@ def _module_example(batch, t, d_model, n_heads, *, seed, key_padding_mask=None, 
 
 MODULE_CAUSAL = _module_example(1, 3, 4, 2, seed=200)
 MODULE_CAUSAL_WIDE = _module_example(2, 4, 6, 3, seed=210)
+MODULE_ONE_WIDE_HEAD = _module_example(2, 3, 1, 1, seed=260)  # d_model = n_heads = 1 are valid (mutation audit)
 MODULE_BIDIRECTIONAL = _module_example(2, 3, 4, 2, seed=220, causal=False)
 MODULE_PADDED = _module_example(2, 3, 4, 2, seed=230, key_padding_mask=torch.tensor([[T, T, F], [F, F, F]]))
 MODULE_PADDED_BIDIRECTIONAL = _module_example(2, 3, 4, 2, seed=240, causal=False,
@@ -510,7 +511,9 @@ split_heads_q = Question(
               examples=(Example(Call((torch.arange(12.0).reshape(2, 6), 3), names=("x", "n_heads")),
                                 "head h holds features h*D/H ... (h+1)*D/H - 1 of every position: reshape "
                                 "[T, D] to [T, H, D/H], then transpose to [H, T, D/H] (a reshape alone mixes "
-                                "positions into heads)"),)),
+                                "positions into heads)"),
+                        Example(Call((torch.arange(6.0).reshape(2, 3), 1), names=("x", "n_heads")),
+                                "n_heads=1 is valid: a single head holding every feature, [T, D] -> [1, T, D]"))),
         Check("raises ValueError when D is not divisible by n_heads", "split_heads", split_calls(divisible=False),
               points=1, max_examples=5,
               examples=(Example(Call((torch.zeros(3, 6), 4), names=("x", "n_heads")),
@@ -555,7 +558,7 @@ module_q = Question(
     checks=(
         Check("causal by default: matches the reference with its weights loaded", "MultiHeadSelfAttention",
               module_calls(), points=2, hints=MODULE_HINTS, max_examples=12,
-              examples=_examples(MODULE_CAUSAL, MODULE_CAUSAL_WIDE)),
+              examples=_examples(MODULE_CAUSAL, MODULE_CAUSAL_WIDE, MODULE_ONE_WIDE_HEAD)),
         Check("causal=False: every position attends to every position", "MultiHeadSelfAttention",
               module_calls(causal=False), points=1, hints=MODULE_HINTS, max_examples=8,
               examples=_examples(MODULE_BIDIRECTIONAL)),
@@ -572,4 +575,5 @@ UNIT = Unit(
     questions=(attention_q, split_heads_q, merge_heads_q, mha_q, module_q),
     banned=BANNED,
     public_module="attention_public",
+    mutation_floor=0.9,  # measured by `make audit`; make test checks it on a fixed sample
 )

@@ -388,4 +388,5 @@ UNIT = Unit(
     name="positional",
     questions=(sinusoidal_q, rotary_q, slopes_q, bias_q),
     public_module="positional_public",
+    mutation_floor=0.9,  # measured by `make audit`; make test checks it on a fixed sample
 )
