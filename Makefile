@@ -33,6 +33,7 @@ grade: venv  ## Grade a class locally: make grade UNIT=softmax SUBMISSIONS="expo
 
 bench: venv build  ## Benchmarks: grading time and memory, against `otter run`.
 	$(PY) -m autograder.bench
+	$(PY) -m autograder.bench --class
 
 clean:  ## Remove build output, caches and .venv.
 	rm -rf $(VENV) gradescope/dist gradescope/build grades .pytest_cache

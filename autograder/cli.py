@@ -89,9 +89,9 @@ def grade_command(unit_name: str, inputs: list[Path], out: Path, quiet: bool = F
             from .pool import Graders
 
             with Graders(unit_name, jobs) as graders:
-                for position, data in graders.map([items[i].path for i in todo]):
+                for position, (data, seconds) in graders.map([items[i].path for i in todo]):
                     index = todo[position]
-                    report = _finish(out, items[index], _report(data), version, digests[index])
+                    report = _finish(out, items[index], _report(data), version, digests[index], seconds)
                     reports[index] = report
                     progress.step(items[index].key, report)
         progress.close()
@@ -108,13 +108,14 @@ def grade_command(unit_name: str, inputs: list[Path], out: Path, quiet: bool = F
     return 0
 
 
-def _finish(out: Path, item: export.Item, report: Report, version: str, digest: str) -> Report:
+def _finish(out: Path, item: export.Item, report: Report, version: str, digest: str,
+            seconds: float = 0.0) -> Report:
     """Write everything about one graded submission; the state file last (it marks it done)."""
     report.submission = item.key
     folder = out / item.key
     write_results(report, folder)
     write_feedback(report, item.students, status(report), folder)
-    state = {"version": version, "digest": digest, "report": report.to_dict(),
+    state = {"version": version, "digest": digest, "seconds": round(seconds, 3), "report": report.to_dict(),
              "students": [s.__dict__ for s in item.students]}
     temporary = folder / f".{STATE}.tmp"
     temporary.write_text(json.dumps(state))

@@ -168,11 +168,16 @@ def _init_grader(unit_name: str) -> None:
     _GRADER["server"] = ForkServer()
 
 
-def _grade_in_grader(path: str) -> dict:
+def _grade_in_grader(path: str) -> tuple[dict, float]:
+    return _timed(_GRADER["unit"], _GRADER["reference"], Path(path))
+
+
+def _timed(unit, reference, path: Path) -> tuple[dict, float]:
     from .grade import grade
 
-    report = grade(_GRADER["unit"], _GRADER["reference"], Path(path))
-    return report.to_dict()
+    start = time.perf_counter()
+    report = grade(unit, reference, path)
+    return report.to_dict(), time.perf_counter() - start
 
 
 class Graders:
@@ -198,12 +203,10 @@ class Graders:
                 initializer=_init_grader, initargs=(unit_name,))
 
     def map(self, paths: list[Path]):
-        """Yield (index, report dict) as each submission is graded (completion order)."""
+        """Yield (index, (report dict, seconds)) as each submission is graded (completion order)."""
         if self._executor is None:
-            from .grade import grade
-
             for index, path in enumerate(paths):
-                yield index, grade(self._unit, self._reference, path).to_dict()
+                yield index, _timed(self._unit, self._reference, path)
             return
         futures = {self._executor.submit(_grade_in_grader, str(p)): i for i, p in enumerate(paths)}
         for future in concurrent.futures.as_completed(futures):
