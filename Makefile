@@ -11,7 +11,7 @@ UNITS  ?=  # empty: every unit in autograder/units/
 
 help:  ## List the targets.
 	@awk 'BEGIN {FS = ":.*## "} /^[a-z]+:.*## / {printf "  make %-8s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
-	@echo "  Variables: UNIT=<unit> SUBMISSIONS='<files or folders>' OUT=<dir> (for grade)"
+	@echo "  Variables: UNIT=<unit> SUBMISSIONS='<files, folders or Gradescope exports>' OUT=<dir> JOBS=<n> FORCE=1 (for grade)"
 
 $(VENV)/.installed: requirements.txt requirements.lock
 	$(PYTHON) -m venv $(VENV)
@@ -27,15 +27,16 @@ build: venv  ## Build every unit (or UNITS=...): gradescope/dist/<unit>/{autogra
 test: venv  ## Run the whole test suite.
 	$(PY) -m pytest
 
-grade: venv  ## Grade submissions locally: make grade UNIT=softmax SUBMISSIONS='a.ipynb b.zip' [OUT=grades]
-	@test -n "$(UNIT)" -a -n "$(SUBMISSIONS)" || { echo "usage: make grade UNIT=<unit> SUBMISSIONS='<files>' [OUT=<dir>]"; exit 2; }
-	$(PY) -m autograder grade $(UNIT) $(SUBMISSIONS) --out $(or $(OUT),grades/$(UNIT))
+grade: venv  ## Grade a class locally: make grade UNIT=softmax SUBMISSIONS="export.zip a.ipynb" [OUT=grades] [JOBS=2] [FORCE=1]
+	@test -n "$(UNIT)" -a -n "$(SUBMISSIONS)" || { echo "usage: make grade UNIT=<unit> SUBMISSIONS='<files>' [OUT=<dir>] [JOBS=N] [FORCE=1]"; exit 2; }
+	$(PY) -m autograder grade $(UNIT) $(SUBMISSIONS) --out $(or $(OUT),grades/$(UNIT)) --jobs $(or $(JOBS),1) $(if $(FORCE),--force)
 
 audit: venv  ## Mutation-test every unit's hidden checks (or UNITS=...): reports in audit-report/.
 	$(PY) -m autograder audit $(UNITS) --out $(or $(OUT),audit-report)
 
 bench: venv build  ## Benchmarks: grading time and memory, against `otter run`.
 	$(PY) -m autograder.bench
+	$(PY) -m autograder.bench --class
 
 clean:  ## Remove build output, caches and .venv.
 	rm -rf $(VENV) gradescope/dist gradescope/build grades audit-report .pytest_cache

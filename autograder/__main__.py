@@ -14,19 +14,38 @@ student notebooks locally with the same trusted, sandboxed grader Gradescope run
 GRADE_HELP = """\
 Grade student submissions of one unit, as Gradescope would, without Docker.
 
-Each SUBMISSION is a notebook (.ipynb), a zip made by grader.export(), or a folder (every
-.ipynb and .zip directly inside it is graded). Student code runs only in a sandboxed worker
-process; when run as root, that process runs as an unprivileged user (uid
-$AUTOGRADER_SANDBOX_UID, default 64000) with no network.
+Each SUBMISSION is one of:
+  * a notebook (.ipynb) or a zip made by grader.export();
+  * a folder: every .ipynb and .zip directly inside it is graded;
+  * a Gradescope "Export Submissions" download (Review Grades -> Export Submissions), as the
+    zip or unpacked: submission_metadata.yml maps each submission_<id>/ folder to its
+    students (name, email, SID; several for a group), and the file graded in each folder is
+    the one Gradescope grades, so the scores are Gradescope's.
+
+Student code runs only in sandboxed worker processes, forked from a warm fork server that has
+already imported torch; when run as root, each worker runs as its own unprivileged user
+(from uid $AUTOGRADER_SANDBOX_UID, default 64000) with no network. --jobs N grades N
+submissions at a time (one trusted grading process and fork server each); one submission's
+code can never change another's score.
+
+Resumable: a submission already graded (same autograder version, same file content) is not
+graded again unless --force; an interrupted run continues where it stopped.
 
 Writes, under --out:
-  <submission>/results.json   Gradescope's results schema (per-question score and feedback)
-  grades.csv                  one row per submission: per-question points, total, status
+  grades.csv                      one row per student: name, email, sid, submission,
+                                  points per question, total, max, status
+                                  (ok | timeout | crash | malformed)
+  <submission>/results.json       Gradescope's results schema (per question, with feedback)
+  <submission>/feedback.md, .html the same feedback for the student(s), readable
+  report/index.html               class report: score histogram, pass rate per question,
+                                  most frequent failure hints (PNG plots beside it)
+  report/similarity.html          pairs of submissions with similar code (stub excluded)
 
 Exit status: 0 when grading ran (whatever the scores), 2 for a usage error.
 
-Example:
+Examples:
   python -m autograder grade softmax submissions/ --out grades/softmax
+  python -m autograder grade softmax assignment_123_export.zip --out grades/softmax --jobs 2
 """
 
 BUILD_HELP = """\
@@ -94,9 +113,13 @@ def main(argv: list[str] | None = None) -> int:
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
     grade.add_argument("unit", metavar="UNIT", help=f"the unit to grade: one of {', '.join(units.names())}")
     grade.add_argument("submissions", metavar="SUBMISSION", nargs="+", type=Path,
-                       help="notebooks, export zips, or folders of them")
+                       help="notebooks, export zips, folders of them, or Gradescope exports")
     grade.add_argument("--out", type=Path, default=Path("grades"), help="output folder (default: ./grades)")
     grade.add_argument("--quiet", action="store_true", help="print only the summary line")
+    grade.add_argument("--jobs", "-j", type=int, default=1, metavar="N",
+                       help="grade N submissions in parallel (default 1; about one per core)")
+    grade.add_argument("--force", action="store_true",
+                       help="grade every submission again, even those already graded in --out")
 
     build = commands.add_parser("build", help="build Gradescope and student zips", description=BUILD_HELP,
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -113,7 +136,10 @@ def main(argv: list[str] | None = None) -> int:
 
         if args.unit not in units.names():
             parser.error(f"unknown unit {args.unit!r}; units: {', '.join(units.names())}")
-        return grade_command(args.unit, args.submissions, args.out, quiet=args.quiet)
+        if args.jobs < 1:
+            parser.error("--jobs must be at least 1")
+        return grade_command(args.unit, args.submissions, args.out, quiet=args.quiet, jobs=args.jobs,
+                             force=args.force)
     if args.command == "build":
         from .build import build_units
 

@@ -13,6 +13,7 @@ the CLI and by the built zip in a simulated Gradescope tree: median wall time an
 Run `make build` first (`make bench` does): the trees use gradescope/dist/<unit>/.
 
 Usage: python -m autograder.bench [--runs N] [--units U ...] [--no-audit]
+       python -m autograder.bench --class [--submissions 100] [--otter 10]   (class scale)
 """
 
 from __future__ import annotations
@@ -189,7 +190,14 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--units", nargs="*", metavar="U",
                         help="units to measure besides softmax (default: every other unit)")
     parser.add_argument("--no-audit", action="store_true", help="skip timing `audit` per unit (minutes)")
+    parser.add_argument("--class", dest="class_scale", action="store_true",
+                        help="instead: grade a class of --submissions with --jobs 1 and 2, and "
+                             "`otter run` on --otter of them")
+    parser.add_argument("--submissions", type=int, default=100)
+    parser.add_argument("--otter", type=int, default=10)
     args = parser.parse_args(argv)
+    if args.class_scale:
+        return class_bench(args.submissions, args.otter)
     from . import units
 
     others = [u for u in units.names() if u != "softmax"] if args.units is None else args.units
@@ -233,3 +241,112 @@ def main(argv: list[str] | None = None) -> int:
 
 if __name__ == "__main__":
     sys.exit(main())
+
+
+# --------------------------------------------------------------------------- class scale
+
+CLASS_USAGE = "python -m autograder.bench --class [--submissions 100] [--otter 10]"
+
+
+def class_corpus(directory: Path, count: int) -> list[Path]:
+    """`count` softmax submissions cycling through a mixed corpus: the reference, every correct
+    variant and wrong (one-bug) file of tests/corpus/softmax, two hostile ones and the malformed
+    files. Each corpus file is appended to the reference notebook as a last cell, so its
+    definitions replace the reference's."""
+    import nbformat
+
+    corpus = ROOT / "tests" / "corpus" / "softmax"
+    base = nbformat.read(reference_notebook(directory), as_version=4)
+    sources = [""] + [p.read_text() for p in sorted((corpus / "correct").glob("*.py"))]
+    sources += [p.read_text() for p in sorted((corpus / "wrong").glob("*.py"))]
+    for name in ("fork_bomb", "memory_hog"):
+        sources.append((corpus / "hostile" / f"{name}.py").read_text().split("# %% last", 1)[1])
+    malformed = sorted(p for p in (corpus / "malformed").iterdir() if p.suffix in (".ipynb", ".zip"))
+    kinds = [("nb", s) for s in sources] + [("file", p) for p in malformed]
+    paths = []
+    for i in range(count):
+        kind, what = kinds[i % len(kinds)]
+        path = directory / "class" / f"s{i:03d}{what.suffix if kind == 'file' else '.ipynb'}"
+        path.parent.mkdir(parents=True, exist_ok=True)
+        if kind == "file":
+            shutil.copy(what, path)
+        else:
+            nb = nbformat.from_dict(json.loads(json.dumps(base)))
+            if what:
+                nb.cells.append(nbformat.v4.new_code_cell(what))
+            nbformat.write(nb, path)
+        paths.append(path)
+    return paths
+
+
+def memory_by_role(command: list[str], cwd: Path) -> tuple[float, dict[str, float]]:
+    """Run the CLI; (wall seconds, peak PSS in MB of: the trusted process, the fork server,
+    the largest single worker, the whole tree)."""
+    start = time.perf_counter()
+    process = psutil.Popen(command, cwd=cwd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    peaks = {"trusted": 0.0, "fork server": 0.0, "one worker": 0.0, "whole tree": 0.0}
+    done = threading.Event()
+
+    def sample() -> None:
+        while not done.is_set():
+            total = 0
+            try:
+                tree = [process, *process.children(recursive=True)]
+            except psutil.Error:
+                tree = []
+            for p in tree:
+                try:
+                    pss = p.memory_full_info().pss / 2**20
+                    cmd = " ".join(p.cmdline())[:200]
+                except psutil.Error:
+                    continue
+                total += pss
+                role = ("trusted" if p.pid == process.pid or "multiprocessing" in cmd
+                        else "fork server" if "The fork server" in cmd else "one worker")
+                peaks[role] = max(peaks[role], pss)
+            peaks["whole tree"] = max(peaks["whole tree"], total)
+            time.sleep(0.1)
+
+    sampler = threading.Thread(target=sample)
+    sampler.start()
+    code = process.wait()
+    done.set()
+    sampler.join()
+    if code != 0:
+        raise RuntimeError(f"{command[:4]} exited with {code}")
+    return time.perf_counter() - start, peaks
+
+
+def class_bench(submissions: int, otter_count: int) -> int:
+    with tempfile.TemporaryDirectory() as tmp:
+        work = Path(tmp)
+        paths = class_corpus(work, submissions)
+        results = {}
+        for jobs in (1, 2):
+            out = work / f"out-{jobs}"
+            wall, peaks = memory_by_role([PY, "-m", "autograder", "grade", "softmax", str(paths[0].parent),
+                                          "--out", str(out), "--jobs", str(jobs), "--quiet"], ROOT)
+            seconds = [json.loads(p.read_text()).get("seconds", 0) for p in out.glob("*/graded.json")]
+            seconds = [s for s in seconds if s]  # malformed files are never sent to a worker
+            results[jobs] = (wall, statistics.median(seconds), peaks)
+        plain = plain_otter_zip(work)
+        gradable = [p for p in paths if p.suffix == ".ipynb"][:otter_count]  # the first are gradable
+        otter_walls = []
+        for path in gradable:
+            start = time.perf_counter()
+            subprocess.run([PY, "-m", "otter", "run", "-a", str(plain), "-o", str(work), "--no-logo", str(path)],
+                           cwd=work, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+            otter_walls.append(time.perf_counter() - start)
+    otter = statistics.median(otter_walls)
+    print(f"Class scale: {submissions} softmax submissions (mixed corpus), in one run:\n")
+    print("| what                         | total wall (s) | wall per submission (s) | median grading (s) | vs otter run |")
+    print("|------------------------------|----------------|-------------------------|--------------------|--------------|")
+    for jobs, (wall, median, _) in results.items():
+        per = wall / submissions
+        print(f"| our CLI, --jobs {jobs}             | {wall:14.1f} | {per:23.2f} | {median:18.2f} | {otter / per:11.1f}x |")
+    print(f"| otter run, {len(otter_walls)} sequentially     | {sum(otter_walls):14.1f} | {otter:23.2f} | "
+          f"{'':18} | {1:11.1f}x |")
+    print("\nPeak PSS (MB) by process, --jobs 1 / --jobs 2:")
+    for role in ("trusted", "fork server", "one worker", "whole tree"):
+        print(f"  {role:<12} {results[1][2][role]:7.0f} / {results[2][2][role]:7.0f}")
+    return 0

@@ -1,26 +1,31 @@
-"""`python -m autograder grade`: many submissions, one results.json each, one grades.csv."""
+"""`python -m autograder grade`: a class of submissions in, grades, feedback and reports out.
+
+The flow: `export.collect` (notebooks, export zips, Gradescope exports → items with their
+students) → skip what is already graded (same autograder version, same file content) →
+`pool.Graders` (warm sandboxed workers, --jobs N processes) → per submission, as soon as it is
+graded: results.json, feedback.md/.html and a state file → grades.csv, the class report and
+the similarity report. Interrupted runs resume: only submissions without a state file matching
+this version and this content are graded again.
+"""
 
 from __future__ import annotations
 
+import hashlib
+import json
+import os
 import sys
+import tempfile
+import time
 from pathlib import Path
 
-from . import sandbox, units
-from .grade import grade
-from .report import Report, write_grades_csv, write_results
+from . import export, sandbox, units
+from .classreport import write_class_report, write_feedback
+from .grade import zero_report
+from .report import CheckResult, QuestionResult, Report, write_grades_csv, write_results
+from .report import overall_status as status
 
-SUFFIXES = (".ipynb", ".zip")
-
-
-def expand(inputs: list[Path]) -> list[Path]:
-    """Files as given; folders contribute the notebooks and zips directly inside them."""
-    found: list[Path] = []
-    for path in inputs:
-        if path.is_dir():
-            found += sorted(p for p in path.iterdir() if p.suffix in SUFFIXES and p.is_file())
-        else:
-            found.append(path)
-    return found
+STATE = "graded.json"  # per submission folder: what resuming needs
+REPORT_DIR = "report"  # class report, its plots and the similarity report
 
 
 def prepare_host(out: Path) -> None:
@@ -37,40 +42,137 @@ def prepare_host(out: Path) -> None:
     sandbox.become_subreaper()
 
 
-def grade_command(unit_name: str, inputs: list[Path], out: Path, quiet: bool = False) -> int:
-    submissions = expand(inputs)
-    missing = [str(p) for p in submissions if not p.exists()]
+def grader_version(unit_name: str) -> str:
+    """Changes whenever anything that can change a grade changes: the engine, spec, reference."""
+    digest = hashlib.sha256()
+    package = Path(__file__).resolve().parent
+    files = sorted(package.rglob("*.py")) + [units.ROOT / "solutions" / f"{unit_name}.py"]
+    for path in files:
+        if path.is_file():
+            digest.update(str(path.relative_to(units.ROOT)).encode() + b"\0" + path.read_bytes())
+    return digest.hexdigest()[:16]
+
+
+def grade_command(unit_name: str, inputs: list[Path], out: Path, quiet: bool = False,
+                  jobs: int = 1, force: bool = False) -> int:
+    missing = [str(p) for p in inputs if not p.exists()]
     if missing:
         print(f"error: no such file: {', '.join(missing)}", file=sys.stderr)
         return 2
-    if not submissions:
-        print("error: no .ipynb or .zip submissions found", file=sys.stderr)
-        return 2
     prepare_host(out)
-    unit, reference = units.load(unit_name), units.reference(unit_name)
-    stems = _unique_stems(submissions)
+    with tempfile.TemporaryDirectory(prefix="autograder-inputs-") as staging:  # 0700: root-only
+        try:
+            items = export.collect(inputs, unit_name, Path(staging))
+        except export.InputError as exc:
+            print(f"error: {exc}", file=sys.stderr)
+            return 2
+        if not items:
+            print("error: no .ipynb or .zip submissions found", file=sys.stderr)
+            return 2
+        unit = units.load(unit_name)
+        version = grader_version(unit_name)
+        digests = [item.digest() for item in items]
+        reports: dict[int, Report] = {}
+        todo, skipped = [], 0
+        for index, item in enumerate(items):
+            cached = None if force else _load_state(out / item.key, version, digests[index])
+            if cached is not None:
+                reports[index] = cached
+                skipped += 1
+            elif item.path is None:
+                reports[index] = _finish(out, item, zero_report(unit, item.key, "malformed", item.problem),
+                                         version, digests[index])
+            else:
+                todo.append(index)
+        progress = _Progress(len(items), len(items) - len(todo), quiet)
+        if todo:
+            from .pool import Graders
 
-    def one(index: int) -> Report:
-        report = grade(unit, reference, submissions[index])
-        write_results(report, out / stems[index])
-        if not quiet:
-            print(f"{stems[index]}: {report.score:g}/{report.max_score:g} ({report.status})", flush=True)
-        return report
-
-    reports = [one(i) for i in range(len(submissions))]
-    for report, stem in zip(reports, stems):
-        report.submission = stem
-    write_grades_csv(reports, out / "grades.csv")
-    total = sum(r.score for r in reports)
-    print(f"graded {len(reports)} submission(s) of '{unit_name}' into {out} "
-          f"(mean {total / len(reports):g}/{unit.points:g})")
+            with Graders(unit_name, jobs) as graders:
+                for position, (data, seconds) in graders.map([items[i].path for i in todo]):
+                    index = todo[position]
+                    report = _finish(out, items[index], _report(data), version, digests[index], seconds)
+                    reports[index] = report
+                    progress.step(items[index].key, report)
+        progress.close()
+        similarity = _similarity(items, unit_name, out / REPORT_DIR)  # while staged files exist
+    ordered = [reports[i] for i in range(len(items))]
+    rows = [(student, report) for item, report in zip(items, ordered) for student in item.students or [export.Student()]]
+    write_grades_csv(rows, unit, out / "grades.csv")
+    entries = [(item.key, report, status(report)) for item, report in zip(items, ordered)]
+    write_class_report(entries, unit, out / REPORT_DIR, similarity)
+    total = sum(r.score for r in ordered)
+    print(f"graded {len(ordered)} submission(s) of '{unit_name}' into {out} "
+          f"(mean {total / len(ordered):g}/{unit.points:g}; {len(items) - skipped} graded now, "
+          f"{skipped} already graded)")
     return 0
 
 
-def _unique_stems(paths: list[Path]) -> list[str]:
-    stems, seen = [], {}
-    for path in paths:
-        stem = path.stem
-        seen[stem] = seen.get(stem, 0) + 1
-        stems.append(stem if seen[stem] == 1 else f"{stem}-{seen[stem]}")
-    return stems
+def _finish(out: Path, item: export.Item, report: Report, version: str, digest: str,
+            seconds: float = 0.0) -> Report:
+    """Write everything about one graded submission; the state file last (it marks it done)."""
+    report.submission = item.key
+    folder = out / item.key
+    write_results(report, folder)
+    write_feedback(report, item.students, status(report), folder)
+    state = {"version": version, "digest": digest, "seconds": round(seconds, 3), "report": report.to_dict(),
+             "students": [s.__dict__ for s in item.students]}
+    temporary = folder / f".{STATE}.tmp"
+    temporary.write_text(json.dumps(state))
+    os.replace(temporary, folder / STATE)
+    return report
+
+
+def _load_state(folder: Path, version: str, digest: str) -> Report | None:
+    try:
+        state = json.loads((folder / STATE).read_text())
+    except (OSError, ValueError):
+        return None
+    if not isinstance(state, dict) or state.get("version") != version or state.get("digest") != digest:
+        return None
+    if not (folder / "results.json").is_file():
+        return None
+    return _report(state["report"])
+
+
+def _report(data: dict) -> Report:
+    questions = [QuestionResult(q["name"], [CheckResult(**c) for c in q["checks"]]) for q in data["questions"]]
+    return Report(**{**data, "questions": questions})
+
+
+def _similarity(items, unit_name: str, folder: Path) -> str:
+    try:
+        from .similarity import write_similarity_report
+    except ImportError as exc:  # copydetect missing: everything else still works
+        print(f"note: no similarity report ({exc})", file=sys.stderr)
+        return ""
+    return write_similarity_report(items, unit_name, folder)
+
+
+class _Progress:
+    """A progress bar with an ETA on a terminal; one plain line per submission otherwise."""
+
+    def __init__(self, total: int, done: int, quiet: bool):
+        self.total, self.done, self.quiet = total, done, quiet
+        self.start, self.graded = time.monotonic(), 0
+        self.bar = None
+        if not quiet and sys.stderr.isatty():
+            from tqdm import tqdm
+
+            self.bar = tqdm(total=total, initial=done, unit="submission", dynamic_ncols=True)
+
+    def step(self, key: str, report: Report) -> None:
+        self.done += 1
+        self.graded += 1
+        if self.bar is not None:
+            self.bar.set_postfix_str(f"{key}: {report.score:g}/{report.max_score:g}")
+            self.bar.update(1)
+        elif not self.quiet:
+            rate = (time.monotonic() - self.start) / self.graded
+            eta = rate * (self.total - self.done)
+            print(f"[{self.done}/{self.total}] {key}: {report.score:g}/{report.max_score:g} "
+                  f"({status(report)}); eta {eta:.0f} s", flush=True)
+
+    def close(self) -> None:
+        if self.bar is not None:
+            self.bar.close()

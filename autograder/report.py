@@ -87,6 +87,14 @@ class Report:
         return asdict(self)
 
 
+def overall_status(report: Report) -> str:
+    """ok | malformed | crash | timeout: what went wrong with the submission as a whole."""
+    if report.status != "ok":
+        return report.status
+    texts = report.notes + [c.message for q in report.questions for c in q.checks]
+    return "timeout" if any("timed out while" in t for t in texts) else "ok"
+
+
 def write_results(report: Report, directory: Path) -> Path:
     directory.mkdir(parents=True, exist_ok=True)
     path = directory / "results.json"
@@ -94,16 +102,18 @@ def write_results(report: Report, directory: Path) -> Path:
     return path
 
 
-def write_grades_csv(reports: list[Report], path: Path) -> None:
-    questions = []
-    for report in reports:
-        for q in report.questions:
-            if q.name not in questions:
-                questions.append(q.name)
+def write_grades_csv(rows: list, unit, path: Path) -> None:
+    """One row per student: rows are (student, report); a group's students share a report.
+
+    Columns: name, email, sid, submission, one per question (the unit's order), total, max,
+    status (ok | malformed | crash | timeout).
+    """
+    questions = [q.name for q in unit.questions]
     with open(path, "w", newline="") as f:
         writer = csv.writer(f)
-        writer.writerow(["submission", *questions, "total", "max", "status"])
-        for report in reports:
+        writer.writerow(["name", "email", "sid", "submission", *questions, "total", "max", "status"])
+        for student, report in rows:
             scores = report.scores()
-            writer.writerow([report.submission, *(f"{scores.get(q, 0):g}" for q in questions),
-                             f"{report.score:g}", f"{report.max_score:g}", report.status])
+            writer.writerow([student.name, student.email, student.sid, report.submission,
+                             *(f"{scores.get(q, 0):g}" for q in questions),
+                             f"{report.score:g}", f"{report.max_score:g}", overall_status(report)])

@@ -223,6 +223,73 @@ def _is_live_child(pid: int) -> bool:
 
 
 
+def confine(limits: Limits, uid: int | None, nproc: int) -> None:
+    """In a new worker process, before any student code: limits, no network, the sandbox uid.
+
+    Runs between fork and exec for a fresh worker, and in a fork server's child (autograder/
+    forkserver.py) before it runs the worker's loop: the same guarantees either way.
+    """
+    signal.signal(signal.SIGXFSZ, signal.SIG_IGN)  # over-long output: EFBIG, not death
+    for res, value in [
+        (resource.RLIMIT_CPU, limits.cpu_seconds),
+        (resource.RLIMIT_AS, limits.memory_mb << 20),
+        (resource.RLIMIT_FSIZE, limits.file_mb << 20),
+        (resource.RLIMIT_NOFILE, limits.open_files),
+        (resource.RLIMIT_NPROC, nproc),
+        (resource.RLIMIT_CORE, 0),
+    ]:
+        resource.setrlimit(res, (value, value))
+    if uid is not None:
+        _libc.unshare(_CLONE_NEWNET)  # best effort: no network at all
+        os.setgroups([])
+        os.setgid(uid)
+        os.setuid(uid)
+
+
+def worker_env(workdir: Path) -> dict[str, str]:
+    """The whole environment of a worker: nothing inherited from the grader."""
+    return {
+        "PATH": "/usr/bin:/bin",
+        "HOME": str(workdir),
+        "TMPDIR": str(workdir),
+        "LANG": "C.UTF-8",
+        "PYTHONHASHSEED": "0",
+        "OMP_NUM_THREADS": "1",
+        "MKL_NUM_THREADS": "1",
+        "MPLBACKEND": "Agg",
+    }
+
+
+def _popen(worker: "Worker", req_read: int, rep_write: int, nproc: int) -> subprocess.Popen:
+    """A fresh interpreter running worker.py (the default way to start a worker)."""
+    limits, uid = worker.limits, worker.uid
+    return subprocess.Popen(
+        [sys.executable, "-s", "-B", "-P", "-u", "-c", _WORKER_SOURCE, str(req_read), str(rep_write)],
+        stdin=subprocess.DEVNULL,
+        stdout=worker._output,
+        stderr=worker._output,
+        cwd=worker.workdir,
+        env=worker_env(worker.workdir),
+        pass_fds=(req_read, rep_write),
+        start_new_session=True,
+        preexec_fn=lambda: confine(limits, uid, nproc),
+    )
+
+
+# How workers are started in this process: None for a fresh interpreter each (_popen), or a
+# fork server's `spawn` (same signature; returns an object with pid, wait() and returncode).
+_SPAWNER = None
+_KEEP: set[int] = set()  # our own helper processes (fork servers): never swept as stragglers
+
+
+def use_spawner(spawn, keep_pid: int | None = None) -> None:
+    """Start every later Worker of this process with `spawn` (None: back to fresh interpreters)."""
+    global _SPAWNER
+    _SPAWNER = spawn
+    if keep_pid is not None:
+        _KEEP.add(keep_pid)
+
+
 class Worker:
     """One sandboxed worker process. Use as a context manager; `close()` kills everything."""
 
@@ -251,47 +318,12 @@ class Worker:
         self._rep, rep_write = os.pipe()
         limits, uid = self.limits, self.uid
         nproc = limits.processes if uid is not None else len(_pids_of_uid(os.getuid())) + limits.processes
-
-        def preexec() -> None:  # runs in the child between fork and exec
-            signal.signal(signal.SIGXFSZ, signal.SIG_IGN)  # over-long output: EFBIG, not death
-            for res, value in [
-                (resource.RLIMIT_CPU, limits.cpu_seconds),
-                (resource.RLIMIT_AS, limits.memory_mb << 20),
-                (resource.RLIMIT_FSIZE, limits.file_mb << 20),
-                (resource.RLIMIT_NOFILE, limits.open_files),
-                (resource.RLIMIT_NPROC, nproc),
-                (resource.RLIMIT_CORE, 0),
-            ]:
-                resource.setrlimit(res, (value, value))
-            if uid is not None:
-                _libc.unshare(_CLONE_NEWNET)  # best effort: no network at all
-                os.setgroups([])
-                os.setgid(uid)
-                os.setuid(uid)
-
-        env = {
-            "PATH": "/usr/bin:/bin",
-            "HOME": str(self.workdir),
-            "TMPDIR": str(self.workdir),
-            "LANG": "C.UTF-8",
-            "PYTHONHASHSEED": "0",
-            "OMP_NUM_THREADS": "1",
-            "MKL_NUM_THREADS": "1",
-            "MPLBACKEND": "Agg",
-        }
-        self._process = subprocess.Popen(
-            [sys.executable, "-s", "-B", "-P", "-u", "-c", _WORKER_SOURCE, str(req_read), str(rep_write)],
-            stdin=subprocess.DEVNULL,
-            stdout=self._output,
-            stderr=self._output,
-            cwd=self.workdir,
-            env=env,
-            pass_fds=(req_read, rep_write),
-            start_new_session=True,
-            preexec_fn=preexec,
-        )
-        os.close(req_read)
-        os.close(rep_write)
+        spawn = _SPAWNER or _popen
+        try:
+            self._process = spawn(self, req_read, rep_write, nproc)
+        finally:
+            os.close(req_read)
+            os.close(rep_write)
         _LIVE.add(self._process.pid)
         self._request({"op": "ping"}, timeout=self.limits.start_seconds, what="starting Python")
 
@@ -327,7 +359,8 @@ class Worker:
             kill_uid(self.uid)
         else:  # children that left the session: ours by descent, or orphans re-parented to us
             _LIVE.discard(self._process.pid)
-            stragglers += [p for p in _descendants(os.getpid()) if p not in _LIVE and not _is_live_child(p)]
+            stragglers += [p for p in _descendants(os.getpid())
+                           if p not in _LIVE and p not in _KEEP and not _is_live_child(p)]
             for pid in stragglers:
                 try:
                     os.kill(pid, signal.SIGKILL)

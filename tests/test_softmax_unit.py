@@ -299,7 +299,7 @@ def test_cli_writes_untampered_results_and_grades_csv(grader, unit, index, tmp_p
 
     time.sleep(0.5)  # a surviving scribbler would rewrite the results now
     rows = (out / "grades.csv").read_text().splitlines()
-    assert rows[0] == ",".join(["submission", *QUESTIONS, "total", "max", "status"])
+    assert rows[0] == ",".join(["name", "email", "sid", "submission", *QUESTIONS, "total", "max", "status"])
     assert len(rows) == 1 + len(group)
     for spec, path, row in zip(group, paths, rows[1:]):
         expected = full_marks(unit) if spec == "reference" else grader.cached(
@@ -307,10 +307,10 @@ def test_cli_writes_untampered_results_and_grades_csv(grader, unit, index, tmp_p
         results = assert_valid_results(out / path.stem / "results.json", unit, expected)
         assert_no_secrets(json.dumps(results))
         cells = row.split(",")
-        assert cells[0] == path.stem
-        assert [float(c) for c in cells[1:-3]] == [expected[q] for q in QUESTIONS]
+        assert cells[0] == cells[3] == path.stem  # a plain notebook: its file name stands for the student
+        assert [float(c) for c in cells[4:-3]] == [expected[q] for q in QUESTIONS]
         assert float(cells[-3]) == sum(expected.values()) and float(cells[-2]) == unit.points
-    assert sorted(p.name for p in out.iterdir()) == sorted(["grades.csv", *(p.stem for p in paths)])
+    assert sorted(p.name for p in out.iterdir()) == sorted(["grades.csv", "report", *(p.stem for p in paths)])
 
 
 # --------------------------------------------------------------------------- malformed

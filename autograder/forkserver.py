@@ -1,0 +1,156 @@
+"""The fork server: a warm process that has imported torch and forks sandboxed workers.
+
+This file is the whole program of the fork server process, started by `autograder/pool.py`
+as ``python -s -B -P -u -c <this source> CONTROL_FD PROJECT_ROOT``. It imports torch once
+(about 2 s and 230 MB, the cost a fresh worker pays per submission), then for each request
+forks a child that becomes a worker exactly as a fresh interpreter would:
+
+* its own session, stdout/stderr into the grader's capped output file, stdin from /dev/null,
+  no other file descriptor than its two pipes;
+* the private working directory, the worker's whole environment (`sandbox.worker_env`);
+* `sandbox.confine`: the same rlimits, network namespace and unprivileged uid as a worker
+  started with Popen (the very same function);
+* then `worker.main`, the worker's request loop, which runs the student's code.
+
+The fork server itself never runs student code and never holds anything secret: it imports
+only the standard library, torch, numpy and autograder's `sandbox` and `worker` modules (no
+unit spec, no reference). It replies on the control socket (SOCK_SEQPACKET, JSON messages,
+file descriptors passed with SCM_RIGHTS):
+
+  -> {"op": "spawn", "limits": {...}, "uid": int|null, "nproc": int, "workdir": str}
+     + fds [request pipe read end, reply pipe write end, output file]
+  <- {"op": "spawned", "pid": int}  or  {"op": "error", "message": str}
+  <- {"op": "exited", "pid": int, "returncode": int}  (Popen's convention: -signal if killed)
+
+When the control socket closes (the grader is gone), it kills its children and exits.
+"""
+
+import json
+import os
+import select
+import signal
+import socket
+import sys
+
+
+def _child(control, wake, message, fds):
+    """In the forked child: become a worker, run its loop, and never return to the server."""
+    try:
+        from autograder import sandbox, worker
+
+        req, rep, output = fds
+        os.setsid()
+        signal.set_wakeup_fd(-1)
+        signal.signal(signal.SIGCHLD, signal.SIG_DFL)
+        control.close()
+        for fd in wake:
+            os.close(fd)
+        null = os.open(os.devnull, os.O_RDONLY)
+        os.dup2(null, 0)
+        os.dup2(output, 1)
+        os.dup2(output, 2)
+        for fd in range(3, 1024):
+            if fd not in (req, rep):
+                try:
+                    os.close(fd)
+                except OSError:
+                    pass
+        workdir = message["workdir"]
+        os.chdir(workdir)
+        os.environ.clear()
+        os.environ.update(sandbox.worker_env(workdir))
+        import tempfile
+
+        tempfile.tempdir = None  # TMPDIR is the private folder now
+        limits = sandbox.Limits(**message["limits"])
+        sandbox.confine(limits, message["uid"], message["nproc"])
+        # nothing of the project on the path: the student imports only what a worker could
+        sys.path[:] = [p for p in sys.path if p and os.path.abspath(p) != PROJECT]
+        sys.argv[:] = ["-c"]
+        worker.main(req, rep)
+        os._exit(0)
+    except BaseException:
+        os._exit(70)
+
+
+def _returncode(status):
+    return -os.WTERMSIG(status) if os.WIFSIGNALED(status) else os.WEXITSTATUS(status)
+
+
+def serve(control):
+    wake_r, wake_w = os.pipe()
+    os.set_blocking(wake_w, False)
+    signal.set_wakeup_fd(wake_w)
+    signal.signal(signal.SIGCHLD, lambda *args: None)  # wakes select through wake_w
+    children = set()
+
+    def send(message):
+        control.send(json.dumps(message).encode())
+
+    def reap():
+        while children:
+            try:
+                pid, status = os.waitpid(-1, os.WNOHANG)
+            except ChildProcessError:
+                return
+            if pid == 0:
+                return
+            children.discard(pid)
+            send({"op": "exited", "pid": pid, "returncode": _returncode(status)})
+
+    send({"op": "ready", "pid": os.getpid()})
+    while True:
+        try:
+            ready = select.select([control, wake_r], [], [])[0]
+        except InterruptedError:
+            continue
+        if wake_r in ready:
+            try:
+                os.read(wake_r, 4096)
+            except BlockingIOError:
+                pass
+        reap()
+        if control not in ready:
+            continue
+        data, fds, _, _ = socket.recv_fds(control, 1 << 16, 8)
+        if not data:  # the grader closed the socket: nothing may outlive it
+            for pid in children:
+                try:
+                    os.killpg(pid, signal.SIGKILL)
+                except OSError:
+                    pass
+            return
+        message = json.loads(data)
+        if message.get("op") != "spawn" or len(fds) != 3:
+            for fd in fds:
+                os.close(fd)
+            send({"op": "error", "message": "bad request"})
+            continue
+        pid = os.fork()
+        if pid == 0:
+            _child(control, (wake_r, wake_w), message, fds)
+        for fd in fds:
+            os.close(fd)
+        children.add(pid)
+        send({"op": "spawned", "pid": pid})
+
+
+def main(control_fd, project):
+    global PROJECT
+    PROJECT = os.path.abspath(project)
+    sys.path[:] = [p for p in sys.path if p and os.path.abspath(p) != os.getcwd()]
+    sys.path.append(PROJECT)  # only to import autograder.sandbox and autograder.worker
+    import numpy  # noqa: F401  (warm: every worker needs them)
+    import torch
+
+    torch.set_num_threads(1)  # before any torch op: a forked child of a threaded parent can hang
+    import autograder.sandbox  # noqa: F401
+    import autograder.worker  # noqa: F401
+
+    serve(socket.socket(fileno=control_fd))
+
+
+PROJECT = ""
+
+if __name__ == "__main__":
+    main(int(sys.argv[1]), sys.argv[2])

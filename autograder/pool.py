@@ -1,0 +1,225 @@
+"""Warm, sandboxed workers for class-scale grading: a fork server, and a pool of graders.
+
+A worker started the ordinary way (`sandbox._popen`) is a fresh interpreter that imports
+torch: about 2 s of CPU per submission. A `ForkServer` is one process that imported torch
+once (autograder/forkserver.py); each worker is a fork of it that then confines itself with
+the same `sandbox.confine` (rlimits, network namespace, unprivileged uid) before it runs any
+student code. The `Worker` class is unchanged: only how its process starts differs (its
+`spawn` hook), so requests, timeouts, kills and crash messages are the same code.
+
+`Graders` runs N trusted grading processes (`--jobs N`), each with its own fork server;
+each grades one submission at a time, so one hostile or crashing submission can only ever
+touch its own worker. The fork server holds no secret: it never imports a unit's spec or
+reference, which stay in the trusted grading process.
+"""
+
+from __future__ import annotations
+
+import concurrent.futures
+import dataclasses
+import inspect
+import json
+import multiprocessing
+import os
+import select
+import signal
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+from . import forkserver, sandbox
+from .sandbox import WorkerLost
+
+ROOT = Path(__file__).resolve().parents[1]
+_SOURCE = inspect.getsource(forkserver)
+_PR_SET_PDEATHSIG = 1
+
+
+class ForkServer:
+    """The trusted side of a fork server; `spawn` is the hook `sandbox.Worker` starts through."""
+
+    def __init__(self, start_seconds: float = 120.0):
+        self.start_seconds = start_seconds
+        self._exits: dict[int, int] = {}
+        self._process: subprocess.Popen | None = None
+        self._start()
+
+    def _start(self) -> None:
+        ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
+        env = sandbox.worker_env(Path("/"))
+        self._process = subprocess.Popen(
+            [sys.executable, "-s", "-B", "-P", "-u", "-c", _SOURCE, str(theirs.fileno()), str(ROOT)],
+            stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, cwd="/", env=env,
+            pass_fds=(theirs.fileno(),), start_new_session=True,
+            preexec_fn=lambda: sandbox._libc.prctl(_PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0))
+        theirs.close()
+        self._sock = ours
+        ready = self._next(self.start_seconds)
+        if ready.get("op") != "ready":
+            raise RuntimeError(f"the fork server did not start: {ready}")
+        sandbox.use_spawner(self.spawn, keep_pid=self._process.pid)
+
+    @property
+    def pid(self) -> int:
+        return self._process.pid
+
+    def _read(self, timeout: float) -> dict:
+        """The next message; exit notices are also recorded in self._exits."""
+        if timeout <= 0 or not select.select([self._sock], [], [], timeout)[0]:
+            raise TimeoutError("the fork server did not answer")
+        data = self._sock.recv(1 << 16)
+        if not data:
+            raise EOFError("the fork server stopped")
+        message = json.loads(data)
+        if message.get("op") == "exited":
+            self._exits[int(message["pid"])] = int(message["returncode"])
+        return message
+
+    def _next(self, timeout: float) -> dict:
+        """The next message that is not an exit notice."""
+        deadline = time.monotonic() + timeout
+        while True:
+            message = self._read(deadline - time.monotonic())
+            if message.get("op") != "exited":
+                return message
+
+    def spawn(self, worker: sandbox.Worker, req_read: int, rep_write: int, nproc: int) -> "_Child":
+        if self._process.poll() is not None:  # it died (it never runs student code): a new one
+            self.close()
+            self._start()
+        message = {"op": "spawn", "limits": dataclasses.asdict(worker.limits), "uid": worker.uid,
+                   "nproc": nproc, "workdir": str(worker.workdir)}
+        try:
+            socket.send_fds(self._sock, [json.dumps(message).encode()],
+                            [req_read, rep_write, worker._output.fileno()])
+            reply = self._next(worker.limits.start_seconds)
+        except (OSError, EOFError, TimeoutError) as exc:
+            raise WorkerLost(f"could not be started by the fork server ({exc})") from None
+        if reply.get("op") != "spawned":
+            raise WorkerLost(f"could not be started by the fork server ({reply.get('message')})")
+        return _Child(self, int(reply["pid"]))
+
+    def returncode(self, pid: int, timeout: float | None) -> int | None:
+        deadline = None if timeout is None else time.monotonic() + timeout
+        while pid not in self._exits:
+            left = 3600.0 if deadline is None else deadline - time.monotonic()
+            if left <= 0:
+                return None
+            try:
+                self._read(left)
+            except TimeoutError:
+                return None
+            except (OSError, EOFError):  # the server is gone: so are its children
+                return -signal.SIGKILL
+        return self._exits.pop(pid)
+
+    def close(self) -> None:
+        if self._process is None:
+            return
+        sandbox.use_spawner(None)
+        sandbox._KEEP.discard(self._process.pid)
+        self._sock.close()  # the server kills its children and exits
+        try:
+            self._process.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            self._process.kill()
+            self._process.wait()
+        self._process = None
+
+    def __enter__(self) -> "ForkServer":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+
+class _Child:
+    """A worker forked by the fork server, with the part of Popen's interface Worker uses."""
+
+    def __init__(self, server: ForkServer, pid: int):
+        self.server, self.pid, self.returncode = server, pid, None
+
+    def poll(self) -> int | None:
+        if self.returncode is None:
+            self.returncode = self.server.returncode(self.pid, timeout=0.0)
+        return self.returncode
+
+    def wait(self, timeout: float | None = None) -> int | None:
+        if self.returncode is None:
+            self.returncode = self.server.returncode(self.pid, timeout)
+        return self.returncode
+
+
+# --------------------------------------------------------------------------- N graders
+
+_GRADER: dict = {}
+
+
+def _init_grader(unit_name: str) -> None:
+    """In each grading process: die with the CLI, load the unit, start a fork server."""
+    from . import units
+
+    sandbox._libc.prctl(_PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the CLI's to handle
+    sandbox.become_subreaper()
+    _GRADER["unit"], _GRADER["reference"] = units.load(unit_name), units.reference(unit_name)
+    _GRADER["server"] = ForkServer()
+
+
+def _grade_in_grader(path: str) -> tuple[dict, float]:
+    return _timed(_GRADER["unit"], _GRADER["reference"], Path(path))
+
+
+def _timed(unit, reference, path: Path) -> tuple[dict, float]:
+    from .grade import grade
+
+    start = time.perf_counter()
+    report = grade(unit, reference, path)
+    return report.to_dict(), time.perf_counter() - start
+
+
+class Graders:
+    """`jobs` trusted grading processes, each grading one submission at a time.
+
+    With jobs == 1 the grading happens in this process (one fork server), which keeps the
+    trusted process's memory measurable and avoids a second copy of torch.
+    """
+
+    def __init__(self, unit_name: str, jobs: int):
+        self.jobs = max(1, jobs)
+        self.unit_name = unit_name
+        self._executor = None
+        self._server = None
+        if self.jobs == 1:
+            from . import units
+
+            self._unit, self._reference = units.load(unit_name), units.reference(unit_name)
+            self._server = ForkServer()
+        else:
+            self._executor = concurrent.futures.ProcessPoolExecutor(
+                self.jobs, mp_context=multiprocessing.get_context("spawn"),
+                initializer=_init_grader, initargs=(unit_name,))
+
+    def map(self, paths: list[Path]):
+        """Yield (index, (report dict, seconds)) as each submission is graded (completion order)."""
+        if self._executor is None:
+            for index, path in enumerate(paths):
+                yield index, _timed(self._unit, self._reference, path)
+            return
+        futures = {self._executor.submit(_grade_in_grader, str(p)): i for i, p in enumerate(paths)}
+        for future in concurrent.futures.as_completed(futures):
+            yield futures[future], future.result()
+
+    def close(self) -> None:
+        if self._server is not None:
+            self._server.close()
+        if self._executor is not None:
+            self._executor.shutdown(wait=True, cancel_futures=True)
+
+    def __enter__(self) -> "Graders":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
