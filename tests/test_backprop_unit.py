@@ -239,6 +239,7 @@ def test_correct_variant_scores_full_marks(grader, name):
     ("wrong/numgrad_changes_x", "numerical_gradient", "modified its input in place"),
     ("wrong/relu_backward_ge_zero", "relu", "use x > 0, not x >= 0"),
     ("wrong/relu_mask_from_output", "relu", "mask from the output"),
+    ("wrong/relu_backward_ge_zero", "mlp", "exactly 0 here"),
     ("wrong/ce_backward_no_onehot", "softmax_cross_entropy", "subtract 1 at the correct class"),
     ("wrong/ce_backward_summed", "softmax_cross_entropy", "divide by N"),
     ("wrong/mlp_summed_over_batch", "mlp", "MEAN over the batch"),

@@ -334,7 +334,20 @@ def _mlp_grads_summed(params, X, y):
     return loss, {k: g * len(y) for k, g in grads.items()}
 
 
+def _mlp_relu_at_zero(params, X, y):
+    """The MLP's loss and gradients with a ReLU whose gradient is 1 at exactly 0 (x >= 0)."""
+    pre = X @ params["W1"] + params["b1"]
+    h = np.maximum(pre, 0.0)
+    scores = h @ params["W2"] + params["b2"]
+    loss = torch_cross_entropy_forward(scores, y)
+    dscores = torch_cross_entropy_backward(scores, y)
+    dpre = (dscores @ params["W2"].T) * (pre >= 0)
+    return loss, {"W1": X.T @ dpre, "b1": dpre.sum(0), "W2": h.T @ dscores, "b2": dscores.sum(0)}
+
+
 MLP_HINTS = (
+    _bug(_mlp_relu_at_zero, "some hidden pre-activations are exactly 0 here, and your ReLU passes the "
+         "gradient there: its gradient at 0 is 0 (mask with x > 0, from the ReLU's input)"),
     _bug(_mlp_summed, "the loss is the MEAN over the batch (and so are its gradients), not the sum"),
     _bug(_mlp_grads_summed, "your gradients are N times too large: the loss is a mean over the batch, "
          "so every gradient carries a 1/N (put it in dlogits once, not nowhere)"),
