@@ -13,6 +13,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, Protocol
 
+import numpy as np
 import torch
 
 from .worker import Opaque
@@ -44,6 +45,8 @@ def input_scale(values: Any) -> float:
     for value in _leaves(values):
         if isinstance(value, torch.Tensor) and value.is_floating_point() and value.numel():
             best = max(best, value.detach().abs().max().item())
+        elif isinstance(value, np.ndarray) and value.dtype.kind == "f" and value.size:
+            best = max(best, float(np.abs(value).max()))
     return best
 
 
@@ -62,8 +65,19 @@ def _type_name(value: Any) -> str:
     return value.type_name if isinstance(value, Opaque) else type(value).__name__
 
 
+def _number(value: Any) -> float | None:
+    """A real number a student may return for a float (Python or NumPy scalar, 0-d array)."""
+    if isinstance(value, (bool, np.bool_)):
+        return None
+    if isinstance(value, (int, float, np.integer, np.floating)):
+        return float(value)
+    if isinstance(value, np.ndarray) and value.shape == () and value.dtype.kind in "iuf":
+        return float(value)
+    return None
+
+
 def _structure(expected: Any, got: Any, leaf) -> Mismatch | None:
-    """Walk tuples/lists in parallel, judging tensor leaves with `leaf`."""
+    """Walk tuples/lists/dicts in parallel, judging tensor, array and float leaves with `leaf`."""
     if isinstance(expected, (tuple, list)):
         if not isinstance(got, (tuple, list)) or len(got) != len(expected):
             n = len(expected)
@@ -74,6 +88,39 @@ def _structure(expected: Any, got: Any, leaf) -> Mismatch | None:
             if mismatch:
                 mismatch.summary = f"output [{i}]: {mismatch.summary}"
                 return mismatch
+        return None
+    if isinstance(expected, dict):
+        if not isinstance(got, dict) or set(got) != set(expected):
+            keys = sorted(expected)
+            return Mismatch(f"expected a dict with keys {keys}, got {_type_name(got)}"
+                            + (f" with keys {sorted(map(str, got))}" if isinstance(got, dict) else ""))
+        for key in expected:
+            mismatch = _structure(expected[key], got[key], leaf)
+            if mismatch:
+                mismatch.summary = f"output [{key!r}]: {mismatch.summary}"
+                return mismatch
+        return None
+    if isinstance(expected, np.ndarray):  # units written in NumPy: judged like tensors
+        if not isinstance(got, np.ndarray):
+            return Mismatch(f"expected a numpy.ndarray, got {_type_name(got)}"
+                            + (f" {got.text}" if isinstance(got, Opaque) else f" {got!r}"[:120]))
+        if got.shape != expected.shape:
+            return Mismatch(f"shape {got.shape}, expected {expected.shape}", expected, got)
+        if got.dtype != expected.dtype:
+            return Mismatch(f"dtype {got.dtype}, expected {expected.dtype}", expected, got)
+        mismatch = leaf(torch.from_numpy(expected), torch.from_numpy(got))
+        if mismatch and mismatch.expected is not None:
+            mismatch.expected, mismatch.got = expected, got
+        return mismatch
+    if isinstance(expected, (float, np.floating)):  # a float (a loss): within the tolerance
+        number = _number(got)
+        if number is None:
+            return Mismatch(f"expected a number, got {_type_name(got)}"
+                            + (f" {got.text}" if isinstance(got, Opaque) else f" {got!r}"[:120]))
+        e = torch.tensor([float(expected)], dtype=torch.float64)
+        mismatch = leaf(e, torch.tensor([number], dtype=torch.float64))
+        if mismatch:
+            return Mismatch(mismatch.summary.replace(" at index (0,)", ""), float(expected), number)
         return None
     if isinstance(expected, torch.Tensor):
         if not isinstance(got, torch.Tensor):
@@ -158,4 +205,7 @@ def unchanged(before: Any, after: Any) -> bool:
     if isinstance(before, torch.Tensor):
         return (isinstance(after, torch.Tensor) and after.shape == before.shape
                 and after.dtype == before.dtype and torch.equal(after, before))
+    if isinstance(before, np.ndarray):
+        return (isinstance(after, np.ndarray) and after.shape == before.shape
+                and after.dtype == before.dtype and np.array_equal(after, before))
     return True

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from typing import Any
 
+import numpy as np
 import torch
 
-from .worker import Opaque
+from .worker import Opaque, _numpy_function_name
 
 _SMALL = 64  # tensors with at most this many elements are printed in full
 
@@ -19,10 +20,23 @@ def describe_value(value: Any) -> str:
         with _print_options():
             body = repr(value.detach())
         return f"{head}:\n{indent(body)}"
+    if isinstance(value, np.ndarray):
+        head = f"array of shape {value.shape}, {value.dtype}"
+        if value.size == 0 or value.size > _SMALL:
+            return head
+        with np.printoptions(precision=5, threshold=_SMALL, edgeitems=3, linewidth=100):
+            body = repr(value)
+        return f"{head}:\n{indent(body)}"
+    if isinstance(value, np.generic):
+        return repr(value.item())
     if isinstance(value, tuple):
         return "(" + ", ".join(describe_value(v) for v in value) + ")"
+    if isinstance(value, dict):
+        return "{" + ", ".join(f"{k!r}: {describe_value(v)}" for k, v in value.items()) + "}"
     if isinstance(value, Opaque):
         return f"a {value.type_name} ({value.text})"
+    if _numpy_function_name(value):
+        return f"numpy.{_numpy_function_name(value)}"
     return repr(value)
 
 

@@ -9,8 +9,10 @@ This file runs in two places:
   ``encode``/``decode``), so both sides share one definition of it.
 
 Wire format: a message is a JSON header frame followed by ``header["blobs"]`` binary frames,
-each frame an 8-byte big-endian length and its bytes. Tensors travel as ``.npy`` bytes loaded
-with ``allow_pickle=False``; nothing is ever unpickled. Everything the worker says is treated
+each frame an 8-byte big-endian length and its bytes. Tensors and NumPy arrays travel as
+``.npy`` bytes loaded with ``allow_pickle=False``; nothing is ever unpickled. A NumPy function
+(``numpy.var``, ``numpy.linalg.norm``) travels by its name, so a unit can pass one as an
+argument (e.g. the function whose numerical gradient a student computes). Everything the worker says is treated
 by the trusted side as untrusted data: it checks types, shapes and values itself.
 """
 
@@ -89,8 +91,36 @@ def recv(fd, deadline=None):
 _SCALARS = (bool, int, float, str, type(None))
 
 
+def _numpy_function_name(value):
+    """"linalg.norm" for numpy.linalg.norm: a public NumPy function, else None."""
+    try:
+        module, name = getattr(value, "__module__", None), getattr(value, "__name__", None)
+        if not isinstance(module, str) or not isinstance(name, str) or not callable(value):
+            return None
+        if module != "numpy" and not module.startswith("numpy."):
+            return None
+        path = (module.removeprefix("numpy").lstrip(".") + "." + name).lstrip(".")
+        return path if _numpy_function(path) is value else None
+    except Exception:  # a student's object with a hostile __getattr__ is just not a function
+        return None
+
+
+def _numpy_function(path):
+    import numpy as np
+
+    obj = np
+    for part in str(path).split("."):
+        if not part.isidentifier() or part.startswith("_"):
+            raise ValueError("malformed numpy function name")
+        obj = getattr(obj, part, None)
+    if not callable(obj) or isinstance(obj, type):
+        raise ValueError("unknown numpy function")
+    return obj
+
+
 def encode(value, blobs):
-    """Turn tensors, numbers, strings, lists, tuples and str-keyed dicts into JSON + blobs.
+    """Turn tensors, NumPy arrays and scalars, NumPy functions, numbers, strings, lists, tuples
+    and str-keyed dicts into JSON + blobs.
 
     Anything else becomes {"$other": type name, "repr": short repr}: the trusted side reports
     it as a wrong type without ever reconstructing the object.
@@ -98,6 +128,14 @@ def encode(value, blobs):
     import numpy as np
     import torch
 
+    if type(value) is np.ndarray or isinstance(value, np.generic):
+        array = np.asarray(value)
+        if array.dtype.kind not in "biufc":  # objects, strings, records: not plain numbers
+            return {"$other": "numpy.ndarray", "repr": f"array of dtype {array.dtype}"}
+        buffer = io.BytesIO()
+        np.save(buffer, array, allow_pickle=False)
+        blobs.append(buffer.getvalue())
+        return {"$array": len(blobs) - 1, "scalar": type(value) is not np.ndarray}
     if isinstance(value, float) and (value != value or abs(value) == float("inf")):
         return {"$float": repr(value)}
     if isinstance(value, _SCALARS):
@@ -113,6 +151,9 @@ def encode(value, blobs):
         np.save(buffer, t.contiguous().numpy(), allow_pickle=False)
         blobs.append(buffer.getvalue())
         return {"$tensor": len(blobs) - 1, "dtype": dtype, "requires_grad": value.requires_grad}
+    name = _numpy_function_name(value)
+    if name:
+        return {"$numpy": name}
     if isinstance(value, (list, tuple)) and type(value) in (list, tuple):
         items = [encode(v, blobs) for v in value]
         return items if type(value) is list else {"$tuple": items}
@@ -156,6 +197,11 @@ def decode(value, blobs):
         return dtype
     if "$other" in value:
         return Opaque(value["$other"], value.get("repr", ""))
+    if "$array" in value:  # a NumPy array (or scalar, e.g. np.float32(1.5)) stays NumPy
+        array = np.load(io.BytesIO(blobs[int(value["$array"])]), allow_pickle=False)
+        return array[()] if value.get("scalar") and array.ndim == 0 else array.copy()
+    if "$numpy" in value:
+        return _numpy_function(value["$numpy"])
     if "$tensor" in value:
         array = np.load(io.BytesIO(blobs[int(value["$tensor"])]), allow_pickle=False)
         t = torch.from_numpy(array.copy())
@@ -208,9 +254,17 @@ def _banned_mode(names, used):
         except (ImportError, AttributeError):
             pass
 
+    # "torch.*" bans every torch function: a unit whose students write NumPy bans torch itself
+    prefixes = tuple(name[:-1] for name in names if name.endswith(".*"))
+
+    def wildcard(func):
+        resolved = resolve_name(func) or f"{getattr(func, '__module__', '')}.{getattr(func, '__qualname__', '')}"
+        return resolved if prefixes and resolved.startswith(prefixes) else None
+
     class Mode(TorchFunctionMode):
         def __torch_function__(self, func, types, args=(), kwargs=None):
             name = banned.get(func) or (resolve_name(func) if resolve_name(func) in names else None)
+            name = name or wildcard(func)
             if name:
                 used.append(name)
                 raise BannedCallError(f"{name} is not allowed in this question")

@@ -1,0 +1,7 @@
+"""Wrong: dx = dout @ W, the missing transpose (shapes only agree when W is square)."""
+
+LOSES = {"linear", "mlp"}
+
+
+def linear_backward(dout, x, W):
+    return dout @ W, x.T @ dout, dout.sum(axis=0)

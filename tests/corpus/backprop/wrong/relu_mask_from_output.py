@@ -1,0 +1,10 @@
+"""Wrong: the ReLU mask taken from the output, relu(x) >= 0, which is true everywhere."""
+
+LOSES = {"relu", "mlp"}
+
+import numpy as np
+
+
+def relu_backward(dout, x):
+    out = np.maximum(x, 0)
+    return dout * (out >= 0)

@@ -1,0 +1,340 @@
+"""The backprop unit graded end to end, and the wire/compare support it added to the engine.
+
+Students write NumPy here, so this unit is the one that sends NumPy arrays (and NumPy
+functions, for the numerical gradient) to the worker and judges NumPy arrays, floats and dicts
+of arrays coming back; its hidden checks take their expected values from torch autograd and
+torch.optim (`Check.oracle`), not from the reference, and ban all of torch ("torch.*").
+
+Every corpus submission is the stub notebook (assignments/backprop/backprop.ipynb) with code
+put into it (conftest.UnitFiles, tests/corpus/README.md):
+
+* wrong/*     one classic bug each: points lost on exactly the questions its LOSES names (the
+              MLP of correct/plain.py calls the layer functions, so a layer bug costs `mlp`
+              too, and LOSES says so);
+* correct/*   correct code written differently from the reference: full marks;
+* hostile/*   a base submission plus hostile cells: exactly the base's scores.
+
+Each corpus entry is graded once per session (conftest's Grader.cached, shared by xdist workers).
+"""
+
+from __future__ import annotations
+
+import ast
+import importlib.util
+import inspect
+import json
+
+import nbformat
+import numpy as np
+import pytest
+import torch
+
+from autograder import build, units
+from autograder import worker as wire
+from autograder.compare import Close, input_scale, unchanged
+from autograder.feedback import describe_value
+
+from conftest import PROJECT, UnitFiles
+
+UNIT = "backprop"
+FILES = UnitFiles(UNIT)
+WRONG, CORRECT, HOSTILE = (FILES.corpus_names(kind) for kind in ("wrong", "correct", "hostile"))
+POINTS = {"numerical_gradient": 2, "linear": 3, "relu": 2, "softmax_cross_entropy": 3, "mlp": 3,
+          "sgd_momentum": 2, "adamw": 3}
+
+
+@pytest.fixture(scope="module")
+def grader(grader_for):
+    return grader_for(UNIT)
+
+
+@pytest.fixture(scope="module")
+def spec():
+    return units.load(UNIT)
+
+
+@pytest.fixture(scope="module")
+def reference():
+    return units.reference(UNIT)
+
+
+def feedback(report) -> str:
+    return json.dumps(report.to_gradescope(), indent=1) + "\n" + "\n".join(report.notes)
+
+
+def failed_messages(report, question: str) -> str:
+    return "\n".join(c.message for q in report.questions if q.name == question for c in q.checks if not c.passed)
+
+
+def secret_lines() -> list[str]:
+    """Distinctive code lines of the reference (not its docstrings, which the stub shows)."""
+    stub, source = FILES.stub.read_text(), FILES.reference.read_text()
+    lines = set()
+    for node in ast.walk(ast.parse(source)):
+        if isinstance(node, ast.FunctionDef):
+            for stmt in node.body[1:] if ast.get_docstring(node) else node.body:
+                for line in ast.get_source_segment(source, stmt).splitlines():
+                    line = line.strip()
+                    if len(line) >= 25 and not line.startswith("#") and json.dumps(line)[1:-1] not in stub:
+                        lines.add(line)
+    assert len(lines) >= 8
+    return sorted(lines)
+
+
+def assert_no_secrets(text: str) -> None:
+    leaked = [line for line in secret_lines() if line in text]
+    assert not leaked, f"hidden source reached the student: {leaked[:3]}"
+
+
+# --------------------------------------------------------------------------- engine support
+
+
+def roundtrip(value):
+    blobs: list[bytes] = []
+    header = json.loads(json.dumps(wire.encode(value, blobs)))  # through JSON, as on the wire
+    return wire.decode(header, blobs)
+
+
+def test_numpy_values_cross_the_wire_as_numpy():
+    value = {"W": np.arange(6.0).reshape(2, 3)[:, ::2], "y": np.array([1, 0]), "s": np.float32(1.5),
+             "loss": np.float64(0.25), "empty": np.zeros((0, 3))}
+    back = roundtrip((value, [np.var, np.linalg.norm]))
+    assert type(back) is tuple and back[1] == [np.var, np.linalg.norm]
+    got = back[0]
+    for key, array in value.items():
+        assert type(got[key]) is type(array) and got[key].dtype == array.dtype and np.array_equal(got[key], array)
+    assert roundtrip(torch.ones(2)).dtype == torch.float32  # tensors stay tensors
+
+
+def test_non_numeric_arrays_and_lookalikes_are_not_rebuilt():
+    class Sub(np.ndarray):
+        pass
+
+    for value in (np.array(["a"]), np.array([object()]), np.ones(2).view(Sub), lambda x: x):
+        assert isinstance(roundtrip(value), wire.Opaque), value
+    for name in ("_private", "load.__globals__", "os.system", "no_such_function"):
+        with pytest.raises(ValueError):
+            wire.decode({"$numpy": name}, [])
+
+
+def test_compare_judges_arrays_floats_and_dicts():
+    close = Close(rtol=1e-6, atol=1e-8, scale=0.0)
+    a = np.array([[1.0, 2.0]])
+    assert close(a, a + 1e-12, 0.0) is None
+    assert "values differ" in close(a, a + 1e-3, 0.0).summary
+    assert "expected a numpy.ndarray, got Tensor" in close(a, torch.from_numpy(a), 0.0).summary
+    assert "dtype float32" in close(a, a.astype(np.float32), 0.0).summary
+    assert "shape (2, 1)" in close(a, a.T, 0.0).summary
+    assert close(0.5, np.float32(0.5), 0.0) is None and close(0.5, np.array(0.5), 0.0) is None
+    assert "expected a number" in close(0.5, "0.5", 0.0).summary
+    assert "NaN" in close(0.5, float("nan"), 0.0).summary
+    grads = {"W": a, "b": np.zeros(2)}
+    assert close((1.0, grads), (1.0, dict(grads)), 0.0) is None
+    assert "output [1]: output ['b']" in close((1.0, grads), (1.0, dict(grads, b=np.ones(2))), 0.0).summary
+    assert "keys" in close(grads, {"W": a}, 0.0).summary
+    assert input_scale(((a * 7, np.array([3])), {})) == 14.0
+    assert unchanged((a,), (a.copy(),)) and not unchanged((a,), (a + 1,))
+    assert describe_value(np.var) == "numpy.var" and "array of shape (1, 2), float64" in describe_value(a)
+
+
+def test_torch_is_banned_wholesale_in_the_worker():
+    used: list[str] = []
+    with pytest.raises(wire.BannedCallError), wire._banned_mode(["torch.*"], used):
+        torch.tensor([1.0], requires_grad=True).sum()
+    assert used == ["torch.tensor"]
+    with wire._banned_mode(["torch.softmax"], []):  # a plain list still allows the rest
+        torch.tensor([1.0]).sum()
+
+
+# --------------------------------------------------------------------------- the unit itself
+
+
+def test_spec_points_and_questions(spec):
+    assert {q.name: q.points for q in spec.questions} == POINTS
+    assert spec.banned == ("torch.*",)
+    for question in spec.questions:
+        assert question.public and len(question.checks) >= 2
+        assert all(c.oracle is not None for c in question.checks) or question.name == "numerical_gradient"
+
+
+def test_stub_notebook_is_generated_from_the_reference():
+    """assignments/backprop/backprop.ipynb is what make_notebook.py writes (regenerate it)."""
+    module_spec = importlib.util.spec_from_file_location("make_notebook", FILES.stub.parent / "make_notebook.py")
+    module = importlib.util.module_from_spec(module_spec)
+    module_spec.loader.exec_module(module)
+    assert nbformat.writes(module.build()) == nbformat.writes(FILES.stub_notebook())
+
+
+def test_reference_follows_torch_along_whole_trajectories(reference):
+    """The NumPy reference's optimizers, chained over 25 steps, stay on torch.optim's trajectory
+    (the hidden checks compare single steps from states on such trajectories)."""
+    from autograder.units.backprop import torch_adamw_trajectory, torch_sgd_trajectory
+
+    rng = np.random.default_rng(0)
+    grads = [rng.normal(size=(3, 2)) for _ in range(25)]
+    param = rng.normal(size=(3, 2))
+    p, v = param, np.zeros_like(param)
+    for g in grads:
+        p, v = reference.sgd_momentum_step(p, g, v, 0.05, momentum=0.9, weight_decay=0.1)
+    expected = torch_sgd_trajectory(param, grads, np.zeros_like(param), 0.05, 0.9, 0.1)
+    np.testing.assert_allclose(p, expected[0], rtol=1e-10)
+    np.testing.assert_allclose(v, expected[1], rtol=1e-10)
+    p, m, v = param, np.zeros_like(param), np.zeros_like(param)
+    for t, g in enumerate(grads, 1):
+        p, m, v = reference.adamw_step(p, g, m, v, t, lr=0.05, betas=(0.8, 0.99), eps=1e-6, weight_decay=0.3)
+    zeros = np.zeros_like(param)
+    for got, want in zip((p, m, v), torch_adamw_trajectory(param, grads, zeros, zeros, 1, 0.05, (0.8, 0.99), 1e-6, 0.3)):
+        np.testing.assert_allclose(got, want, rtol=1e-10, atol=1e-14)
+
+
+def test_corpus_is_big_enough():
+    assert len(WRONG) >= 10 and len(CORRECT) >= 3 and len(HOSTILE) >= 1
+    every_question = set().union(*(FILES.load_entry("wrong", n).loses for n in WRONG))
+    assert every_question == set(POINTS), "some question has no wrong submission"
+
+
+# --------------------------------------------------------------------------- reference and stub
+
+
+def test_reference_scores_full_marks(grader):
+    report = grader.notebook(FILES.reference_notebook())
+    assert report.status == "ok", report.notes
+    assert report.scores() == POINTS, feedback(report)
+    assert not report.notes, report.notes  # every notebook cell runs, demos included
+
+
+def test_untouched_stub_scores_zero_with_a_message_per_question(grader):
+    report = grader.file(FILES.stub)
+    assert report.score == 0 and report.max_score == sum(POINTS.values())
+    for question in report.questions:
+        for check in question.checks:
+            assert "not implemented" in check.message, (question.name, check.message)
+
+
+# --------------------------------------------------------------------------- wrong and correct
+
+
+@pytest.mark.parametrize("name", WRONG)
+def test_wrong_submission_loses_points_only_where_declared(grader, name):
+    entry = FILES.load_entry("wrong", name)
+    report = grader.cached(entry.id)
+    assert report.status == "ok", report.notes
+    lost = {q for q, score in report.scores().items() if score < POINTS[q]}
+    assert lost == set(entry.loses), feedback(report)
+    for question in report.questions:
+        for check in question.checks:
+            assert check.passed or check.message.strip(), (question.name, check.name)
+    assert_no_secrets(feedback(report))
+
+
+@pytest.mark.parametrize("name", CORRECT)
+def test_correct_variant_scores_full_marks(grader, name):
+    report = grader.cached(f"correct/{name}")
+    assert report.status == "ok", report.notes
+    assert report.scores() == POINTS, feedback(report)
+
+
+@pytest.mark.parametrize("spec_name, question, words", [
+    ("wrong/numgrad_forward_difference", "numerical_gradient", "one-sided difference"),
+    ("wrong/numgrad_changes_x", "numerical_gradient", "modified its input in place"),
+    ("wrong/relu_backward_ge_zero", "relu", "use x > 0, not x >= 0"),
+    ("wrong/relu_mask_from_output", "relu", "mask from the output"),
+    ("wrong/relu_backward_ge_zero", "mlp", "exactly 0 here"),
+    ("wrong/ce_backward_no_onehot", "softmax_cross_entropy", "subtract 1 at the correct class"),
+    ("wrong/ce_backward_summed", "softmax_cross_entropy", "divide by N"),
+    ("wrong/mlp_summed_over_batch", "mlp", "MEAN over the batch"),
+    ("wrong/sgd_dampened", "sgd_momentum", "adds the whole gradient"),
+    ("wrong/sgd_lr_in_velocity", "sgd_momentum", "without lr"),
+    ("wrong/adam_no_bias_correction", "adamw", "bias correction"),
+    ("wrong/adamw_l2_penalty", "adamw", "decoupled"),
+    ("wrong/banned_torch_autograd", "mlp", "which this question does not allow"),
+])
+def test_feedback_names_the_bug(grader, spec_name, question, words):
+    message = failed_messages(grader.cached(spec_name), question)
+    assert words in message, message
+
+
+def test_grading_twice_gives_identical_results(grader):
+    entry = FILES.load_entry("wrong", "sgd_lr_in_velocity")
+    first, second = grader.cached(entry.id), grader.entry(entry)
+    assert json.dumps(first.to_gradescope()) == json.dumps(second.to_gradescope())
+    assert first.notes == second.notes
+
+
+# --------------------------------------------------------------------------- hostile
+
+
+@pytest.mark.parametrize("name", HOSTILE)
+def test_hostile_submission_gains_nothing(grader, name, leftovers, tmp_path):
+    entry = FILES.load_entry("hostile", name)
+    report = grader.entry(entry, out_dir=tmp_path)
+    assert not leftovers, "processes survived grading"
+    base = grader.cached(entry.base)
+    assert report.scores() == base.scores(), feedback(report)
+    assert_no_secrets(feedback(report))
+
+
+# --------------------------------------------------------------------------- public checks and bundle
+
+
+def _public_checks():
+    return [(q.name, check) for q in units.load(UNIT).questions for check in q.public]
+
+
+def _call_public(check, namespace):
+    check(**{p: namespace[p] for p in inspect.signature(check).parameters})
+
+
+@pytest.mark.parametrize("question,check", _public_checks(), ids=lambda v: getattr(v, "__name__", v))
+def test_public_check_passes_on_the_reference(reference, question, check):
+    _call_public(check, vars(reference))
+
+
+def _stub_namespace() -> dict:
+    namespace = {"np": np}
+    for cell in FILES.stub_notebook().cells:
+        if cell.cell_type == "code" and any(f"def {n}(" in cell.source for n in FILES.functions):
+            exec(compile(cell.source, "<stub>", "exec"), namespace)
+    return namespace
+
+
+@pytest.mark.parametrize("question,check", _public_checks(), ids=lambda v: getattr(v, "__name__", v))
+def test_public_check_says_not_implemented_on_the_stub(question, check):
+    with pytest.raises(AssertionError, match="not implemented yet"):
+        _call_public(check, _stub_namespace())
+
+
+@pytest.mark.parametrize("name", ["relu_backward_ge_zero", "ce_backward_no_onehot", "adam_no_bias_correction",
+                                  "adamw_l2_penalty"])
+def test_public_checks_catch_classic_bugs_without_a_reference(reference, name):
+    """The gradient checks (against the student's own numerical gradient) and worked examples
+    catch the classic bugs before submission."""
+    entry = FILES.load_entry("wrong", name)
+    namespace = dict(vars(reference))
+    exec(compile(entry.preamble + "\n" + "\n".join(entry.functions.values()), name, "exec"), namespace)
+    failed = set()
+    for question, check in _public_checks():
+        try:
+            _call_public(check, namespace)
+        except AssertionError:
+            failed.add(question)
+    assert failed and failed <= entry.loses, failed
+
+
+def test_student_bundle_has_stubs_and_no_hidden_code():
+    """What `python -m autograder build backprop` ships to students: the stub notebook, the
+    public checks and an Otter test per question, with no line of the reference or the spec,
+    and no torch in its requirements (students write NumPy)."""
+    unit = units.load(UNIT)
+    files = build.student_files(unit, PROJECT)
+    build.check_no_leaks(unit, files, PROJECT)
+    assert {f"tests/{q}.py" for q in POINTS} <= set(files)
+    requirements = files["requirements.txt"].decode().splitlines()
+    assert "numpy==2.4.6" in requirements and not [r for r in requirements if r.startswith("torch")]
+    notebook = json.loads(files["backprop.ipynb"])
+    assert notebook["metadata"]["otter"]["assignment_name"] == UNIT
+    sources = ["".join(c["source"]) for c in notebook["cells"] if c["cell_type"] == "code"]
+    for name in FILES.functions:
+        cell = next(s for s in sources if f"def {name}(" in s)
+        assert "raise NotImplementedError" in cell
+    assert_no_secrets("\n".join(f.decode(errors="replace") for f in files.values()))
