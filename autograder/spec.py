@@ -34,6 +34,25 @@ class Call:
 
 
 @dataclass(frozen=True)
+class Model:
+    """An nn.Module argument built from a provided module (a file of `Unit.provided`).
+
+    Both sides call `<module>.<factory>(**kwargs)` after torch.manual_seed(seed); the worker
+    then loads the trusted side's state_dict (strict), so the student's function and the
+    reference get the same weights. The class is the provided one, never the student's.
+    """
+
+    module: str  # e.g. "interp_model", for assignments/<unit>/interp_model.py
+    factory: str  # a class or a function of that module returning an nn.Module
+    kwargs: tuple[tuple[str, Any], ...] = ()
+    seed: int = 0
+
+    def __repr__(self) -> str:  # what a student sees in a failing input
+        args = ", ".join(f"{k}={v!r}" for k, v in self.kwargs)
+        return f"{self.module}.{self.factory}({args})" + (f" (random weights, seed {self.seed})" if self.seed else "")
+
+
+@dataclass(frozen=True)
 class Example:
     """An explicit input every grading run tries first, usually aimed at one classic bug.
 
@@ -93,6 +112,10 @@ class Unit:
     banned: tuple[str, ...] = ()  # dotted names of torch functions students may not call
     limits: Limits = Limits()
     public_module: str = ""  # module with the public checks, shipped to students
+    # Files of assignments/<unit>/ that graded code may use (a provided model class and its
+    # weights): shipped in both zips, written beside the notebook in the worker, and each .py
+    # made importable there under its stem (the notebook's `import` of it works when grading).
+    provided: tuple[str, ...] = ()
 
     @property
     def points(self) -> float:
