@@ -37,16 +37,14 @@ def reference(name: str) -> ModuleType:
     return module
 
 
-def provided_path(unit: Unit, name: str) -> Path:
-    """A file of the unit's `provided` list (assignments/<unit>/<name>, also in the Gradescope zip)."""
-    if name not in unit.provided:
-        raise KeyError(f"{name!r} is not a provided file of unit {unit.name!r}")
-    return ROOT / "assignments" / unit.name / name
+def provided_path(unit: str, name: str) -> Path:
+    """A provided file of a unit (see Unit.provided): assignments/<unit>/<name>, also in the Gradescope zip."""
+    return ROOT / "assignments" / unit / name
 
 
-def provided_module(unit: Unit, module: str) -> ModuleType:
-    """A provided .py file, imported in the trusted process under a private name (cached)."""
-    key = f"_provided_{unit.name}_{module}"
+def provided_module(unit: str, module: str) -> ModuleType:
+    """A unit's provided <module>.py, imported in the trusted process under a private name (cached)."""
+    key = f"_provided_{unit}_{module}"
     if key not in sys.modules:
         spec = importlib.util.spec_from_file_location(key, provided_path(unit, f"{module}.py"))
         loaded = importlib.util.module_from_spec(spec)

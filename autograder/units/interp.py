@@ -33,7 +33,7 @@ RATIO_CLOSE = Close(rtol=1e-3, atol=1e-3)
 
 @functools.cache
 def _provided():
-    return units.provided_module(units.load("interp"), MODULE)
+    return units.provided_module("interp", MODULE)
 
 
 @functools.cache
@@ -196,6 +196,27 @@ def _patch_example(seg_len, position, seed):
 PATCH_TRAINED = _patch_example(10, 6, seed=4)
 
 
+def _random_patch_example(model, clean, positions):
+    """Like patch_calls: corrupt `positions`, answer/wrong = the tokens whose logits move most."""
+    corrupted = clean.clone()
+    corrupted[:, positions] = (corrupted[:, positions] + 1) % _vocab(model)
+    with torch.no_grad():
+        built = _build(model)
+        change = built(clean)[:, -1] - built(corrupted)[:, -1]
+    return Call((model, clean, corrupted, change.argmax(-1), change.argmin(-1)),
+                names=("model", "clean_tokens", "corrupted_tokens", "answer", "wrong"))
+
+
+def _find_example(model, tokens, seg_len):
+    """A threshold midway between the two largest distinct induction scores of the reference."""
+    ref = _reference()
+    with torch.no_grad():
+        scores = sorted(set(ref.induction_scores(ref.attention_patterns(_build(model), tokens), seg_len)
+                            .flatten().tolist()))
+    threshold = round((scores[-1] + scores[-2]) / 2, 6) if len(scores) > 1 else scores[0] - 0.05
+    return Call((model, tokens, seg_len, threshold), names=("model", "tokens", "seg_len", "threshold"))
+
+
 # ----------------------------------------------------------------------------- hints
 
 
@@ -299,10 +320,10 @@ patterns_q = Question(
     "attention_patterns", functions=("attention_patterns",), public=tuple(public.CHECKS["attention_patterns"]),
     checks=(
         Check("the trained model on repeated sequences", "attention_patterns", trained_calls(), points=1,
-              compare=MODEL_CLOSE, hints=PATTERN_HINTS, max_examples=5,
+              compare=MODEL_CLOSE, hints=PATTERN_HINTS, max_examples=3,
               examples=_examples(_model_call(TRAINED, REPEAT_2))),
         Check("random models of drawn sizes on random tokens", "attention_patterns", random_model_calls(), points=1,
-              compare=MODEL_CLOSE, hints=PATTERN_HINTS, max_examples=15,
+              compare=MODEL_CLOSE, hints=PATTERN_HINTS, max_examples=10,
               examples=_examples(_model_call(RANDOM_SMALL, RANDOM_TOKENS))),
     ))
 
@@ -310,7 +331,7 @@ prev_q = Question(
     "prev_token_scores", functions=("prev_token_scores",), public=tuple(public.CHECKS["prev_token_scores"]),
     checks=(
         Check("matches the reference on random causal patterns", "prev_token_scores", prev_token_calls(), points=1,
-              hints=PREV_HINTS, max_examples=25,
+              hints=PREV_HINTS, max_examples=20,
               examples=_examples(Call((_causal_patterns(2, 2, 3, 5, seed=5),), names=("patterns",)))),
     ))
 
@@ -318,10 +339,10 @@ induction_q = Question(
     "induction_scores", functions=("induction_scores",), public=tuple(public.CHECKS["induction_scores"]),
     checks=(
         Check("matches the reference on random causal patterns, any seg_len", "induction_scores", induction_calls(),
-              points=1, hints=INDUCTION_HINTS, max_examples=25,
+              points=1, hints=INDUCTION_HINTS, max_examples=20,
               examples=_examples(Call((_causal_patterns(2, 2, 3, 8, seed=6), 4), names=("patterns", "seg_len")))),
         Check("three or more occurrences: the key after the most recent one", "induction_scores",
-              induction_calls(many_repeats=True), points=1, hints=INDUCTION_HINTS, max_examples=15,
+              induction_calls(many_repeats=True), points=1, hints=INDUCTION_HINTS, max_examples=10,
               examples=_examples(Call((_causal_patterns(1, 2, 2, 9, seed=7), 3), names=("patterns", "seg_len")))),
         Check("raises ValueError for seg_len < 1 or seg_len >= T", "induction_scores",
               st.sampled_from([Call((_causal_patterns(1, 1, 1, 4, seed=8), n), names=("patterns", "seg_len"))
@@ -334,10 +355,11 @@ find_q = Question(
     "find_induction_heads", functions=("find_induction_heads",), public=tuple(public.CHECKS["find_induction_heads"]),
     checks=(
         Check("the trained model's induction heads", "find_induction_heads", find_heads_calls(trained=True),
-              points=1, compare=Exact(), max_examples=5,
+              points=1, compare=Exact(), max_examples=3,
               examples=_examples(Call((TRAINED, REPEAT_2, 8, 0.4), names=("model", "tokens", "seg_len", "threshold")))),
         Check("random models, thresholds between the heads' scores", "find_induction_heads",
-              find_heads_calls(trained=False), points=1, compare=Exact(), max_examples=12),
+              find_heads_calls(trained=False), points=1, compare=Exact(), max_examples=8,
+              examples=_examples(_find_example(RANDOM_SMALL, _repeats(2, 3, 2, seed=9, vocab=7), 3))),
     ))
 
 dla_q = Question(
@@ -345,10 +367,10 @@ dla_q = Question(
     public=tuple(public.CHECKS["direct_logit_attribution"]),
     checks=(
         Check("the trained model on repeated sequences", "direct_logit_attribution", trained_calls(), points=1,
-              compare=MODEL_CLOSE, hints=DLA_HINTS, max_examples=5,
+              compare=MODEL_CLOSE, hints=DLA_HINTS, max_examples=3,
               examples=_examples(_model_call(TRAINED, REPEAT_3))),
         Check("random models of drawn sizes on random tokens", "direct_logit_attribution",
-              random_model_calls(min_len=2), points=2, compare=MODEL_CLOSE, hints=DLA_HINTS, max_examples=15,
+              random_model_calls(min_len=2), points=2, compare=MODEL_CLOSE, hints=DLA_HINTS, max_examples=10,
               examples=_examples(_model_call(RANDOM_SMALL, RANDOM_TOKENS))),
     ))
 
@@ -356,10 +378,10 @@ lens_q = Question(
     "logit_lens", functions=("logit_lens",), public=tuple(public.CHECKS["logit_lens"]),
     checks=(
         Check("the trained model on repeated sequences", "logit_lens", trained_calls(), points=1,
-              compare=MODEL_CLOSE, hints=LENS_HINTS, max_examples=5,
+              compare=MODEL_CLOSE, hints=LENS_HINTS, max_examples=3,
               examples=_examples(_model_call(TRAINED, REPEAT_2))),
         Check("random models of drawn sizes on random tokens", "logit_lens", random_model_calls(), points=1,
-              compare=MODEL_CLOSE, hints=LENS_HINTS, max_examples=15,
+              compare=MODEL_CLOSE, hints=LENS_HINTS, max_examples=10,
               examples=_examples(_model_call(RANDOM_SMALL, RANDOM_TOKENS))),
     ))
 
@@ -367,9 +389,10 @@ patch_q = Question(
     "patch_heads", functions=("patch_heads",), public=tuple(public.CHECKS["patch_heads"]),
     checks=(
         Check("the trained model: restoring an induction prediction", "patch_heads", patch_calls(trained=True),
-              points=1, compare=RATIO_CLOSE, hints=PATCH_HINTS, max_examples=4, examples=_examples(PATCH_TRAINED)),
+              points=1, compare=RATIO_CLOSE, hints=PATCH_HINTS, max_examples=3, examples=_examples(PATCH_TRAINED)),
         Check("random models, corrupted tokens in drawn positions", "patch_heads", patch_calls(trained=False),
-              points=2, compare=RATIO_CLOSE, hints=PATCH_HINTS, max_examples=12),
+              points=2, compare=RATIO_CLOSE, hints=PATCH_HINTS, max_examples=8,
+              examples=_examples(_random_patch_example(RANDOM_SMALL, RANDOM_TOKENS, [1, 3]))),
     ))
 
 UNIT = Unit(
