@@ -12,6 +12,7 @@ import copy
 from pathlib import Path
 from types import ModuleType
 
+import numpy as np
 import torch
 from hypothesis import HealthCheck, Phase, Verbosity, example, given, settings
 from hypothesis.errors import HypothesisException
@@ -216,6 +217,9 @@ def _with_models(unit: Unit, call: Call) -> tuple[tuple, dict, Call]:
         if value not in built:
             torch.manual_seed(value.seed)
             model = getattr(units.provided_module(unit.name, value.module), value.factory)(**dict(value.kwargs)).eval()
+            if value.weights:
+                with np.load(units.provided_path(unit.name, value.weights), allow_pickle=False) as arrays:
+                    model.load_state_dict({k: torch.from_numpy(arrays[k]) for k in arrays.files}, strict=True)
             recipe = wire.ModelRef(value.module, value.factory, dict(value.kwargs), value.seed,
                                    {k: v.detach().clone() for k, v in model.state_dict().items()})
             built[value] = (model, recipe)

@@ -35,21 +35,25 @@ class Call:
 
 @dataclass(frozen=True)
 class Model:
-    """An nn.Module argument built from a provided module (a file of `Unit.provided`).
+    """An nn.Module argument: a class of a provided module (a file of `Unit.provided`).
 
-    Both sides call `<module>.<factory>(**kwargs)` after torch.manual_seed(seed); the worker
-    then loads the trusted side's state_dict (strict), so the student's function and the
-    reference get the same weights. The class is the provided one, never the student's.
+    The trusted side builds `<module>.<factory>(**kwargs)` after torch.manual_seed(seed), then
+    loads `weights` (a provided .npz of the state_dict) if given; the worker builds the same
+    class the same way and loads the trusted side's state_dict (strict). So both get the same
+    weights, and the worker never reads a file for them (the student could have changed it).
     """
 
     module: str  # e.g. "interp_model", for assignments/<unit>/interp_model.py
-    factory: str  # a class or a function of that module returning an nn.Module
+    factory: str  # a class (or function) of that module returning an nn.Module
     kwargs: tuple[tuple[str, Any], ...] = ()
     seed: int = 0
+    weights: str = ""  # e.g. "interp_model.npz"; empty: the seeded random initialisation
 
     def __repr__(self) -> str:  # what a student sees in a failing input
+        if self.weights:
+            return f"the trained {self.module}.{self.factory} (weights {self.weights})"
         args = ", ".join(f"{k}={v!r}" for k, v in self.kwargs)
-        return f"{self.module}.{self.factory}({args})" + (f" (random weights, seed {self.seed})" if self.seed else "")
+        return f"{self.module}.{self.factory}({args}) with random weights (seed {self.seed})"
 
 
 @dataclass(frozen=True)

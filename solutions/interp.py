@@ -29,19 +29,19 @@ def _check_patterns(patterns):
         raise ValueError("patterns must be a tensor of shape [B, n_layers, n_heads, T, T]")
 
 
+@torch.no_grad()
 def _run_with_cache(model, tokens, modules):
-    # forward pass; returns {module: its output}, with every hook removed afterwards
+    # forward pass; returns (final logits, {module: its output}), every hook removed afterwards
     cache, handles = {}, []
     try:
         for module in modules:
             handles.append(module.register_forward_hook(
                 lambda mod, inputs, output: cache.__setitem__(mod, output.detach())))
-        with torch.no_grad():
-            logits = model(tokens)
+        final = model(tokens)
     finally:
         for handle in handles:
             handle.remove()
-    return logits, cache
+    return final, cache
 
 
 def _head_results(model, cache):
@@ -213,9 +213,9 @@ def patch_heads(model, clean_tokens, corrupted_tokens, answer, wrong):
                 return z
             handle = hook.register_forward_hook(patch)
             try:
-                with torch.no_grad():
-                    ld = logit_difference(model(corrupted_tokens), answer, wrong)
+                patched, _ = _run_with_cache(model, corrupted_tokens, [])
             finally:
                 handle.remove()
+            ld = logit_difference(patched, answer, wrong)
             restored[layer, head] = (ld - ld_corrupted) / (ld_clean - ld_corrupted)
     return restored

@@ -24,7 +24,7 @@ from ..spec import Call, Check, Example, Hint, Model, Question, Unit
 from . import interp_public as public
 
 MODULE = "interp_model"
-TRAINED = Model(MODULE, "load_trained")
+WEIGHTS = "interp_model.npz"
 # model outputs are sums of many float32 products: judge them at float32 level of the values
 MODEL_CLOSE = Close(rtol=1e-4, atol=1e-4)
 # a ratio of two logit differences: its error grows as the denominator shrinks (kept >= 0.25)
@@ -41,8 +41,15 @@ def _reference():
     return units.reference("interp")
 
 
+TRAINED = Model(MODULE, "AttnOnlyTransformer", tuple(_provided().TRAINED_CONFIG.items()), weights=WEIGHTS)
+
+
+@functools.cache
 def _build(model: Model):
-    torch.manual_seed(model.seed)  # as grade.py builds it
+    """The model as grade.py builds it (cached: hints and strategies only read it)."""
+    if model.weights:
+        return _provided().load_trained(units.provided_path("interp", model.weights))
+    torch.manual_seed(model.seed)
     return getattr(_provided(), model.factory)(**dict(model.kwargs)).eval()
 
 
@@ -245,8 +252,7 @@ def _before_softmax(call, expected, got):
 
 
 def _layers_swapped(call, e, got):
-    return (isinstance(got, torch.Tensor) and e.shape[0] != e.shape[1]
-            and tuple(got.shape) == (e.shape[1], e.shape[0], *e.shape[2:]))
+    return isinstance(got, torch.Tensor) and got.dim() == 5 and _same(got.transpose(0, 1), e, 1e-4)
 
 
 def _bias_per_head(call, e, got):
@@ -275,7 +281,8 @@ PATTERN_HINTS = (
                           "giving [B, n_layers, n_heads, T, T]"),
 )
 PREV_HINTS = (
-    Hint(lambda call, e, got: _same(got, _diagonal_mean(call.args[0], 0).to(e.dtype), 1e-5),
+    Hint(lambda call, e, got: any(_same(got, _diagonal_mean(call.args[0], 0, first).to(e.dtype), 1e-5)
+                                  for first in (0, 1)),
          "you read the main diagonal (i, i): the previous token of query i is key i - 1, the diagonal just below"),
     Hint(lambda call, e, got: _same(got, _diagonal_mean(call.args[0], 1).to(e.dtype), 1e-5),
          "you read the diagonal above the main one (i, i + 1), which a causal pattern never attends to: the previous "
@@ -302,9 +309,10 @@ LENS_HINTS = (
     Hint(lambda call, e, got: isinstance(got, torch.Tensor) and got.shape == e.shape and _same(
         got - e, (-_build(call.args[0]).b_U.detach()).expand_as(e), 1e-3),
          "the unembedding has a bias: logits = resid @ W_U + b_U"),
-    Hint(lambda call, e, got: isinstance(got, torch.Tensor) and got.shape == e.shape and _same(got[:, 1:], e[:, :-1], 1e-3),
-         "entry l + 1 is the residual stream AFTER block l (the block's output), entry 0 the embedding alone; "
-         "yours is shifted by one layer"),
+    Hint(lambda call, e, got: isinstance(got, torch.Tensor) and got.shape == e.shape
+         and _same(got[:, 0], e[:, 0], 1e-3) and not _same(got[:, -1], e[:, -1], 1e-3),
+         "entry l + 1 is the residual stream AFTER block l (the block's output), so the last entry is "
+         "model(tokens); yours is not (did you hook the blocks' inputs?)"),
 )
 PATCH_HINTS = (
     Hint(lambda call, e, got: isinstance(got, torch.Tensor) and got.shape == e.shape and e.shape[1] > 1
@@ -400,5 +408,5 @@ UNIT = Unit(
     questions=(patterns_q, prev_q, induction_q, find_q, dla_q, lens_q, patch_q),
     banned=(),
     public_module="interp_public",
-    provided=("interp_model.py", "interp_model.npz"),
+    provided=("interp_model.py", WEIGHTS),
 )
