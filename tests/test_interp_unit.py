@@ -239,11 +239,8 @@ def test_hostile_submission_gains_nothing(grader, unit, name, leftovers, tmp_pat
     path = write_results(report, tmp_path / "out")
     results = json.loads(path.read_text())
     assert [t["name"] for t in results["tests"]] == list(QUESTIONS)
-
-
-def test_model_recipe_in_a_reply_is_reported_not_built(grader, tmp_path):
-    report = grader.entry(FILES.load_entry("hostile", "model_recipe_and_tampering"), out_dir=tmp_path)
-    assert "cannot read" in message(report, "patch_heads")
+    if name == "model_recipe_and_tampering":  # the recipe in the reply was refused, not built
+        assert "cannot read" in message(report, "patch_heads")
 
 
 # --------------------------------------------------------------------------- public checks
