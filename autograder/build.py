@@ -163,6 +163,12 @@ def build_autograder_zip(unit: Unit, stage: Path, target: Path, project: Path) -
                     ignore=shutil.ignore_patterns("__pycache__", "*.pyc", ".*"))
     (plugin / "solutions").mkdir()
     shutil.copy2(reference, plugin / "solutions" / reference.name)
+    for name in unit.provided:  # e.g. a model class and its weights: the trusted side uses them too
+        provided = project / "assignments" / unit.name / name
+        if not provided.is_file():
+            raise BuildError(f"no provided file {_shown(provided)} (listed in the unit's `provided`)")
+        (plugin / "assignments" / unit.name).mkdir(parents=True, exist_ok=True)
+        shutil.copy2(provided, plugin / "assignments" / unit.name / name)
     tests = stage / "tests"
     tests.mkdir()
     for question in unit.questions:

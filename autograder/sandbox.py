@@ -392,6 +392,11 @@ class Worker:
             what=f"running cell {index}",
         )[0]
 
+    def provide(self, module: str, file: str) -> dict:
+        """Make `file` (one of the worker's files, e.g. a unit's model class) importable as `module`."""
+        return self._request({"op": "provide", "module": module, "file": file},
+                             timeout=self.limits.cell_seconds, what=f"loading the provided {file}")[0]
+
     def call(self, header: dict, blobs: list[bytes], timeout: float | None = None) -> tuple[dict, list[bytes]]:
         return self._request(
             dict(header, op="call"), blobs, timeout=timeout or self.limits.call_seconds, what="answering a graded call"

@@ -34,6 +34,29 @@ class Call:
 
 
 @dataclass(frozen=True)
+class Model:
+    """An nn.Module argument: a class of a provided module (a file of `Unit.provided`).
+
+    The trusted side builds `<module>.<factory>(**kwargs)` after torch.manual_seed(seed), then
+    loads `weights` (a provided .npz of the state_dict) if given; the worker builds the same
+    class the same way and loads the trusted side's state_dict (strict). So both get the same
+    weights, and the worker never reads a file for them (the student could have changed it).
+    """
+
+    module: str  # e.g. "interp_model", for assignments/<unit>/interp_model.py
+    factory: str  # a class (or function) of that module returning an nn.Module
+    kwargs: tuple[tuple[str, Any], ...] = ()
+    seed: int = 0
+    weights: str = ""  # e.g. "interp_model.npz"; empty: the seeded random initialisation
+
+    def __repr__(self) -> str:  # what a student sees in a failing input
+        if self.weights:
+            return f"the trained {self.module}.{self.factory} (weights {self.weights})"
+        args = ", ".join(f"{k}={v!r}" for k, v in self.kwargs)
+        return f"{self.module}.{self.factory}({args}) with random weights (seed {self.seed})"
+
+
+@dataclass(frozen=True)
 class Example:
     """An explicit input every grading run tries first, usually aimed at one classic bug.
 
@@ -100,6 +123,10 @@ class Unit:
     # The least mutation score (autograder/audit.py) the hidden checks must reach; make test
     # fails below it on a fixed sample of mutants. None: not audited.
     mutation_floor: float | None = None
+    # Files of assignments/<unit>/ that graded code may use (a provided model class and its
+    # weights): shipped in both zips, written beside the notebook in the worker, and each .py
+    # made importable there under its stem (the notebook's `import` of it works when grading).
+    provided: tuple[str, ...] = ()
 
     @property
     def points(self) -> float:

@@ -116,6 +116,16 @@ def _numpy_function(path):
     if not callable(obj) or isinstance(obj, type):
         raise ValueError("unknown numpy function")
     return obj
+class ModelRef:
+    """An nn.Module argument, sent as a recipe: the worker calls `factory(**kwargs)` of a provided
+    module (see the "provide" op) under torch.manual_seed(seed), then loads `state_dict` into it
+    with strict=True, so both sides hold the same weights. Only the worker builds these: the
+    trusted side refuses a "$model" in a reply (decode without `build`).
+    """
+
+    def __init__(self, module, factory, kwargs, seed, state_dict):
+        self.module, self.factory, self.kwargs = module, factory, kwargs
+        self.seed, self.state_dict = seed, state_dict
 
 
 def encode(value, blobs):
@@ -140,6 +150,9 @@ def encode(value, blobs):
         return {"$float": repr(value)}
     if isinstance(value, _SCALARS):
         return value
+    if type(value) is ModelRef:
+        return {"$model": {"module": value.module, "factory": value.factory, "seed": value.seed,
+                           "kwargs": encode(value.kwargs, blobs), "state_dict": encode(value.state_dict, blobs)}}
     if isinstance(value, torch.dtype):
         return {"$dtype": str(value).removeprefix("torch.")}
     if type(value) is torch.Tensor or type(value) is torch.nn.Parameter:
@@ -176,20 +189,28 @@ class Opaque:
         return f"<{self.type_name}: {self.text}>"
 
 
-def decode(value, blobs):
+def decode(value, blobs, build=None):
+    """The inverse of `encode`. A "$model" recipe becomes `build(recipe)` where `build` is given
+    (the worker building a model argument), and is refused everywhere else."""
     import numpy as np
     import torch
 
     if isinstance(value, list):
-        return [decode(v, blobs) for v in value]
+        return [decode(v, blobs, build) for v in value]
     if not isinstance(value, dict):
         return value
+    if "$model" in value:
+        if build is None:
+            raise ValueError("a model where only data may be")
+        recipe = value["$model"]
+        return build(dict(recipe, kwargs=decode(recipe["kwargs"], blobs),
+                          state_dict=decode(recipe["state_dict"], blobs)))
     if "$float" in value:
         return float(value["$float"])
     if "$tuple" in value:
-        return tuple(decode(v, blobs) for v in value["$tuple"])
+        return tuple(decode(v, blobs, build) for v in value["$tuple"])
     if "$dict" in value:
-        return {str(k): decode(v, blobs) for k, v in value["$dict"].items()}
+        return {str(k): decode(v, blobs, build) for k, v in value["$dict"].items()}
     if "$dtype" in value:
         dtype = getattr(torch, str(value["$dtype"]), None)
         if not isinstance(dtype, torch.dtype):
@@ -292,14 +313,40 @@ def _exec_cell(namespace, header):
         return {"ok": False, "error": type(exc).__name__, "traceback": _student_traceback(exc)}
 
 
+def _provide(header):
+    """Make a provided file of the working directory (e.g. the unit's model class) importable
+    as `header["module"]`, so the notebook's `import` of it works as on the student's machine."""
+    import importlib.util
+
+    try:
+        spec = importlib.util.spec_from_file_location(header["module"], os.path.abspath(header["file"]))
+        module = importlib.util.module_from_spec(spec)
+        sys.modules[header["module"]] = module
+        spec.loader.exec_module(module)
+        return {"ok": True}
+    except BaseException as exc:
+        sys.modules.pop(header.get("module"), None)
+        return {"ok": False, "error": type(exc).__name__, "traceback": repr(exc)[:2000]}
+
+
+def _build_model(recipe):
+    import torch
+
+    module = sys.modules[recipe["module"]]  # a provided module, never the student's namespace
+    torch.manual_seed(recipe["seed"])
+    model = getattr(module, recipe["factory"])(**recipe["kwargs"])
+    model.load_state_dict(recipe["state_dict"], strict=True)
+    return model.eval()
+
+
 def _call(namespace, header, blobs):
     import torch
 
     target = namespace.get(header["target"])
     if target is None:
         return {"status": "missing"}, []
-    args = decode(header["args"], blobs)
-    kwargs = decode(header["kwargs"], blobs)
+    args = decode(header["args"], blobs, _build_model)
+    kwargs = decode(header["kwargs"], blobs, _build_model)
     used = []
     torch.manual_seed(header.get("seed", 0))
     try:
@@ -349,6 +396,8 @@ def main(req_fd, rep_fd):
             reply, out = _exec_cell(namespace, header), []
         elif op == "call":
             reply, out = _call(namespace, header, blobs)
+        elif op == "provide":
+            reply, out = _provide(header), []
         elif op == "ping":
             reply, out = {"ok": True}, []
         else:

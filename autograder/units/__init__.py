@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import importlib
 import importlib.util
+import sys
 from pathlib import Path
 from types import ModuleType
 
@@ -34,3 +35,19 @@ def reference(name: str) -> ModuleType:
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     return module
+
+
+def provided_path(unit: str, name: str) -> Path:
+    """A provided file of a unit (see Unit.provided): assignments/<unit>/<name>, also in the Gradescope zip."""
+    return ROOT / "assignments" / unit / name
+
+
+def provided_module(unit: str, module: str) -> ModuleType:
+    """A unit's provided <module>.py, imported in the trusted process under a private name (cached)."""
+    key = f"_provided_{unit}_{module}"
+    if key not in sys.modules:
+        spec = importlib.util.spec_from_file_location(key, provided_path(unit, f"{module}.py"))
+        loaded = importlib.util.module_from_spec(spec)
+        sys.modules[key] = loaded
+        spec.loader.exec_module(loaded)
+    return sys.modules[key]

@@ -1,0 +1,11 @@
+"""Wrong: the layers stacked in dimension 0, giving [n_layers, B, n_heads, T, T]."""
+
+LOSES = {"attention_patterns", "find_induction_heads"}
+
+import torch
+
+
+def attention_patterns(model, tokens):
+    hooks = [block.attn.hook_pattern for block in model.blocks]
+    _, saved = _cache(model, tokens, hooks)
+    return torch.stack([saved[h] for h in hooks], dim=0)
