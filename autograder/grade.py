@@ -56,6 +56,7 @@ class Session:
         self.good_cells: list[int] = []
         self.notes: list[str] = []
         self.dead = ""  # why the notebook can no longer be called, if it cannot
+        self.judged_calls: dict = {}  # results of judged checks' calls, shared between checks
         self.worker = Worker({submission.name: submission.data}, unit.limits)
 
     def __enter__(self) -> "Session":
@@ -218,20 +219,16 @@ def _missing(check: Check) -> str:
 
 def run_judged_check(session: Session, unit: Unit, question: Question, check: Check) -> CheckResult:
     """A check judged by `check.judge` on the student's result (e.g. a trained model): each
-    explicit example is called once, with the check's CPU budget; the score is the points
-    times the smallest fraction the judge gives."""
+    explicit example is called with the check's CPU budget; the score is the points times the
+    smallest fraction the judge gives. Checks of one question that share an example's Call
+    object (e.g. accuracy thresholds of one training run) share its one call."""
     fraction, messages = 1.0, []
     for ex in check.examples:
-        blobs: list[bytes] = []
-        header = {"target": check.function, "banned": list(unit.banned_for(question)), "seed": 0,
-                  "state_dicts": True, "args": wire.encode(tuple(ex.call.args), blobs),
-                  "kwargs": wire.encode(dict(ex.call.kwargs), blobs)}
         try:
-            before = session.worker.cpu_time() if not session.dead else 0.0
-            reply, out = session.call(header, blobs, cpu_seconds=check.cpu_seconds)
-            used = session.worker.cpu_time() - before
-        except _Stop as stop:
-            return _failed(check, stop.message + (f"\nHint: {ex.hint}" if ex.hint else ""))
+            reply, out, used = _judged_call(session, unit, question, check, ex.call)
+        except _Stop as stop:  # the hint (about the budget) only when time ran out
+            out_of_time = "CPU time" in stop.message or "timed out" in stop.message
+            return _failed(check, stop.message + (f"\nHint: {ex.hint}" if ex.hint and out_of_time else ""))
         status, name = reply.get("status"), check.function
         if status == "missing":
             return _failed(check, _missing(check))
@@ -258,6 +255,26 @@ def run_judged_check(session: Session, unit: Unit, question: Question, check: Ch
         messages.append(message)
     score = round(check.points * fraction, 5)
     return CheckResult(check.name, score == check.points, score, check.points, "\n".join(m for m in messages if m))
+
+
+def _judged_call(session: Session, unit: Unit, question: Question, check: Check, call: Call):
+    """(reply, blobs, CPU seconds used) of the student's function on `call`, made once per session."""
+    key = (question.name, check.function, id(call), check.cpu_seconds)
+    if key not in session.judged_calls:
+        blobs: list[bytes] = []
+        header = {"target": check.function, "banned": list(unit.banned_for(question)), "seed": 0,
+                  "state_dicts": True, "args": wire.encode(tuple(call.args), blobs),
+                  "kwargs": wire.encode(dict(call.kwargs), blobs)}
+        try:
+            before = session.worker.cpu_time() if not session.dead else 0.0
+            reply, out = session.call(header, blobs, cpu_seconds=check.cpu_seconds)
+            session.judged_calls[key] = (reply, out, session.worker.cpu_time() - before)
+        except _Stop as stop:
+            session.judged_calls[key] = stop
+    result = session.judged_calls[key]
+    if isinstance(result, _Stop):
+        raise result
+    return result
 
 
 @contextlib.contextmanager

@@ -103,7 +103,7 @@ def build():
     s = {**stub_sources(REFERENCE, QUESTIONS), **{n: class_stub(n, m) for n, m in CLASSES.items()},
          "GPTConfig": config_stub()}
     budget = spec.TRAIN_CPU_SECONDS
-    scale = "\n".join(f"| at least {bar:.0%} | {frac:g} × the points |" for bar, frac in spec.ACCURACY_SCALE)
+    scale = "\n".join(f"| at least {bar:.0%} | {n} of 4 |" for n, bar in enumerate(spec.ACCURACY_BARS, 1))
     cells = [
         md(r"""
 # A GPT from scratch
@@ -259,10 +259,10 @@ model's `state_dict` into its **reference** GPT and measures greedy exact-match 
 {spec.EVAL_SEQUENCES} fresh sequences it draws itself; a `forward` that sorts by hard-coded
 rules earns nothing. Credit:
 
-| exact-sequence accuracy | credit |
+| exact-sequence accuracy | points |
 |---|---|
+| below {spec.ACCURACY_BARS[0]:.0%} | 0 of 4 |
 {scale}
-| below {spec.ACCURACY_SCALE[-1][0]:.0%} | 0 |
 
 A loss that becomes NaN (training diverged) scores 0, with a message saying so.
 """),

@@ -12,6 +12,7 @@ trusted process, and must sort sequences drawn with a seed the student never see
 """
 
 import functools
+import hashlib
 import math
 
 import torch
@@ -37,8 +38,9 @@ TRAIN_CPU_SECONDS = 60
 # Sequences the trained model must sort, drawn here with a seed that is never shown.
 EVAL_SEQUENCES = 2000
 _EVAL_SEED = 0x5EC2E7
-# accuracy -> fraction of the training points, best first (stated in the notebook)
-ACCURACY_SCALE = ((0.99, 1.0), (0.95, 0.75), (0.80, 0.5), (0.50, 0.25))
+# One point per accuracy bar the trained model reaches (stated in the notebook): full marks at
+# 99% exact-sequence accuracy, partial credit below.
+ACCURACY_BARS = (0.50, 0.80, 0.95, 0.99)
 
 
 # ----------------------------------------------------------------------------- inputs
@@ -222,11 +224,13 @@ def _fresh_digits(n=EVAL_SEQUENCES):
 
 
 def credit(accuracy: float) -> float:
-    return next((fraction for bar, fraction in ACCURACY_SCALE if accuracy >= bar), 0.0)
+    """The fraction of the training points an accuracy earns."""
+    return sum(accuracy >= bar for bar in ACCURACY_BARS) / len(ACCURACY_BARS)
 
 
-def judge_training(call: Call, got) -> tuple[float, str]:
-    """(fraction, message) for what train_sorter returned: (state_dict, losses)."""
+def judge_training(call: Call, got, bar: float = ACCURACY_BARS[-1]) -> tuple[float, str]:
+    """(1 if the trained model reaches `bar` else 0, message) for what train_sorter returned,
+    (state_dict, losses)."""
     if not (isinstance(got, (tuple, list)) and len(got) == 2 and isinstance(got[0], dict)):
         return 0.0, "`train_sorter` must return a tuple (model, losses), the model an nn.Module (a GPT)"
     state, losses = got
@@ -240,22 +244,44 @@ def judge_training(call: Call, got) -> tuple[float, str]:
         return 0.0, "the trained model's state_dict holds something other than tensors"
     if not all(bool(t.isfinite().all()) for t in state.values() if t.is_floating_point()):
         return 0.0, "training diverged: the trained model's weights contain NaN or inf"
+    accuracy = _accuracy(tuple(sorted((k, v.float()) for k, v in state.items())))
+    if isinstance(accuracy, str):
+        return 0.0, accuracy
+    return float(accuracy >= bar), (f"your trained model sorts {accuracy:.1%} of {EVAL_SEQUENCES} fresh sequences "
+                                    f"exactly (loaded into the reference GPT); this check needs {bar:.0%}")
+
+
+_ACCURACIES: dict = {}  # state_dict bytes -> accuracy: the bars of one training share one evaluation
+
+
+def _accuracy(state: tuple) -> float | str:
+    """Greedy exact-sequence accuracy of the weights `state` in the reference GPT(SORT_SIZES), on
+    sequences drawn here; or why the weights do not fit."""
+    key = hashlib.sha256(b"".join(k.encode() + v.numpy().tobytes() + str(tuple(v.shape)).encode()
+                                  for k, v in state)).hexdigest()
+    if key not in _ACCURACIES:
+        _ACCURACIES.clear()
+        _ACCURACIES[key] = _evaluate(dict(state))
+    return _ACCURACIES[key]
+
+
+def _evaluate(state: dict) -> float | str:
     ref = _reference()
     torch.manual_seed(0)
     model = ref.GPT(ref.GPTConfig(**public.SORT_SIZES))
     try:
-        model.load_state_dict({k: v.float() for k, v in state.items()}, strict=True)
+        model.load_state_dict(state, strict=True)
     except RuntimeError as exc:
         first = str(exc).splitlines()
-        return 0.0, ("the trained model's state_dict does not fit GPT(GPTConfig(**SORT_SIZES)) with the "
-                     f"contract's keys: {' '.join(first[1:3])[:400]}")
-    with torch.no_grad():
-        accuracy = public.sort_accuracy(model, _fresh_digits(), ref.generate)
-    fraction = credit(accuracy)
-    scale = ", ".join(f">= {bar:.0%}: {f:g}" for bar, f in ACCURACY_SCALE)
-    return fraction, (f"your trained model sorts {accuracy:.1%} of {EVAL_SEQUENCES} fresh sequences exactly "
-                      f"(loaded into the reference GPT); credit {fraction:g} of the points (scale: {scale}, "
-                      "below: 0)")
+        return ("the trained model's state_dict does not fit GPT(GPTConfig(**SORT_SIZES)) with the "
+                f"contract's keys: {' '.join(first[1:3])[:400]}")
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)  # deterministic, and no thread storm on a shared or loaded machine
+    try:
+        with torch.no_grad():
+            return public.sort_accuracy(model, _fresh_digits(), ref.generate)
+    finally:
+        torch.set_num_threads(threads)
 
 
 # ----------------------------------------------------------------------------- questions
@@ -267,16 +293,16 @@ layer_norm_q = Question(
     "layer_norm", functions=("layer_norm",), public=tuple(public.CHECKS["layer_norm"]),
     checks=(
         Check("matches the reference (batch dims, weight and bias, eps given or not)", "layer_norm",
-              layer_norm_calls(), points=2, max_examples=30, examples=_examples(LN_PLAIN, LN_TWO)),
+              layer_norm_calls(), points=2, max_examples=20, examples=_examples(LN_PLAIN, LN_TWO)),
         Check("rows of tiny variance: eps inside the square root", "layer_norm", layer_norm_calls(tiny_variance=True),
-              points=1, max_examples=15, compare=Close(rtol=1e-4, atol=1e-4),
+              points=1, max_examples=10, compare=Close(rtol=1e-4, atol=1e-4),
               examples=_examples(LN_TINY, hint="eps goes inside the square root: sqrt(var + eps)")),
     ))
 
 gelu_q = Question(
     "gelu", functions=("gelu",), public=tuple(public.CHECKS["gelu"]),
     checks=(
-        Check("matches the exact (erf) GELU on [-6, 6]", "gelu", gelu_calls(), points=2, max_examples=20,
+        Check("matches the exact (erf) GELU on [-6, 6]", "gelu", gelu_calls(), points=2, max_examples=15,
               examples=_examples(GELU_SWEEP, GELU_F64, hint="use the exact GELU 0.5 * x * (1 + erf(x / sqrt(2))), "
                                  "not the tanh or sigmoid approximation")),
     ))
@@ -285,10 +311,10 @@ cross_entropy_q = Question(
     "cross_entropy", functions=("cross_entropy",), public=tuple(public.CHECKS["cross_entropy"]),
     checks=(
         Check("matches the reference (the mean over positions)", "cross_entropy", cross_entropy_calls(), points=1,
-              max_examples=20, examples=_examples(CE_PLAIN, hint="the mean (not the sum) over positions of "
+              max_examples=15, examples=_examples(CE_PLAIN, hint="the mean (not the sum) over positions of "
                                                   "-log_softmax(logits)[target]")),
         Check("ignore_index: ignored targets count neither in the sum nor in the mean", "cross_entropy",
-              cross_entropy_calls(ignore=True), points=1, max_examples=20,
+              cross_entropy_calls(ignore=True), points=1, max_examples=15,
               examples=_examples(CE_IGNORED, CE_IGNORE_INDEX, hint="leave out the positions whose target equals "
                                  "ignore_index, and divide by the number of the other ones")),
         Check("stays finite and exact for logits up to 1e4", "cross_entropy", cross_entropy_calls(large=True),
@@ -300,12 +326,12 @@ gpt_q = Question(
     "GPT", functions=MODEL_CLASSES, public=tuple(public.CHECKS["GPT"]), banned=MODEL_BANNED,
     checks=(
         Check("logits match the reference with its weights loaded (several layers, n_heads >= 2, T <= n_ctx)",
-              "GPT", model_calls(), points=3, max_examples=15, **MODEL_CHECK,
+              "GPT", model_calls(), points=3, max_examples=10, **MODEL_CHECK,
               examples=_examples(MODEL_TWO_HEADS, MODEL_SHORT, MODEL_ONE_TOKEN, hint=(
                   "a pre-LayerNorm block is x = x + attn(ln1(x)), then x = x + mlp(ln2(x)); the input is "
                   "tok_emb(idx) + pos_emb(positions); attention is causal; ln_f before lm_head"))),
         Check("an input longer than n_ctx raises ValueError", "GPT", model_calls(too_long=True), points=1,
-              max_examples=5, **MODEL_CHECK, examples=_examples(MODEL_TOO_LONG)),
+              max_examples=3, **MODEL_CHECK, examples=_examples(MODEL_TOO_LONG)),
     ))
 
 generate_q = Question(
@@ -320,14 +346,18 @@ generate_q = Question(
               examples=_examples(GENERATE_PAST, hint="feed the model idx[:, -n_ctx:] at each step")),
     ))
 
+TRAIN_CALL = Call()  # one call of train_sorter(), shared by the four bars (one training run)
+TRAIN_HINT = (f"train_sorter() must finish within {TRAIN_CPU_SECONDS} s of CPU time: fewer steps or a "
+              "smaller batch")
 train_q = Question(
     "train_sorter", functions=("train_sorter",), public=tuple(public.CHECKS["train_sorter"]), banned=(),
-    checks=(
-        Check(f"the trained model sorts fresh sequences (within {TRAIN_CPU_SECONDS} s of CPU time)", "train_sorter",
-              st.just(Call()), points=4, judge=judge_training, cpu_seconds=TRAIN_CPU_SECONDS,
-              examples=_examples(Call(), hint=f"train_sorter() must finish within {TRAIN_CPU_SECONDS} s of CPU "
-                                 "time: fewer steps or a smaller batch")),
-    ))
+    checks=tuple(
+        Check(f"the trained model sorts at least {bar:.0%} of fresh sequences (training within "
+              f"{TRAIN_CPU_SECONDS} s of CPU time)", "train_sorter", st.just(TRAIN_CALL), points=1,
+              judge=functools.partial(judge_training, bar=bar), cpu_seconds=TRAIN_CPU_SECONDS,
+              examples=(Example(TRAIN_CALL, TRAIN_HINT),))
+        for bar in ACCURACY_BARS),
+)
 
 UNIT = Unit(
     name="gpt",
