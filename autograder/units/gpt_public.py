@@ -115,10 +115,10 @@ def _rows(draw, min_d=2, max_d=8):
     return x.to(dtype)
 
 
-def _model(GPTConfig, GPT, seed=0, **sizes):
+def _model(GPTConfig, GPT, init_seed=0, **sizes):
     _require(GPTConfig, "GPTConfig")
     config = _call(GPTConfig, "GPTConfig", **sizes)
-    torch.manual_seed(seed)
+    torch.manual_seed(init_seed)
     model = _call(GPT, "GPT", config)
     if not isinstance(model, torch.nn.Module):
         raise AssertionError(f"`GPT(config)` should be an nn.Module, got {type(model).__name__}")
