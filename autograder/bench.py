@@ -6,13 +6,16 @@ Measured in one run, on the same submission (the softmax reference notebook):
     student's own kernel, as stock Otter does): the same two figures, and the ratio;
   * the built Gradescope zip run in a simulated /autograder tree: peak memory against
     Gradescope's default 768 MB;
-  * the mutation audit of each unit (`python -m autograder audit UNIT`): wall and CPU time.
+  * the mutation audit of each unit (`python -m autograder audit UNIT`): wall and CPU time;
+  * the gpt unit (`gpt_bench`): the reference's `train_sorter()` (CPU and wall time, and
+    its accuracy on fresh sequences, on one thread as in the sandbox), and grading one full gpt
+    submission (the reference, training included) with our CLI: wall time and peak memory.
 
 Then, for every other unit (or those named with --units), its reference notebook graded by
 the CLI and by the built zip in a simulated Gradescope tree: median wall time and peak PSS.
 Run `make build` first (`make bench` does): the trees use gradescope/dist/<unit>/.
 
-Usage: python -m autograder.bench [--runs N] [--units U ...] [--no-audit]
+Usage: python -m autograder.bench [--runs N] [--units U ...] [--no-audit] [--gpt-runs N]
        python -m autograder.bench --class [--submissions 100] [--otter 10]   (class scale)
 """
 
@@ -140,6 +143,51 @@ def simulated_gradescope(directory: Path, submission: Path, unit: str = "softmax
     return [PY, str(tree / "source" / "run_otter.py")]
 
 
+# One training run of the gpt reference, in a fresh interpreter on one thread (as in the sandbox).
+_TRAIN_ONCE = """
+import json, sys, time, torch
+torch.set_num_threads(1)
+from autograder import units
+from autograder.units import gpt, gpt_public as task
+ref = units.reference("gpt")
+ref.sort_batch, ref.SORT_CONFIG = task.sort_batch, ref.GPTConfig(**task.SORT_SIZES)
+cpu, wall = time.process_time(), time.perf_counter()
+model, losses = ref.train_sorter(seed=int(sys.argv[1]))
+cpu, wall = time.process_time() - cpu, time.perf_counter() - wall
+print(json.dumps([cpu, wall, gpt.judge_training(None, (dict(model.state_dict()), losses))[1]]))
+"""
+
+
+def gpt_notebook(directory: Path) -> Path:
+    """The gpt stub notebook with the reference's code (and the task's model) in a last cell."""
+    import nbformat
+
+    nb = nbformat.read(ROOT / "assignments" / "gpt" / "gpt.ipynb", as_version=4)
+    code = (ROOT / "solutions" / "gpt.py").read_text() + "\n\nSORT_CONFIG = GPTConfig(**SORT_SIZES)\n"
+    nb.cells.append(nbformat.v4.new_code_cell(code))
+    path = directory / "gpt.ipynb"
+    nbformat.write(nb, path)
+    return path
+
+
+def gpt_bench(work: Path, runs: int) -> None:
+    """The gpt unit: reference training time to >= 99% (median of `runs`), and grading one full
+    submission (the reference notebook, training included): wall time and peak memory."""
+    trained = []
+    for seed in range(runs):
+        out = subprocess.run([PY, "-c", _TRAIN_ONCE, str(seed)], cwd=ROOT, check=True, capture_output=True, text=True)
+        trained.append(json.loads(out.stdout.strip().splitlines()[-1]))
+    submission = gpt_notebook(work)
+    wall, peak = median_of(runs, lambda: ([PY, "-m", "autograder", "grade", "gpt", str(submission),
+                                           "--out", str(work / "gpt-out"), "--quiet"], ROOT))
+    print(f"\ngpt: the reference's train_sorter(), median of {runs} runs (seeds 0..{runs - 1}), one thread:")
+    print(f"  CPU {statistics.median(t[0] for t in trained):.1f} s, wall {statistics.median(t[1] for t in trained):.1f} s")
+    for cpu, wall_s, verdict in trained:
+        print(f"  - {cpu:.1f} s CPU: {verdict.split(' (loaded')[0]}")
+    print(f"gpt: grading one full submission (the reference, training included), median of {runs} runs:")
+    print(f"  wall {wall:.1f} s, peak PSS {peak:.0f} MB of Gradescope's default 768 MB")
+
+
 def median_of(runs: int, make_command) -> tuple[float, float]:
     walls, peaks = [], []
     for _ in range(runs):
@@ -188,19 +236,22 @@ def main(argv: list[str] | None = None) -> int:
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--runs", type=int, default=5, help="runs per measurement (default 5)")
     parser.add_argument("--units", nargs="*", metavar="U",
-                        help="units to measure besides softmax (default: every other unit)")
+                        help="units to measure besides softmax (default: every other unit but gpt)")
     parser.add_argument("--no-audit", action="store_true", help="skip timing `audit` per unit (minutes)")
     parser.add_argument("--class", dest="class_scale", action="store_true",
                         help="instead: grade a class of --submissions with --jobs 1 and 2, and "
                              "`otter run` on --otter of them")
     parser.add_argument("--submissions", type=int, default=100)
     parser.add_argument("--otter", type=int, default=10)
+    parser.add_argument("--gpt-runs", type=int, default=3, help="runs of the gpt measurements (default 3; "
+                        "0 skips them: each grades with a full training run)")
     args = parser.parse_args(argv)
     if args.class_scale:
         return class_bench(args.submissions, args.otter)
     from . import units
 
-    others = [u for u in units.names() if u != "softmax"] if args.units is None else args.units
+    # gpt is measured by gpt_bench: its reference notebook trains a model (a minute per run)
+    others = [u for u in units.names() if u not in ("softmax", "gpt")] if args.units is None else args.units
     with tempfile.TemporaryDirectory() as tmp:
         work = Path(tmp)
         submission = reference_notebook(work)
@@ -236,6 +287,9 @@ def main(argv: list[str] | None = None) -> int:
         print(f"|{'-' * 14}|----------|---------|--------|")
         for name, wall, cpu, summary in audits:
             print(f"| {name:<12} | {wall:8.1f} | {cpu:7.1f} | {summary} |")
+    if args.gpt_runs:
+        with tempfile.TemporaryDirectory() as tmp:
+            gpt_bench(Path(tmp), args.gpt_runs)
     return 0
 
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import copy
+import functools
 from pathlib import Path
 from types import ModuleType
 
@@ -56,6 +57,7 @@ class Session:
         self.good_cells: list[int] = []
         self.notes: list[str] = []
         self.dead = ""  # why the notebook can no longer be called, if it cannot
+        self.judged_calls: dict = {}  # results of judged checks' calls, shared between checks
         provided = {name: units.provided_path(unit.name, name).read_bytes() for name in unit.provided}
         self.worker = Worker({**provided, submission.name: submission.data}, unit.limits)
         try:
@@ -107,11 +109,15 @@ class Session:
             self.dead = f"the notebook could not be restarted after a crash ({lost.reason})"
             return False
 
-    def call(self, header: dict, blobs: list[bytes]) -> tuple[dict, list[bytes]]:
+    def call(self, header: dict, blobs: list[bytes], cpu_seconds: float | None = None) -> tuple[dict, list[bytes]]:
         if self.dead:
             raise _Stop(self.dead)
         try:
-            return self.worker.call(header, blobs)
+            if cpu_seconds is None:
+                return self.worker.call(header, blobs)
+            # on half a loaded vCPU, wall clock runs at least twice as fast as CPU time
+            timeout = max(self.unit.limits.call_seconds, 4 * cpu_seconds + 30)
+            return self.worker.call(header, blobs, timeout=timeout, cpu_seconds=cpu_seconds)
         except WorkerLost as lost:
             self._revive()
             raise _Stop(f"your code {lost.reason}") from None
@@ -122,6 +128,8 @@ class Session:
 
 def run_check(session: Session, unit: Unit, question: Question, check: Check,
               reference: ModuleType) -> CheckResult:
+    if check.judge is not None:
+        return run_judged_check(session, unit, question, check)
     ref_fn = check.oracle or getattr(reference, check.function)
     banned = list(unit.banned_for(question))
     hints = {id(ex.call): ex.hint for ex in check.examples}
@@ -131,14 +139,16 @@ def run_check(session: Session, unit: Unit, question: Question, check: Check,
         blobs: list[bytes] = []
         ref_args, ref_kwargs, wired = _with_models(unit, call)
         header = {"target": check.function, "banned": banned, "seed": 0}
+        header.update({k: v for k, v in (("module", check.module), ("config_class", check.config_class)) if v})
         try:
             target = ref_fn
             if call.init is not None:  # a module: the student's gets the reference's weights
                 # sent first: if the reference's constructor refuses the arguments, the
                 # student's constructor must be called with them too, and refuse them
                 header["init"] = wire.encode((tuple(call.init.args), dict(call.init.kwargs)), blobs)
-                target = ref_fn(*copy.deepcopy(call.init.args), **copy.deepcopy(call.init.kwargs)).eval()
-                header["state_dict"] = wire.encode(dict(target.state_dict()), blobs)
+                module = _reference_module(reference, check, call.init)
+                header["state_dict"] = wire.encode(dict(module.state_dict()), blobs)
+                target = functools.partial(ref_fn, module) if check.module else module
             with torch.no_grad():
                 expected = target(*copy.deepcopy(ref_args), **copy.deepcopy(ref_kwargs))
         except ValueError as invalid:  # an invalid argument: the student must refuse it too
@@ -149,7 +159,7 @@ def run_check(session: Session, unit: Unit, question: Question, check: Check,
         status = reply.get("status")
         name = check.function
         if status == "missing":
-            raise _Stop(f"the notebook does not define `{name}` (after running every cell)")
+            raise _Stop(_missing(check))
         if status == "banned":
             used = ", ".join(sorted(set(map(str, reply.get("banned_used", [])))))
             raise _Stop(f"`{name}` called {used}, which this question does not allow; "
@@ -229,6 +239,84 @@ def _with_models(unit: Unit, call: Call) -> tuple[tuple, dict, Call]:
     kwargs = {k: build(v) for k, v in call.kwargs.items()}
     wired = Call(tuple(w for _, w in args), {k: w for k, (_, w) in kwargs.items()}, call.names, call.init)
     return tuple(a for a, _ in args), {k: a for k, (a, _) in kwargs.items()}, wired
+
+
+def _reference_module(reference: ModuleType, check: Check, init: Call) -> torch.nn.Module:
+    """The reference's module for a call's `init` (seeded by the caller), in eval mode."""
+    cls = getattr(reference, check.module or check.function)
+    args, kwargs = copy.deepcopy(init.args), copy.deepcopy(init.kwargs)
+    if check.config_class:
+        args, kwargs = (getattr(reference, check.config_class)(*args, **kwargs),), {}
+    module = cls(*args, **kwargs).eval()
+    if check.weights is not None:
+        with torch.no_grad():
+            check.weights(module)
+    return module
+
+
+def _missing(check: Check) -> str:
+    needed = [f"`{n}`" for n in (check.function, check.module, check.config_class) if n]
+    return f"the notebook does not define {' or '.join(needed)} (after running every cell)"
+
+
+def run_judged_check(session: Session, unit: Unit, question: Question, check: Check) -> CheckResult:
+    """A check judged by `check.judge` on the student's result (e.g. a trained model): each
+    explicit example is called with the check's CPU budget; the score is the points times the
+    smallest fraction the judge gives. Checks of one question that share an example's Call
+    object (e.g. accuracy thresholds of one training run) share its one call."""
+    fraction, messages = 1.0, []
+    for ex in check.examples:
+        try:
+            reply, out, used = _judged_call(session, unit, question, check, ex.call)
+        except _Stop as stop:  # the hint (about the budget) only when time ran out
+            out_of_time = "CPU time" in stop.message or "timed out" in stop.message
+            return _failed(check, stop.message + (f"\nHint: {ex.hint}" if ex.hint and out_of_time else ""))
+        status, name = reply.get("status"), check.function
+        if status == "missing":
+            return _failed(check, _missing(check))
+        if status == "banned":
+            used_names = ", ".join(sorted(set(map(str, reply.get("banned_used", [])))))
+            return _failed(check, f"`{name}` called {used_names}, which this question does not allow")
+        if status == "error":
+            if reply.get("error") == "NotImplementedError":
+                return _failed(check, f"`{name}` is not implemented yet (it raises NotImplementedError)")
+            return _failed(check, f"`{name}` raised {reply.get('error')}:\n{indent(str(reply.get('traceback', '')))}")
+        if check.cpu_seconds is not None and used > check.cpu_seconds:
+            return _failed(check, f"`{name}` used {used:.0f} s of CPU time, more than its budget of "
+                                  f"{check.cpu_seconds:g} s")
+        try:
+            got = wire.decode(reply.get("value"), out)
+        except (ValueError, KeyError, IndexError, TypeError) as exc:
+            return _failed(check, f"the notebook sent back a value the grader cannot read ({exc})")
+        try:
+            earned, message = check.judge(ex.call, got)
+            earned = min(1.0, max(0.0, float(earned)))
+        except Exception as exc:  # the judge met something the student returned that it cannot use
+            earned, message = 0.0, f"the grader could not evaluate what `{name}` returned ({type(exc).__name__}: {exc})"
+        fraction = min(fraction, earned)
+        messages.append(message)
+    score = round(check.points * fraction, 5)
+    return CheckResult(check.name, score == check.points, score, check.points, "\n".join(m for m in messages if m))
+
+
+def _judged_call(session: Session, unit: Unit, question: Question, check: Check, call: Call):
+    """(reply, blobs, CPU seconds used) of the student's function on `call`, made once per session."""
+    key = (question.name, check.function, id(call), check.cpu_seconds)
+    if key not in session.judged_calls:
+        blobs: list[bytes] = []
+        header = {"target": check.function, "banned": list(unit.banned_for(question)), "seed": 0,
+                  "state_dicts": True, "args": wire.encode(tuple(call.args), blobs),
+                  "kwargs": wire.encode(dict(call.kwargs), blobs)}
+        try:
+            before = session.worker.cpu_time() if not session.dead else 0.0
+            reply, out = session.call(header, blobs, cpu_seconds=check.cpu_seconds)
+            session.judged_calls[key] = (reply, out, session.worker.cpu_time() - before)
+        except _Stop as stop:
+            session.judged_calls[key] = stop
+    result = session.judged_calls[key]
+    if isinstance(result, _Stop):
+        raise result
+    return result
 
 
 @contextlib.contextmanager

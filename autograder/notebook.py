@@ -67,7 +67,7 @@ def parse(name: str, data: bytes, assignment: str) -> Submission:
         raise SubmissionError(
             f"{name} is in notebook format {version!r}; this course uses format 4. Open it in a "
             "current Jupyter, save it, and resubmit")
-    cells = [_source(c) for c in raw.get("cells", [])
+    cells = ["" if _otter_ignored(c) else _source(c) for c in raw.get("cells", [])
              if isinstance(c, dict) and c.get("cell_type") == "code"]
     if not cells:
         raise SubmissionError(f"{name} has no code cells")
@@ -82,6 +82,18 @@ def parse(name: str, data: bytes, assignment: str) -> Submission:
     transformer = TransformerManager()
     cells = ["" if _only_grader_calls(c) else _plain_python(transformer, c) for c in cells]
     return Submission(name, data, cells, notes)
+
+
+def _otter_ignored(cell: dict) -> bool:
+    """A cell Otter does not run when grading: tagged `otter_ignore` or with metadata
+    `otter.ignore` (e.g. a notebook's long training demo). We skip it too, as Otter would."""
+    metadata = cell.get("metadata")
+    if not isinstance(metadata, dict):
+        return False
+    tags = metadata.get("tags")
+    otter = metadata.get("otter")
+    return (isinstance(tags, list) and "otter_ignore" in tags) or (
+        isinstance(otter, dict) and otter.get("ignore") is True)
 
 
 def _only_grader_calls(source: str) -> bool:

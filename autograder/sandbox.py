@@ -305,6 +305,7 @@ class Worker:
                 os.chown(path, self.uid, self.uid)
         self._output = open(self._private / "output.txt", "w+b")
         self._process: subprocess.Popen | None = None
+        self._call_cpu_budget: float | None = None  # of the call in progress, if it has one
         try:
             self._start()
         except BaseException:
@@ -397,10 +398,26 @@ class Worker:
         return self._request({"op": "provide", "module": module, "file": file},
                              timeout=self.limits.cell_seconds, what=f"loading the provided {file}")[0]
 
-    def call(self, header: dict, blobs: list[bytes], timeout: float | None = None) -> tuple[dict, list[bytes]]:
-        return self._request(
-            dict(header, op="call"), blobs, timeout=timeout or self.limits.call_seconds, what="answering a graded call"
-        )
+    def call(self, header: dict, blobs: list[bytes], timeout: float | None = None,
+             cpu_seconds: float | None = None) -> tuple[dict, list[bytes]]:
+        """One graded call. `cpu_seconds`: a CPU-time budget for this call alone (e.g. a training
+        run): the worker lowers its own soft RLIMIT_CPU for the call (SIGXCPU past it). Student
+        code could raise it again, so the caller should also compare `cpu_time()` before and
+        after; the worker's hard limit and the wall-clock timeout still bound the call."""
+        if cpu_seconds is not None:
+            header = dict(header, cpu_seconds=cpu_seconds)
+        self._call_cpu_budget = cpu_seconds
+        try:
+            return self._request(dict(header, op="call"), blobs, timeout=timeout or self.limits.call_seconds,
+                                 what="answering a graded call")
+        finally:
+            self._call_cpu_budget = None
+
+    def cpu_time(self) -> float:
+        """CPU seconds (user + system) the worker process has used so far, read by us from /proc."""
+        with open(f"/proc/{self._process.pid}/stat") as f:
+            fields = f.read().rsplit(")", 1)[1].split()
+        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
     def _request(self, header: dict, blobs=(), *, timeout: float, what: str) -> tuple[dict, list[bytes]]:
         if self._process is None:
@@ -428,6 +445,8 @@ class Worker:
             return WorkerLost(f"timed out while {what}: your code took too long (infinite loop or sleep?)")
         if code is not None and code < 0:
             sig = -code
+            if sig == signal.SIGXCPU and self._call_cpu_budget is not None:
+                return WorkerLost(f"used more than its budget of {self._call_cpu_budget:g} s of CPU time while {what}")
             if sig == signal.SIGXCPU:
                 return WorkerLost(f"used more than {self.limits.cpu_seconds} s of CPU time while {what}")
             if sig == signal.SIGKILL:

@@ -96,6 +96,23 @@ class Check:
     # of the same name. A unit can judge against another authority this way (torch autograd,
     # torch.optim) while its reference stays a plain solution.
     oracle: Callable[..., Any] | None = None
+    # For a function taking a module as first argument (e.g. `generate(model, idx, ...)`): the
+    # student class to build from each call's `init`, loaded with the reference's weights.
+    module: str = ""
+    # For a module whose constructor takes one config object (`GPT(GPTConfig(...))`): the
+    # student's config class, built from each call's `init` arguments.
+    config_class: str = ""
+    # For a module: redraws the reference module's parameters (in place, seeded by the grader)
+    # before they are loaded into the student's, e.g. LayerNorm gains != 1 so that a missing
+    # affine map shows.
+    weights: Callable[[Any], None] | None = None
+    # Instead of comparing with the reference: judge(call, got) -> (fraction of the points
+    # earned in [0, 1], message), e.g. for a model the student trained. Only `examples` are
+    # tried; nn.Modules in the student's result come back as their state_dict (tensors only).
+    judge: Callable[[Call, Any], tuple[float, str]] | None = None
+    # A CPU-time budget for each call of this check (e.g. a training run), beyond the
+    # worker's limits; the wall-clock timeout of such a call grows with it.
+    cpu_seconds: float | None = None
 
 
 @dataclass(frozen=True)

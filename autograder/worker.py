@@ -337,6 +337,38 @@ def _build_model(recipe):
     model = getattr(module, recipe["factory"])(**recipe["kwargs"])
     model.load_state_dict(recipe["state_dict"], strict=True)
     return model.eval()
+class _cpu_budget:
+    """Lower the soft RLIMIT_CPU to `seconds` more than used so far, for one call (SIGXCPU past it)."""
+
+    def __init__(self, seconds):
+        self.seconds = seconds
+
+    def __enter__(self):
+        if self.seconds is not None:
+            import math
+            import resource
+
+            usage = resource.getrusage(resource.RUSAGE_SELF)
+            self.hard = resource.getrlimit(resource.RLIMIT_CPU)[1]
+            soft = math.ceil(usage.ru_utime + usage.ru_stime + float(self.seconds))
+            resource.setrlimit(resource.RLIMIT_CPU, (soft if self.hard < 0 else min(soft, self.hard), self.hard))
+
+    def __exit__(self, *exc):
+        if self.seconds is not None:
+            import resource
+
+            resource.setrlimit(resource.RLIMIT_CPU, (self.hard, self.hard))
+
+
+def _state_dicts(value):
+    """`value` with every nn.Module in it (at the top or in a tuple/list) replaced by its state_dict."""
+    import torch
+
+    if isinstance(value, torch.nn.Module):
+        return dict(value.state_dict())
+    if type(value) in (tuple, list):
+        return type(value)(_state_dicts(v) for v in value)
+    return value
 
 
 def _call(namespace, header, blobs):
@@ -349,15 +381,28 @@ def _call(namespace, header, blobs):
     kwargs = decode(header["kwargs"], blobs, _build_model)
     used = []
     torch.manual_seed(header.get("seed", 0))
+    # "module": the target is a function taking a module (built as below) as first argument;
+    # "config_class": the module's constructor takes one config object built from the init args
+    cls = namespace.get(header.get("module", header["target"]))
+    config_class = namespace.get(header["config_class"]) if "config_class" in header else cls
+    if cls is None or config_class is None:
+        return {"status": "missing"}, []
     try:
         with _banned_mode(header.get("banned", []), used):
             if "init" in header:  # an nn.Module class: construct, load weights, then call
                 init_args, init_kwargs = decode(header["init"], blobs)
-                target = target(*init_args, **init_kwargs)
+                if "config_class" in header:
+                    init_args, init_kwargs = (config_class(*init_args, **init_kwargs),), {}
+                module = cls(*init_args, **init_kwargs)
                 if "state_dict" in header:
-                    target.load_state_dict(decode(header["state_dict"], blobs), strict=True)
-                target.eval()
-            result = target(*args, **kwargs)
+                    module.load_state_dict(decode(header["state_dict"], blobs), strict=True)
+                module.eval()
+                function = target
+                target = (lambda *a, **k: function(module, *a, **k)) if "module" in header else module
+            with _cpu_budget(header.get("cpu_seconds")):
+                result = target(*args, **kwargs)
+            if header.get("state_dicts"):  # a trained model comes back as its tensors only
+                result = _state_dicts(result)
     except BaseException as exc:
         return {
             "status": "banned" if used else "error",

@@ -1,0 +1,367 @@
+"""Unit `gpt`: a GPT from scratch (LayerNorm, GELU, cross-entropy, the model, sampling), trained
+on a toy task and graded on fresh data.
+
+The functional pieces are compared with solutions/gpt.py on hypothesis-drawn inputs. The model
+is graded by loading the reference's weights (redrawn so that LayerNorm gains are not 1 and
+every piece shows) into the student's `GPT` with strict=True and comparing logits over drawn
+configs (several layers, n_heads >= 2, T < n_ctx, T = 1); `generate` runs on the student's own
+`GPT` with those weights. `train_sorter` runs in the sandbox within a CPU-time budget; its
+model's state_dict (tensors only) is loaded into the REFERENCE architecture here, in the
+trusted process, and must sort sequences drawn with a seed the student never sees, so a
+`forward` that hard-codes sorting earns nothing.
+"""
+
+import functools
+import hashlib
+import math
+
+import torch
+from hypothesis import strategies as st
+
+from ..compare import Close, Exact
+from ..spec import Call, Check, Example, Question, Unit
+from . import gpt_public as public
+
+SOFTMAX_FAMILY = ("torch.softmax", "torch.log_softmax", "torch.nn.functional.softmax",
+                  "torch.nn.functional.log_softmax", "torch.Tensor.softmax", "torch.Tensor.log_softmax",
+                  "torch.special.softmax", "torch.special.log_softmax")
+FUNCTIONAL_BANNED = ("torch.nn.functional.layer_norm", "torch.nn.LayerNorm", "torch.nn.functional.gelu",
+                     "torch.nn.GELU", "torch.nn.functional.cross_entropy", "torch.nn.functional.nll_loss",
+                     *SOFTMAX_FAMILY)
+# The model may use torch's softmax (the softmax unit taught it), not a ready-made attention.
+MODEL_BANNED = ("torch.nn.functional.scaled_dot_product_attention", "torch.nn.MultiheadAttention",
+                "torch.nn.TransformerDecoderLayer", "torch.nn.TransformerEncoderLayer")
+
+# The training budget students are told about in the notebook, in CPU seconds: the reference
+# needs about a quarter of it; at Gradescope's half vCPU it is about two minutes of wall clock.
+TRAIN_CPU_SECONDS = 60
+# Sequences the trained model must sort, drawn here with a seed that is never shown.
+EVAL_SEQUENCES = 2000
+_EVAL_SEED = 0x5EC2E7
+# One point per accuracy bar the trained model reaches (stated in the notebook): full marks at
+# 99% exact-sequence accuracy, partial credit below.
+ACCURACY_BARS = (0.50, 0.80, 0.95, 0.99)
+
+
+# ----------------------------------------------------------------------------- inputs
+
+
+def _uniform(*shape, seed, dtype=torch.float32, bound=1.0):
+    """Fixed pseudo-random values in [-bound, bound], rounded to 1/8 so that they print short."""
+    g = torch.Generator().manual_seed(seed)
+    values = ((torch.rand(*shape, generator=g, dtype=torch.float64) * 2 - 1) * bound * 8).round() / 8
+    return (values + 0.0).to(dtype)
+
+
+def _seeded(shape, dtype, bound):
+    return st.integers(0, 2**32 - 1).map(lambda seed: _uniform(*shape, seed=seed, dtype=dtype, bound=bound))
+
+
+def _batch(draw, max_rank=2):
+    return tuple(draw(st.lists(st.integers(1, 3), max_size=max_rank)))
+
+
+LN_NAMES = ("x", "weight", "bias")
+
+
+@st.composite
+def layer_norm_calls(draw, tiny_variance=False):
+    """x [..., D] (D >= 2), weight and bias [D]; eps left out or drawn.
+
+    tiny_variance: rows of one value plus noise of size 1e-3 (variance ~1e-6 < eps), where
+    eps outside the square root changes the result threefold."""
+    dtype = draw(st.sampled_from([torch.float32, torch.float64]))
+    shape = _batch(draw) + (draw(st.integers(2, 8)),)
+    if tiny_variance:
+        center = draw(st.sampled_from([0.0, 1.0, -2.0]))
+        x = center + draw(_seeded(shape, torch.float64, 1.0)) * 1e-3
+        x = x.to(dtype)
+    else:
+        x = draw(_seeded(shape, dtype, 3.0))
+    weight, bias = draw(_seeded(shape[-1:], dtype, 2.0)), draw(_seeded(shape[-1:], dtype, 2.0))
+    kwargs = {"eps": draw(st.sampled_from([1e-3, 0.1]))} if draw(st.booleans()) and not tiny_variance else {}
+    return Call((x, weight, bias), kwargs, names=LN_NAMES)
+
+
+@st.composite
+def gelu_calls(draw):
+    dtype = draw(st.sampled_from([torch.float32, torch.float64]))
+    shape = _batch(draw) + (draw(st.integers(1, 6)),)
+    return Call((draw(_seeded(shape, dtype, 6.0)),), names=("x",))
+
+
+CE_NAMES = ("logits", "targets")
+
+
+@st.composite
+def cross_entropy_calls(draw, ignore=False, large=False):
+    """logits [..., V], targets [...] in [0, V); ignore: some targets set to ignore_index (the
+    default -100 or a drawn one), at least one kept. large: integer logits up to 1e4."""
+    dtype = draw(st.sampled_from([torch.float32, torch.float64]))
+    batch = _batch(draw) or (1,)
+    v = draw(st.integers(2, 6))
+    bound = 10000.0 if large else 4.0
+    logits = draw(_seeded(batch + (v,), dtype, bound))
+    if large:
+        logits = logits.round()
+    g = torch.Generator().manual_seed(draw(st.integers(0, 2**31)))
+    targets = torch.randint(v, batch, generator=g)
+    kwargs = {}
+    if ignore:
+        index = draw(st.sampled_from([-100, -1, v]))
+        if index != -100:
+            kwargs["ignore_index"] = index
+        drop = torch.rand(batch, generator=g) < 0.5
+        drop.view(-1)[draw(st.integers(0, drop.numel() - 1))] = False  # one target is kept
+        targets = torch.where(drop, torch.tensor(index), targets)
+    return Call((logits, targets), kwargs, names=CE_NAMES)
+
+
+@st.composite
+def configs(draw, max_ctx=6):
+    """GPTConfig arguments: n_heads 1-3 (mostly >= 2), 1-3 layers, d_mlp left out or given."""
+    n_heads = draw(st.sampled_from([2, 3, 1, 2]))
+    sizes = dict(vocab_size=draw(st.integers(2, 7)), n_ctx=draw(st.integers(1, max_ctx)),
+                 d_model=n_heads * draw(st.integers(1, 3)), n_heads=n_heads, n_layers=draw(st.integers(1, 3)))
+    if draw(st.booleans()):
+        sizes["d_mlp"] = draw(st.integers(1, 6))
+    return sizes
+
+
+def _init(sizes):
+    return Call((), sizes)
+
+
+def _idx(draw, vocab, b, t):
+    g = torch.Generator().manual_seed(draw(st.integers(0, 2**31)))
+    return torch.randint(vocab, (b, t), generator=g)
+
+
+@st.composite
+def model_calls(draw, too_long=False):
+    sizes = draw(configs())
+    t = sizes["n_ctx"] + draw(st.integers(1, 2)) if too_long else draw(st.integers(1, sizes["n_ctx"]))
+    return Call((_idx(draw, sizes["vocab_size"], draw(st.integers(1, 2)), t),), names=("idx",), init=_init(sizes))
+
+
+@st.composite
+def generate_calls(draw, past_n_ctx=False):
+    """A prompt and a number of new tokens; past_n_ctx: the sequence grows beyond n_ctx."""
+    sizes = draw(configs(max_ctx=5))
+    n_ctx = sizes["n_ctx"]
+    t = draw(st.integers(1, n_ctx))
+    new = draw(st.integers(n_ctx - t + 1, n_ctx - t + 4)) if past_n_ctx else draw(st.integers(0, n_ctx - t))
+    idx = _idx(draw, sizes["vocab_size"], draw(st.integers(1, 2)), t)
+    return Call((idx, new), names=("idx", "max_new_tokens"), init=_init(sizes))
+
+
+def redraw_weights(model):
+    """Weights of unit scale instead of GPT-2's 0.02, LayerNorm gains around 1 (never exactly),
+    biases nonzero: every piece of the model moves the logits, so each bug shows."""
+    for name, p in model.named_parameters():
+        if p.dim() == 1 and ".ln" in f".{name}" and name.endswith("weight"):
+            p.copy_(1.0 + 0.5 * torch.randn_like(p))
+        elif p.dim() == 1:
+            p.copy_(0.5 * torch.randn_like(p))
+        elif "emb" in name:
+            p.copy_(torch.randn_like(p))
+        else:
+            p.copy_(torch.randn_like(p) / math.sqrt(p.shape[1]))
+
+
+# ----------------------------------------------------------------------------- explicit examples
+
+
+def _ln(x, w, b, **kw):
+    return Call((x, w, b), kw, names=LN_NAMES)
+
+
+LN_PLAIN = _ln(torch.tensor([[1.0, 2.0, 3.0, 6.0], [0.5, -0.5, 2.0, 0.0]]), torch.tensor([1.0, 0.5, 2.0, -1.0]),
+               torch.tensor([0.0, 1.0, -0.5, 0.25]))
+LN_TWO = _ln(torch.tensor([[3.0, -1.0]], dtype=torch.float64), torch.tensor([2.0, 2.0], dtype=torch.float64),
+             torch.tensor([0.5, -0.5], dtype=torch.float64), eps=0.1)
+LN_TINY = _ln(torch.tensor([[1.001, 0.999, 1.0, 1.002]]), torch.tensor([1.0, 1.0, 1.0, 1.0]),
+              torch.tensor([0.0, 0.0, 0.0, 0.0]))
+GELU_SWEEP = Call((torch.linspace(-5.0, 5.0, 41),), names=("x",))
+GELU_F64 = Call((torch.tensor([[-3.0, -1.5, -0.5], [0.5, 1.5, 3.0]], dtype=torch.float64),), names=("x",))
+CE_PLAIN = Call((torch.tensor([[2.0, 0.0, -1.0], [0.5, 0.5, 3.0], [1.0, -2.0, 0.0]]), torch.tensor([0, 2, 1])),
+                names=CE_NAMES)
+CE_IGNORED = Call((torch.tensor([[[2.0, 0.0, -1.0], [0.5, 0.5, 3.0], [1.0, -2.0, 0.0], [0.0, 1.0, 2.0]]]),
+                   torch.tensor([[0, -100, 1, -100]])), names=CE_NAMES)
+CE_IGNORE_INDEX = Call((torch.tensor([[2.0, 0.0, -1.0], [0.5, 0.5, 3.0], [1.0, -2.0, 0.0]]), torch.tensor([0, 3, 1])),
+                       {"ignore_index": 3}, names=CE_NAMES)
+CE_LARGE = Call((torch.tensor([[9000.0, -9000.0, 0.0], [-10000.0, 10000.0, 9999.0]]), torch.tensor([1, 2])),
+                names=CE_NAMES)
+
+SIZES_TWO_HEADS = dict(vocab_size=5, n_ctx=6, d_model=8, n_heads=2, n_layers=2)
+MODEL_TWO_HEADS = Call((torch.tensor([[0, 3, 1, 4, 2, 2], [4, 4, 0, 1, 3, 0]]),), names=("idx",),
+                       init=_init(SIZES_TWO_HEADS))
+MODEL_SHORT = Call((torch.tensor([[2, 0, 1]]),), names=("idx",), init=_init(dict(SIZES_TWO_HEADS, n_layers=3)))
+MODEL_ONE_TOKEN = Call((torch.tensor([[3], [1]]),), names=("idx",), init=_init(dict(SIZES_TWO_HEADS, n_heads=4)))
+MODEL_TOO_LONG = Call((torch.zeros(1, 7, dtype=torch.int64),), names=("idx",), init=_init(SIZES_TWO_HEADS))
+GENERATE_FITS = Call((torch.tensor([[1, 2], [4, 0]]), 3), names=("idx", "max_new_tokens"),
+                     init=_init(SIZES_TWO_HEADS))
+GENERATE_PAST = Call((torch.tensor([[1, 2, 3, 4]]), 5), names=("idx", "max_new_tokens"),
+                     init=_init(dict(SIZES_TWO_HEADS, n_ctx=4)))
+
+
+def _examples(*calls, hint=""):
+    return tuple(Example(call, hint) for call in calls)
+
+
+# ----------------------------------------------------------------------------- training
+
+
+@functools.lru_cache(maxsize=None)
+def _reference():
+    from . import reference
+
+    return reference("gpt")
+
+
+def _fresh_digits(n=EVAL_SEQUENCES):
+    return torch.randint(public.SORT_DIGITS, (n, public.SORT_LENGTH), generator=torch.Generator().manual_seed(_EVAL_SEED))
+
+
+def credit(accuracy: float) -> float:
+    """The fraction of the training points an accuracy earns."""
+    return sum(accuracy >= bar for bar in ACCURACY_BARS) / len(ACCURACY_BARS)
+
+
+def judge_training(call: Call, got, bar: float = ACCURACY_BARS[-1]) -> tuple[float, str]:
+    """(1 if the trained model reaches `bar` else 0, message) for what train_sorter returned,
+    (state_dict, losses)."""
+    if not (isinstance(got, (tuple, list)) and len(got) == 2 and isinstance(got[0], dict)):
+        return 0.0, "`train_sorter` must return a tuple (model, losses), the model an nn.Module (a GPT)"
+    state, losses = got
+    if not isinstance(losses, (list, tuple)) or not all(isinstance(v, (int, float)) for v in losses):
+        return 0.0, "`losses` must be a list of floats (loss.item() after each step)"
+    bad = next((i for i, v in enumerate(losses) if not math.isfinite(v)), None)
+    if bad is not None:
+        return 0.0, (f"training diverged: the loss is {losses[bad]} at step {bad}. Lower the learning rate, "
+                     "check that cross_entropy is stable for large logits, and clip gradients if needed")
+    if not all(isinstance(t, torch.Tensor) for t in state.values()):
+        return 0.0, "the trained model's state_dict holds something other than tensors"
+    if not all(bool(t.isfinite().all()) for t in state.values() if t.is_floating_point()):
+        return 0.0, "training diverged: the trained model's weights contain NaN or inf"
+    accuracy = _accuracy(tuple(sorted((k, v.float()) for k, v in state.items())))
+    if isinstance(accuracy, str):
+        return 0.0, accuracy
+    return float(accuracy >= bar), (f"your trained model sorts {accuracy:.1%} of {EVAL_SEQUENCES} fresh sequences "
+                                    f"exactly (loaded into the reference GPT); this check needs {bar:.0%}")
+
+
+_ACCURACIES: dict = {}  # state_dict bytes -> accuracy: the bars of one training share one evaluation
+
+
+def _accuracy(state: tuple) -> float | str:
+    """Greedy exact-sequence accuracy of the weights `state` in the reference GPT(SORT_SIZES), on
+    sequences drawn here; or why the weights do not fit."""
+    key = hashlib.sha256(b"".join(k.encode() + v.numpy().tobytes() + str(tuple(v.shape)).encode()
+                                  for k, v in state)).hexdigest()
+    if key not in _ACCURACIES:
+        _ACCURACIES.clear()
+        _ACCURACIES[key] = _evaluate(dict(state))
+    return _ACCURACIES[key]
+
+
+def _evaluate(state: dict) -> float | str:
+    ref = _reference()
+    torch.manual_seed(0)
+    model = ref.GPT(ref.GPTConfig(**public.SORT_SIZES))
+    try:
+        model.load_state_dict(state, strict=True)
+    except RuntimeError as exc:
+        first = str(exc).splitlines()
+        return ("the trained model's state_dict does not fit GPT(GPTConfig(**SORT_SIZES)) with the "
+                f"contract's keys: {' '.join(first[1:3])[:400]}")
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)  # deterministic, and no thread storm on a shared or loaded machine
+    try:
+        with torch.no_grad():
+            return public.sort_accuracy(model, _fresh_digits(), ref.generate)
+    finally:
+        torch.set_num_threads(threads)
+
+
+# ----------------------------------------------------------------------------- questions
+
+MODEL_CLASSES = ("GPTConfig", "LayerNorm", "MLP", "CausalSelfAttention", "Block", "GPT")
+MODEL_CHECK = dict(config_class="GPTConfig", weights=redraw_weights, compare=Close(rtol=1e-4, atol=1e-4))
+
+layer_norm_q = Question(
+    "layer_norm", functions=("layer_norm",), public=tuple(public.CHECKS["layer_norm"]),
+    checks=(
+        Check("matches the reference (batch dims, weight and bias, eps given or not)", "layer_norm",
+              layer_norm_calls(), points=2, max_examples=12, examples=_examples(LN_PLAIN, LN_TWO)),
+        Check("rows of tiny variance: eps inside the square root", "layer_norm", layer_norm_calls(tiny_variance=True),
+              points=1, max_examples=8, compare=Close(rtol=1e-4, atol=1e-4),
+              examples=_examples(LN_TINY, hint="eps goes inside the square root: sqrt(var + eps)")),
+    ))
+
+gelu_q = Question(
+    "gelu", functions=("gelu",), public=tuple(public.CHECKS["gelu"]),
+    checks=(
+        Check("matches the exact (erf) GELU on [-6, 6]", "gelu", gelu_calls(), points=2, max_examples=10,
+              examples=_examples(GELU_SWEEP, GELU_F64, hint="use the exact GELU 0.5 * x * (1 + erf(x / sqrt(2))), "
+                                 "not the tanh or sigmoid approximation")),
+    ))
+
+cross_entropy_q = Question(
+    "cross_entropy", functions=("cross_entropy",), public=tuple(public.CHECKS["cross_entropy"]),
+    checks=(
+        Check("matches the reference (the mean over positions)", "cross_entropy", cross_entropy_calls(), points=1,
+              max_examples=10, examples=_examples(CE_PLAIN, hint="the mean (not the sum) over positions of "
+                                                  "-log_softmax(logits)[target]")),
+        Check("ignore_index: ignored targets count neither in the sum nor in the mean", "cross_entropy",
+              cross_entropy_calls(ignore=True), points=1, max_examples=10,
+              examples=_examples(CE_IGNORED, CE_IGNORE_INDEX, hint="leave out the positions whose target equals "
+                                 "ignore_index, and divide by the number of the other ones")),
+        Check("stays finite and exact for logits up to 1e4", "cross_entropy", cross_entropy_calls(large=True),
+              points=1, max_examples=6, examples=_examples(CE_LARGE, hint="subtract each row's maximum before "
+                                                            "exp: exp(10000) overflows")),
+    ))
+
+gpt_q = Question(
+    "GPT", functions=MODEL_CLASSES, public=tuple(public.CHECKS["GPT"]), banned=MODEL_BANNED,
+    checks=(
+        Check("logits match the reference with its weights loaded (several layers, n_heads >= 2, T <= n_ctx)",
+              "GPT", model_calls(), points=3, max_examples=8, **MODEL_CHECK,
+              examples=_examples(MODEL_TWO_HEADS, MODEL_SHORT, MODEL_ONE_TOKEN, hint=(
+                  "a pre-LayerNorm block is x = x + attn(ln1(x)), then x = x + mlp(ln2(x)); the input is "
+                  "tok_emb(idx) + pos_emb(positions); attention is causal; ln_f before lm_head"))),
+        Check("an input longer than n_ctx raises ValueError", "GPT", model_calls(too_long=True), points=1,
+              max_examples=3, **MODEL_CHECK, examples=_examples(MODEL_TOO_LONG)),
+    ))
+
+generate_q = Question(
+    "generate", functions=("generate",), public=tuple(public.CHECKS["generate"]), banned=MODEL_BANNED,
+    checks=(
+        Check("greedy decoding matches the reference, token for token", "generate", generate_calls(), points=1,
+              max_examples=5, module="GPT", **dict(MODEL_CHECK, compare=Exact()),
+              examples=_examples(GENERATE_FITS)),
+        Check("generating past n_ctx: the context is cropped to the last n_ctx tokens", "generate",
+              generate_calls(past_n_ctx=True), points=1, max_examples=5, module="GPT",
+              **dict(MODEL_CHECK, compare=Exact()),
+              examples=_examples(GENERATE_PAST, hint="feed the model idx[:, -n_ctx:] at each step")),
+    ))
+
+TRAIN_CALL = Call()  # one call of train_sorter(), shared by the four bars (one training run)
+TRAIN_HINT = (f"train_sorter() must finish within {TRAIN_CPU_SECONDS} s of CPU time: fewer steps or a "
+              "smaller batch")
+train_q = Question(
+    "train_sorter", functions=("train_sorter",), public=tuple(public.CHECKS["train_sorter"]), banned=(),
+    checks=tuple(
+        Check(f"the trained model sorts at least {bar:.0%} of fresh sequences (training within "
+              f"{TRAIN_CPU_SECONDS} s of CPU time)", "train_sorter", st.just(TRAIN_CALL), points=1,
+              judge=functools.partial(judge_training, bar=bar), cpu_seconds=TRAIN_CPU_SECONDS,
+              examples=(Example(TRAIN_CALL, TRAIN_HINT),))
+        for bar in ACCURACY_BARS),
+)
+
+UNIT = Unit(
+    name="gpt",
+    questions=(layer_norm_q, gelu_q, cross_entropy_q, gpt_q, generate_q, train_q),
+    banned=FUNCTIONAL_BANNED,
+    public_module="gpt_public",
+)

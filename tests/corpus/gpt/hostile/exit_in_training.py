@@ -1,0 +1,11 @@
+"""Hostile: train_sorter calls os._exit in the middle of training: the worker dies, the
+training question gets a message, every other question keeps its points."""
+
+BASE = "correct/plain"
+
+# %% functions
+import os
+
+
+def train_sorter(steps=600, seed=0):
+    os._exit(3)

@@ -1,0 +1,7 @@
+"""Bug: the sigmoid approximation x * sigmoid(1.702 x) instead of the exact GELU."""
+
+LOSES = {"gelu", "GPT"}
+
+
+def gelu(x):
+    return x * torch.sigmoid(1.702 * x)

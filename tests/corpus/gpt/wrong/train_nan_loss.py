@@ -1,0 +1,19 @@
+"""Bug: a learning rate of 1e3 with plain SGD: training diverges and the loss becomes NaN
+(100 steps, so that the test stays fast)."""
+
+LOSES = {"train_sorter"}
+
+
+def train_sorter(steps=100, seed=0):
+    torch.manual_seed(seed)
+    model = GPT(SORT_CONFIG)
+    opt = torch.optim.SGD(model.parameters(), lr=1e3)
+    losses = []
+    for step in range(steps):
+        x, y = sort_batch(64)
+        loss = cross_entropy(model(x), y)
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+        losses.append(loss.item())
+    return model, losses

@@ -1,0 +1,19 @@
+"""Bug: far too few training steps (150 instead of several hundred): the model sorts most
+sequences but not 99% of them, so it earns partial credit."""
+
+LOSES = {"train_sorter"}
+
+
+def train_sorter(steps=150, seed=0):
+    torch.manual_seed(seed)
+    model = GPT(SORT_CONFIG)
+    opt = torch.optim.AdamW(model.parameters(), lr=3e-3, weight_decay=0.01)
+    losses = []
+    for step in range(steps):
+        x, y = sort_batch(64)
+        loss = cross_entropy(model(x), y)
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+        losses.append(loss.item())
+    return model, losses

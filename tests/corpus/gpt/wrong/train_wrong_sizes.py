@@ -1,0 +1,19 @@
+"""Bug: the trained model is not SORT_CONFIG's (d_model 24 instead of 48), so its weights do
+not fit the grader's model (20 steps, so that the test stays fast)."""
+
+LOSES = {"train_sorter"}
+
+
+def train_sorter(steps=20, seed=0):
+    torch.manual_seed(seed)
+    model = GPT(GPTConfig(**dict(SORT_SIZES, d_model=24)))
+    opt = torch.optim.AdamW(model.parameters(), lr=3e-3)
+    losses = []
+    for step in range(steps):
+        x, y = sort_batch(64)
+        loss = cross_entropy(model(x), y)
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+        losses.append(loss.item())
+    return model, losses
