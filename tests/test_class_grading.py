@@ -370,10 +370,10 @@ FIDELITY = ["wrong/no_max_subtraction", "group export zip", "two notebooks"]
 
 
 def test_cli_scores_equal_the_gradescope_tree(graded):
-    from test_gradescope import total
-
     """A representative subset (a wrong notebook, the group's grader.export() zip, a malformed
     upload); all of them with AUTOGRADER_SLOW_TESTS=1."""
+    from test_gradescope import total
+
     subs = graded["subs"]
     dist = graded["work"] / "dist"
     subprocess.run([str(PYTHON), "-m", "autograder", "build", "softmax", "--dist", str(dist)],
