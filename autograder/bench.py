@@ -293,9 +293,6 @@ def main(argv: list[str] | None = None) -> int:
     return 0
 
 
-if __name__ == "__main__":
-    sys.exit(main())
-
 
 # --------------------------------------------------------------------------- class scale
 
@@ -404,3 +401,7 @@ def class_bench(submissions: int, otter_count: int) -> int:
     for role in ("trusted", "fork server", "one worker", "whole tree"):
         print(f"  {role:<12} {results[1][2][role]:7.0f} / {results[2][2][role]:7.0f}")
     return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

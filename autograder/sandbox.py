@@ -322,6 +322,10 @@ class Worker:
         spawn = _SPAWNER or _popen
         try:
             self._process = spawn(self, req_read, rep_write, nproc)
+        except BaseException:
+            os.close(self._req)
+            os.close(self._rep)
+            raise
         finally:
             os.close(req_read)
             os.close(rep_write)
