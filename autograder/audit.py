@@ -142,6 +142,19 @@ def narrowed(unit: Unit, questions: tuple[str, ...]) -> Unit:
     return dataclasses.replace(unit, questions=tuple(q for q in unit.questions if q.name in questions))
 
 
+def auditable(unit: Unit) -> Unit:
+    """`unit` without its judged checks (a check with a `judge`, e.g. one that grades a model the
+    student's code trains): each mutant would train a model for a minute of CPU, and what such a
+    check measures (accuracy on fresh data) is not a comparison a mutant can be equivalent under.
+    Questions left with no check are dropped."""
+    questions = []
+    for q in unit.questions:
+        checks = tuple(c for c in q.checks if c.judge is None)
+        if checks:
+            questions.append(dataclasses.replace(q, checks=checks))
+    return dataclasses.replace(unit, questions=tuple(questions))
+
+
 def battery(unit: Unit, factor: int) -> Unit:
     """The same checks with `factor` times as many drawn inputs each."""
     return dataclasses.replace(unit, questions=tuple(
@@ -165,7 +178,7 @@ def floor_sample(unit: Unit, source: str, size: int = FLOOR_SAMPLE) -> list[muta
     """A fixed, quick sample for the floor test: `size` mutants of the computation in the graded
     functions themselves (not argument checks, whose mutants are mostly equivalent on valid
     inputs and cost a battery each), drawn deterministically."""
-    graded = {f for q in unit.questions for f in q.functions}
+    graded = {f for q in auditable(unit).questions for f in q.functions}
     every = [m for m in mutate.mutants_of(source, graded) if not m.in_guard]
     chosen = random.Random(f"floor:{unit.name}").sample(sorted(every, key=lambda m: m.key), min(size, len(every)))
     return sorted(chosen, key=lambda m: (m.line, m.key))
@@ -209,8 +222,8 @@ def audit_unit(unit_name: str, *, unit: Unit | None = None, battery_unit: Unit |
     deliberately weak spec can still be told its survivors apart from equivalent mutants.
     """
     start = time.perf_counter()
-    unit = unit or units.load(unit_name)
-    battery_base = battery_unit or unit
+    unit = auditable(unit or units.load(unit_name))
+    battery_base = auditable(battery_unit or unit)
     reference = units.reference(unit_name)
     source = (units.ROOT / "solutions" / f"{unit_name}.py").read_text()
     tree = ast.parse(source)
