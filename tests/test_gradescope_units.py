@@ -30,6 +30,10 @@ from test_gradescope import new_tree, run_tree, scores
 FIDELITY = {
     "attention": ("wrong/no_scaling", "hostile/read_reference"),
     "positional": ("wrong/rope_clockwise", "hostile/read_reference"),
+    "backprop": ("wrong/adamw_l2_penalty", "hostile/lying_array"),
+    "interp": ("wrong/patch_whole_residual", "hostile/model_recipe_and_tampering"),
+    # a short training run (partial credit) and a run that exits: the judged checks in the tree
+    "gpt": ("wrong/train_too_short", "hostile/exit_in_training"),
 }
 UNITS = [name for name in units.names() if name != "softmax"]
 
