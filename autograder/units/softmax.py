@@ -145,7 +145,8 @@ causal_mask_q = Question(
     checks=(
         Check("square masks (q_len == k_len)", "causal_mask", causal_sizes(equal=True), points=1, compare=Exact(),
               examples=(Example(Call((3,), names=("q_len",)),
-                                "position i may attend to itself: True on the diagonal (j <= i)"),)),
+                                "position i may attend to itself: True on the diagonal (j <= i)"),
+                        Example(Call((0,), names=("q_len",)), "q_len = 0 is valid: return an empty [0, 0] mask"))),
         Check("KV-cache alignment when q_len != k_len", "causal_mask", causal_sizes(equal=False), points=1,
               compare=Exact(),
               examples=(Example(Call((2, 4), names=("q_len", "k_len")),
@@ -160,7 +161,9 @@ padding_mask_q = Question(
     checks=(
         Check("matches the reference", "padding_mask", padding_lengths(), points=2, compare=Exact(),
               examples=(Example(Call((torch.tensor([0, 3, 1]), 3), names=("lengths", "max_len")),
-                                "position t is real when t < lengths[b]: a length of 0 gives an all-False row"),)),
+                                "position t is real when t < lengths[b]: a length of 0 gives an all-False row"),
+                        Example(Call((torch.tensor([0]), 0), names=("lengths", "max_len")),
+                                "max_len = 0 is valid: return a [B, 0] mask"))),
     ))
 
 UNIT = Unit(
