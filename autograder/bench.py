@@ -179,7 +179,7 @@ def gpt_bench(work: Path, runs: int) -> None:
         trained.append(json.loads(out.stdout.strip().splitlines()[-1]))
     submission = gpt_notebook(work)
     wall, peak = median_of(runs, lambda: ([PY, "-m", "autograder", "grade", "gpt", str(submission),
-                                           "--out", str(work / "gpt-out"), "--quiet"], ROOT))
+                                           "--out", str(work / "gpt-out"), "--quiet", "--force"], ROOT))
     print(f"\ngpt: the reference's train_sorter(), median of {runs} runs (seeds 0..{runs - 1}), one thread:")
     print(f"  CPU {statistics.median(t[0] for t in trained):.1f} s, wall {statistics.median(t[1] for t in trained):.1f} s")
     for cpu, wall_s, verdict in trained:
@@ -189,6 +189,8 @@ def gpt_bench(work: Path, runs: int) -> None:
 
 
 def median_of(runs: int, make_command) -> tuple[float, float]:
+    """Medians of (wall, peak PSS) over `runs` runs. Our CLI is run with --force: it resumes,
+    so without it every run after the first would find the submission graded and do nothing."""
     walls, peaks = [], []
     for _ in range(runs):
         command, cwd = make_command()
@@ -204,7 +206,7 @@ def unit_rows(work: Path, runs: int, names: list[str]) -> list[tuple[str, float,
     for unit in names:
         submission = reference_notebook(work, unit)
         cli = median_of(runs, lambda: ([PY, "-m", "autograder", "grade", unit, str(submission),
-                                        "--out", str(work / unit / "out"), "--quiet"], ROOT))
+                                        "--out", str(work / unit / "out"), "--quiet", "--force"], ROOT))
         tree = median_of(runs, lambda: (simulated_gradescope(work, submission, unit), None))
         rows.append((unit, *cli, *tree))
     return rows
@@ -257,7 +259,7 @@ def main(argv: list[str] | None = None) -> int:
         submission = reference_notebook(work)
         plain = plain_otter_zip(work)
         ours = median_of(args.runs, lambda: ([PY, "-m", "autograder", "grade", "softmax", str(submission),
-                                              "--out", str(work / "out"), "--quiet"], ROOT))
+                                              "--out", str(work / "out"), "--quiet", "--force"], ROOT))
         otter = median_of(args.runs, lambda: ([PY, "-m", "otter", "run", "-a", str(plain), "-o",
                                                str(work), "--no-logo", str(submission)], work))
         gradescope = median_of(args.runs, lambda: (simulated_gradescope(work, submission), None))
