@@ -370,10 +370,11 @@ def student_files(unit: Unit, project: Path) -> dict[str, bytes]:
     public = project / "autograder" / "units" / f"{unit.public_module}.py"
     if not public.is_file():
         raise BuildError(f"no public checks module {_shown(public)}")
-    kit = project / "autograder" / "units" / f"{PUBLIC_KIT}.py"
-    for module in (public, kit):
-        _check_stands_alone(module)
-        files[module.name] = module.read_bytes()
+    files[public.name] = public.read_bytes()
+    if _check_stands_alone(public):  # it imports the kit: ship the kit too (the kit imports torch)
+        kit = project / "autograder" / "units" / f"{PUBLIC_KIT}.py"
+        _check_stands_alone(kit)
+        files[kit.name] = kit.read_bytes()
     for question in unit.questions:
         if not question.public:
             raise BuildError(f"question '{question.name}' has no public checks: grader.check would test nothing")
@@ -382,9 +383,11 @@ def student_files(unit: Unit, project: Path) -> dict[str, bytes]:
     return files
 
 
-def _check_stands_alone(module: Path) -> None:
+def _check_stands_alone(module: Path) -> bool:
     """A public checks module is shipped as a top-level module: it may import the kit of
-    helpers shipped beside it (relatively, inside the package), nothing else of ours."""
+    helpers shipped beside it (relatively, inside the package), nothing else of ours.
+    Returns whether it imports the kit."""
+    uses_kit = False
     for node in ast.walk(ast.parse(module.read_text())):
         names = ([a.name for a in node.names] if isinstance(node, ast.Import)
                  else [node.module or ""] if isinstance(node, ast.ImportFrom) else [])
@@ -392,10 +395,12 @@ def _check_stands_alone(module: Path) -> None:
             names = ["." + (node.module or "")] if node.module else ["." + a.name for a in node.names]
         for imported in names:
             if imported.lstrip(".") == PUBLIC_KIT:
+                uses_kit = True
                 continue
             if imported.startswith((".", "autograder", "solutions")):
                 raise BuildError(f"{_shown(module)} imports {imported}: the public checks must stand "
                                  "alone (they are shipped to students as a top-level module)")
+    return uses_kit
 
 
 def student_test_file(question: Question, public_module: str) -> str:

@@ -346,12 +346,15 @@ class Grader:
         return self.notebook(self.files.entry_notebook(entry, out_dir), limits=entry.limits)
 
     def cached(self, spec: str) -> Report:
-        """The report of a corpus entry ("wrong/x"), graded at most once per test session."""
+        """The report of a corpus entry ("wrong/x"), of "reference" (the stub completed with the
+        reference's code) or of "stub" (the untouched stub), graded at most once per session."""
         path = self.shared / f"{self.unit.name}--{spec.replace('/', '--')}.json"
         with open(path.with_suffix(".lock"), "w") as lock:
             fcntl.flock(lock, fcntl.LOCK_EX)
             if not path.exists():
-                report = self.entry(self.files.load_entry(*spec.split("/")))
+                report = (self.notebook(self.files.reference_notebook()) if spec == "reference"
+                          else self.file(self.files.stub) if spec == "stub"
+                          else self.entry(self.files.load_entry(*spec.split("/"))))
                 path.with_suffix(".tmp").write_text(json.dumps(report.to_dict()))
                 path.with_suffix(".tmp").rename(path)
         return report_from_dict(json.loads(path.read_text()))

@@ -197,14 +197,14 @@ def test_corpus_is_big_enough():
 
 
 def test_reference_scores_full_marks(grader):
-    report = grader.notebook(FILES.reference_notebook())
+    report = grader.cached("reference")
     assert report.status == "ok", report.notes
     assert report.scores() == POINTS, feedback(report)
     assert not report.notes, report.notes  # every notebook cell runs, demos included
 
 
 def test_untouched_stub_scores_zero_with_a_message_per_question(grader):
-    report = grader.file(FILES.stub)
+    report = grader.cached("stub")
     assert report.score == 0 and report.max_score == sum(POINTS.values())
     for question in report.questions:
         for check in question.checks:

@@ -141,7 +141,7 @@ def test_corpus_is_big_enough():
 
 @pytest.fixture(scope="module")
 def reference_report(grader):
-    return grader.notebook(FILES.reference_notebook())
+    return grader.cached("reference")
 
 
 def test_reference_trains_to_full_marks(reference_report, unit):
@@ -160,7 +160,7 @@ def message_all(report, question: str) -> str:
 
 
 def test_untouched_stub_scores_zero_with_a_message_per_question(grader, unit):
-    report = grader.file(FILES.stub)
+    report = grader.cached("stub")
     assert report.score == 0 and report.max_score == 18
     assert [q.name for q in report.questions] == list(QUESTIONS)
     for question in report.questions:

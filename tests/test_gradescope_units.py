@@ -1,13 +1,13 @@
 """Gradescope fidelity for every unit besides softmax (whose Otter holes test_gradescope.py covers).
 
 For each unit, its built autograder.zip runs in simulated Gradescope trees (as in
-test_gradescope.py: ``source/run_otter.py`` as a script, never ``setup.sh``) on four
-submissions: the reference completed into the stub, the untouched stub, one wrong and one
-hostile corpus entry. Each tree's per-question scores must equal those the CLI's grading
-function gives the same notebook in this process (the wrong and hostile reports are the
-unit tests' cached ones), the reference must get full marks and the stub zero.
+test_gradescope.py: ``source/run_otter.py`` as a script, never ``setup.sh``) on three
+submissions: the reference completed into the stub, the untouched stub and one wrong corpus
+entry. Each tree's per-question scores must equal those the CLI's grading function gives the
+same notebook (the unit tests' cached reports), the reference must get full marks and the
+stub zero. (Hostile uploads in the tree are test_gradescope.py's subject.)
 
-A new unit is covered as soon as it has a corpus: FIDELITY names the entries it uses.
+A new unit is covered as soon as it has a corpus: FIDELITY names the wrong entry it uses.
 """
 
 from __future__ import annotations
@@ -26,22 +26,20 @@ from autograder import units
 from conftest import PROJECT, PYTHON, UnitFiles
 from test_gradescope import new_tree, run_tree, scores
 
-# unit -> (a wrong entry, a hostile entry); every other unit gets its corpus' first of each
+# unit -> a wrong entry that loses points; any other unit gets its corpus' first one
 FIDELITY = {
-    "attention": ("wrong/no_scaling", "hostile/read_reference"),
-    "positional": ("wrong/rope_clockwise", "hostile/read_reference"),
-    "backprop": ("wrong/adamw_l2_penalty", "hostile/lying_array"),
-    "interp": ("wrong/patch_whole_residual", "hostile/model_recipe_and_tampering"),
-    # a short training run (partial credit) and a run that exits: the judged checks in the tree
-    "gpt": ("wrong/train_too_short", "hostile/exit_in_training"),
+    "attention": "wrong/no_scaling",
+    "positional": "wrong/rope_clockwise",
+    "backprop": "wrong/adamw_l2_penalty",
+    "interp": "wrong/patch_whole_residual",
+    # a short training run: partial credit from the judged checks, in the tree
+    "gpt": "wrong/train_too_short",
 }
 UNITS = [name for name in units.names() if name != "softmax"]
 
 
-def entries(name: str, files: UnitFiles) -> tuple[str, str]:
-    if name in FIDELITY:
-        return FIDELITY[name]
-    return f"wrong/{files.corpus_names('wrong')[0]}", f"hostile/{files.corpus_names('hostile')[0]}"
+def wrong_entry(name: str, files: UnitFiles) -> str:
+    return FIDELITY.get(name) or f"wrong/{files.corpus_names('wrong')[0]}"
 
 
 def simulate(name: str, files: UnitFiles, work: Path) -> dict[str, dict]:
@@ -49,9 +47,9 @@ def simulate(name: str, files: UnitFiles, work: Path) -> dict[str, dict]:
     dist = work / "dist"
     subprocess.run([str(PYTHON), "-m", "autograder", "build", name, "--dist", str(dist)],
                    cwd=PROJECT, check=True, capture_output=True, text=True, timeout=600)
-    notebooks = {"reference": files.reference_notebook(), "stub": files.stub_notebook()}
-    for spec in entries(name, files):
-        notebooks[spec] = files.entry_notebook(files.load_entry(*spec.split("/")))
+    wrong = wrong_entry(name, files)
+    notebooks = {"reference": files.reference_notebook(), "stub": files.stub_notebook(),
+                 wrong: files.entry_notebook(files.load_entry(*wrong.split("/")))}
     trees = {}
     try:
         for label, nb in notebooks.items():
@@ -97,11 +95,8 @@ def test_reference_gets_full_marks_and_the_stub_zero(simulated):
 
 def test_gradescope_scores_equal_the_cli(simulated):
     grader, seen = simulated
-    expected = {"reference": grader.notebook(grader.files.reference_notebook()),
-                "stub": grader.file(grader.files.stub)}
-    for spec in entries(grader.unit.name, grader.files):
-        expected[spec] = grader.cached(spec)
-    for label, report in expected.items():
-        assert scores(tree_results(seen, label)) == scores(report.to_gradescope()), label
-    wrong, _ = entries(grader.unit.name, grader.files)
-    assert scores(expected[wrong].to_gradescope()) != scores(expected["reference"].to_gradescope())
+    wrong = wrong_entry(grader.unit.name, grader.files)
+    expected = {label: scores(grader.cached(label).to_gradescope()) for label in ("reference", "stub", wrong)}
+    for label, cli in expected.items():
+        assert scores(tree_results(seen, label)) == cli, label
+    assert expected[wrong] != expected["reference"], f"{wrong} loses nothing: it tests no difference"

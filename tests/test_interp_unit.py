@@ -148,7 +148,7 @@ def test_corpus_is_big_enough():
 
 
 def test_reference_scores_full_marks(grader, unit):
-    report = grader.notebook(FILES.reference_notebook())
+    report = grader.cached("reference")
     assert report.status == "ok", report.notes
     assert report.scores() == full_marks(unit), feedback(report)
     assert report.score == report.max_score == 15.5
@@ -156,7 +156,7 @@ def test_reference_scores_full_marks(grader, unit):
 
 
 def test_untouched_stub_scores_zero_with_a_message_per_question(grader, unit):
-    report = grader.file(FILES.stub)
+    report = grader.cached("stub")
     assert report.score == 0 and report.max_score == 15.5
     assert [q.name for q in report.questions] == list(QUESTIONS)
     for question in report.questions:

@@ -127,14 +127,14 @@ def test_angle_tolerance_accepts_float32_textbook_tables_and_rejects_bugs():
 
 
 def test_reference_scores_full_marks(pos_grader):
-    report = pos_grader.notebook(FILES.reference_notebook())
+    report = pos_grader.cached("reference")
     assert report.status == "ok", report.notes
     assert report.scores() == POINTS, feedback(report)
     assert report.score == report.max_score == 10.5
 
 
 def test_untouched_stub_scores_zero_with_a_message_per_question(pos_grader):
-    report = pos_grader.file(FILES.stub)
+    report = pos_grader.cached("stub")
     assert report.score == 0 and report.max_score == 10.5
     assert [q.name for q in report.questions] == list(QUESTIONS)
     for question in report.questions:
