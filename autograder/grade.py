@@ -9,13 +9,16 @@ from __future__ import annotations
 
 import contextlib
 import copy
+import dataclasses
 import functools
+import hashlib
 from pathlib import Path
 from types import ModuleType
+from typing import Any, Callable
 
 import numpy as np
 import torch
-from hypothesis import HealthCheck, Phase, Verbosity, example, given, settings
+from hypothesis import HealthCheck, Phase, Verbosity, example, given, seed, settings
 from hypothesis.errors import HypothesisException
 from hypothesis.internal.conjecture import providers as _hypothesis_providers
 
@@ -119,8 +122,12 @@ class Session:
             timeout = max(self.unit.limits.call_seconds, 4 * cpu_seconds + 30)
             return self.worker.call(header, blobs, timeout=timeout, cpu_seconds=cpu_seconds)
         except WorkerLost as lost:
-            self._revive()
-            raise _Stop(f"your code {lost.reason}") from None
+            raise _Stop(self.revive_after(lost)) from None
+
+    def revive_after(self, lost: WorkerLost) -> str:
+        """Restart the worker after a graded call lost it; what to tell the student."""
+        self._revive()
+        return f"your code {lost.reason}"
 
 
 # --------------------------------------------------------------------------- one check
@@ -130,32 +137,22 @@ def run_check(session: Session, unit: Unit, question: Question, check: Check,
               reference: ModuleType) -> CheckResult:
     if check.judge is not None:
         return run_judged_check(session, unit, question, check)
-    ref_fn = check.oracle or getattr(reference, check.function)
     banned = list(unit.banned_for(question))
     hints = {id(ex.call): ex.hint for ex in check.examples}
 
-    def evaluate(call: Call) -> None:
-        torch.manual_seed(0)
-        blobs: list[bytes] = []
-        ref_args, ref_kwargs, wired = _with_models(unit, call)
+    def request(planned: _Planned, blobs: list[bytes]) -> dict:
         header = {"target": check.function, "banned": banned, "seed": 0}
         header.update({k: v for k, v in (("module", check.module), ("config_class", check.config_class)) if v})
-        try:
-            target = ref_fn
-            if call.init is not None:  # a module: the student's gets the reference's weights
-                # sent first: if the reference's constructor refuses the arguments, the
-                # student's constructor must be called with them too, and refuse them
-                header["init"] = wire.encode((tuple(call.init.args), dict(call.init.kwargs)), blobs)
-                module = _reference_module(reference, check, call.init)
-                header["state_dict"] = wire.encode(dict(module.state_dict()), blobs)
-                target = functools.partial(ref_fn, module) if check.module else module
-            with torch.no_grad():
-                expected = target(*copy.deepcopy(ref_args), **copy.deepcopy(ref_kwargs))
-        except ValueError as invalid:  # an invalid argument: the student must refuse it too
-            expected = invalid
-        header["args"] = wire.encode(tuple(wired.args), blobs)
-        header["kwargs"] = wire.encode(dict(wired.kwargs), blobs)
-        reply, out = session.call(header, blobs)
+        if planned.init:
+            header["init"] = wire.encode(planned.init[0], blobs)
+        if len(planned.init or ()) > 1:
+            header["state_dict"] = wire.encode(planned.init[1], blobs)
+        header["args"] = wire.encode(tuple(planned.wired.args), blobs)
+        header["kwargs"] = wire.encode(dict(planned.wired.kwargs), blobs)
+        return header
+
+    def judge(planned: _Planned, reply: dict, out: list[bytes]) -> None:
+        call, expected = planned.call, planned.expected
         status = reply.get("status")
         name = check.function
         if status == "missing":
@@ -191,20 +188,23 @@ def run_check(session: Session, unit: Unit, question: Question, check: Check,
                 (h.text for h in check.hints if _applies(h, call, expected, got)), "")
             raise _Failed(call, _explain(mismatch, hint))
 
-    @settings(max_examples=check.max_examples, database=None, deadline=None, derandomize=True,
-              suppress_health_check=list(HealthCheck), report_multiple_bugs=False,
-              verbosity=Verbosity.quiet, print_blob=False,
-              phases=(Phase.explicit, Phase.generate, Phase.shrink))
-    @given(check.inputs)
-    def prop(call: Call) -> None:
-        evaluate(call)
+    def evaluate(call: Call) -> None:
+        planned = _prepare(unit, check, reference, call)
+        blobs: list[bytes] = []
+        header = request(planned, blobs)
+        judge(planned, *session.call(header, blobs))
 
-    for ex in reversed(check.examples):
-        prop = example(ex.call)(prop)
+    if FAST_PATH:
+        plan = _plan(unit, question, check, reference)
+        outcome = _all_pass(session, plan, request, judge) if plan is not None else False
+        if isinstance(outcome, str):
+            return _failed(check, outcome)
+        if outcome:
+            return CheckResult(check.name, True, check.points, check.points)
 
     try:
         with _spec_inputs_only():
-            prop()
+            _property(unit, question, check, evaluate)()
     except _Failed as failure:
         return _failed(check, f"Smallest failing input found:\n{indent(describe_call(failure.call))}\n"
                               f"{failure.message}")
@@ -214,6 +214,130 @@ def run_check(session: Session, unit: Unit, question: Question, check: Check,
         return _failed(check, f"`{check.function}` gave different results for the same input "
                               f"({type(exc).__name__}); it must be deterministic")
     return CheckResult(check.name, True, check.points, check.points)
+
+
+def _property(unit: Unit, question: Question, check: Check, test: Callable[[Call], None]):
+    """`test` as the check's hypothesis property: its explicit examples, then drawn inputs,
+    then (on a failure) shrinking to the smallest failing input.
+
+    The inputs are drawn from a seed named by the unit, question and check: derandomize alone
+    would seed from a digest of this property's source, so editing the grader would change
+    every input drawn, and scores with them.
+    """
+
+    @settings(max_examples=check.max_examples, database=None, deadline=None, derandomize=True,
+              suppress_health_check=list(HealthCheck), report_multiple_bugs=False,
+              verbosity=Verbosity.quiet, print_blob=False,
+              phases=(Phase.explicit, Phase.generate, Phase.shrink))
+    @given(check.inputs)
+    def prop(call: Call) -> None:
+        test(call)
+
+    for ex in reversed(check.examples):
+        prop = example(ex.call)(prop)
+    name = f"{unit.name}/{question.name}/{check.name}".encode()
+    return seed(int.from_bytes(hashlib.sha256(name).digest()[:8], "big"))(prop)
+
+
+# --------------------------------------------------------------------------- the fast path
+#
+# Hypothesis draws the same inputs, in the same order, for every submission on which no input
+# fails: drawing is derandomized and only a failure changes what it does next (shrinking).
+# So a grading process draws each check's inputs once, with the reference's answers, and then
+# asks each submission for all its answers in one request. If all are right, the check passes,
+# exactly as the property would have. If one is wrong, the property runs as usual and shrinks
+# to the smallest failing input; a failure that stops the property at once (missing function,
+# banned call, a timeout) ends the check here with the same message.
+
+FAST_PATH = True  # tests turn it off to compare both paths
+_BATCH_BLOBS, _BATCH_BYTES = 4000, 16 << 20  # under the wire's per-message limits
+
+
+@dataclasses.dataclass
+class _Planned:
+    call: Call  # as drawn: for feedback, hints and the in-place check
+    expected: Any  # the reference's answer, or the ValueError it raised
+    wired: Call  # the worker's arguments (a `Model` as a recipe with its weights)
+    init: list | None  # a module: [constructor (args, kwargs), the reference's state_dict]
+
+
+_PLANS: dict[tuple[int, int], tuple[Check, ModuleType, list[_Planned] | None]] = {}
+
+
+def _plan(unit: Unit, question: Question, check: Check, reference: ModuleType) -> list[_Planned] | None:
+    """Every input the property tries on a submission that passes it, in order, with the
+    reference's answers (once per process). None if drawing them failed (the slow path then
+    reports the same problem as it always did)."""
+    key = (id(check), id(reference))
+    if key not in _PLANS:
+        planned: list[_Planned] = []
+        try:
+            with _spec_inputs_only():
+                _property(unit, question, check, lambda call: planned.append(_prepare(unit, check, reference, call)))()
+        except Exception:
+            planned = None
+        _PLANS[key] = (check, reference, planned)  # holding both keeps their ids unique
+    return _PLANS[key][2]
+
+
+def plan_unit(unit: Unit, reference: ModuleType) -> None:
+    """Draw every check's inputs now (seconds), e.g. while a fork server starts."""
+    torch.set_num_threads(1)
+    for question in unit.questions:
+        for check in question.checks:
+            if check.judge is None:
+                _plan(unit, question, check, reference)
+
+
+def _all_pass(session: Session, plan: list[_Planned], request, judge) -> bool | str:
+    """True if the submission answers every planned input right; False if one answer is wrong
+    (the property must find and shrink it); the message of a failure that ends the check at once."""
+    start = 0
+    while start < len(plan):
+        blobs: list[bytes] = []
+        headers = []
+        for planned in plan[start:]:
+            headers.append(request(planned, blobs))
+            if len(blobs) > _BATCH_BLOBS or sum(map(len, blobs)) > _BATCH_BYTES:
+                break
+        if session.dead:
+            return session.dead
+        replies, lost = session.worker.call_many(headers, blobs)
+        for planned, (reply, out) in zip(plan[start:], replies):
+            try:
+                judge(planned, reply, out)
+            except _Stop as stop:
+                return stop.message
+            except _Failed:
+                if lost:
+                    session.revive_after(lost)
+                return False
+        if lost:
+            return session.revive_after(lost)
+        start += len(headers)
+    return True
+
+
+def _prepare(unit: Unit, check: Check, reference: ModuleType, call: Call) -> _Planned:
+    """Everything about one input that does not depend on the submission."""
+    ref_fn = check.oracle or getattr(reference, check.function)
+    torch.manual_seed(0)
+    ref_args, ref_kwargs, wired = _with_models(unit, call)
+    init = None
+    try:
+        target = ref_fn
+        if call.init is not None:  # a module: the student's gets the reference's weights
+            # sent first: if the reference's constructor refuses the arguments, the
+            # student's constructor must be called with them too, and refuse them
+            init = [(tuple(call.init.args), dict(call.init.kwargs))]
+            module = _reference_module(reference, check, call.init)
+            init.append(dict(module.state_dict()))
+            target = functools.partial(ref_fn, module) if check.module else module
+        with torch.no_grad():
+            expected = target(*copy.deepcopy(ref_args), **copy.deepcopy(ref_kwargs))
+    except ValueError as invalid:  # an invalid argument: the student must refuse it too
+        expected = invalid
+    return _Planned(call, expected, wired, init)
 
 
 def _with_models(unit: Unit, call: Call) -> tuple[tuple, dict, Call]:

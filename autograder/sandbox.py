@@ -417,6 +417,20 @@ class Worker:
         finally:
             self._call_cpu_budget = None
 
+    def call_many(self, headers: list[dict], blobs: list[bytes]) -> tuple[list[tuple[dict, list[bytes]]], WorkerLost | None]:
+        """Several graded calls in one request (`blobs` shared by every header), answered in
+        order; each answer has the wall-clock limit of one call. Returns the answers read and,
+        if the worker was lost on the way, why (the answers read before stand)."""
+        what = "answering a graded call"
+        replies: list[tuple[dict, list[bytes]]] = []
+        try:
+            self._send({"op": "calls", "calls": [dict(h, op="call") for h in headers]}, blobs, what)
+            while len(replies) < len(headers):
+                replies.append(self._receive(self.limits.call_seconds, what))
+        except WorkerLost as lost:
+            return replies, lost
+        return replies, None
+
     def cpu_time(self) -> float:
         """CPU seconds (user + system) the worker process has used so far, read by us from /proc."""
         with open(f"/proc/{self._process.pid}/stat") as f:
@@ -424,12 +438,18 @@ class Worker:
         return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
     def _request(self, header: dict, blobs=(), *, timeout: float, what: str) -> tuple[dict, list[bytes]]:
+        self._send(header, blobs, what)
+        return self._receive(timeout, what)
+
+    def _send(self, header: dict, blobs, what: str) -> None:
         if self._process is None:
             raise WorkerLost("is not running")
         try:
             wire.send(self._req, header, list(blobs))
         except (BrokenPipeError, OSError):
             raise self._lost(what, timed_out=False) from None
+
+    def _receive(self, timeout: float, what: str) -> tuple[dict, list[bytes]]:
         try:
             return wire.recv(self._rep, deadline=time.monotonic() + timeout)
         except TimeoutError:

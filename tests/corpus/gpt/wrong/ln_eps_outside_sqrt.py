@@ -1,6 +1,9 @@
-"""Bug: eps added outside the square root: (x - mean) / (sqrt(var) + eps)."""
+"""Bug: eps added outside the square root: (x - mean) / (sqrt(var) + eps).
 
-LOSES = {"layer_norm"}
+The student's GPT normalises with this layer_norm, so GPT loses too: among the drawn configs,
+one with d_model = 2 has a row of small variance, where eps's place moves the logits by 7e-3."""
+
+LOSES = {"layer_norm", "GPT"}
 
 
 def layer_norm(x, weight, bias, eps=1e-5):

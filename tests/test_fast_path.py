@@ -1,0 +1,76 @@
+"""The fast path grades exactly as the hypothesis property it stands in for.
+
+A grading process draws each check's inputs once (with the reference's answers) and asks a
+submission for all its answers in one request; only when one is wrong does the property run,
+one call per input, to find and shrink the failure (autograder/grade.py). Each submission
+below is graded both ways; every check's score and message, the notes and the status must be
+the same. The entries are chosen for where the fast path hands over: a failure on a drawn
+input (not an explicit example), failures on explicit examples, a banned call (stops at once),
+a call that never returns (the worker is lost mid-request), garbage on the reply pipe, the
+untouched stub, and one wrong submission of every other unit.
+"""
+
+from __future__ import annotations
+
+import pytest
+
+from autograder import grade as grading
+from autograder import units
+
+SOFTMAX_ENTRIES = [
+    "reference",
+    "stub",
+    "wrong/wrong_keepdim",  # its first wrong answer is the 10th input, a drawn one
+    "wrong/mask_after_softmax",  # three checks fail, at different inputs
+    "wrong/banned_tensor_method",
+    "hostile/sleep_forever_when_graded",
+    "hostile/pipe_garbage",
+]
+OTHER_UNITS = {  # a wrong entry each (gpt's graded checks are judged: no fast path to compare)
+    "attention": "wrong/no_scaling",
+    "positional": "wrong/rope_clockwise",
+    "backprop": "wrong/adamw_l2_penalty",
+    "interp": "wrong/patch_whole_residual",
+}
+
+
+def outcome(report) -> tuple:
+    return (report.status, report.notes,
+            [(q.name, [(c.name, c.score, c.message) for c in q.checks]) for q in report.questions])
+
+
+def slow(grader, spec: str, monkeypatch):
+    monkeypatch.setattr(grading, "FAST_PATH", False)
+    if spec == "reference":
+        return grader.notebook(grader.files.reference_notebook())
+    if spec == "stub":
+        return grader.file(grader.files.stub)
+    return grader.entry(grader.files.load_entry(*spec.split("/")))
+
+
+@pytest.mark.parametrize("spec", SOFTMAX_ENTRIES)
+def test_softmax_graded_as_by_the_property(grader, spec, monkeypatch):
+    fast = grader.cached(spec)
+    assert outcome(slow(grader, spec, monkeypatch)) == outcome(fast)
+
+
+@pytest.mark.parametrize("name", sorted(OTHER_UNITS))
+def test_other_units_graded_as_by_the_property(grader_for, name, monkeypatch):
+    grader = grader_for(name)
+    fast = grader.cached(OTHER_UNITS[name])
+    assert fast.score < units.load(name).points
+    assert outcome(slow(grader, OTHER_UNITS[name], monkeypatch)) == outcome(fast)
+
+
+def test_every_unit_is_covered():
+    assert set(OTHER_UNITS) | {"softmax", "gpt"} == set(units.names())
+
+
+def test_inputs_are_drawn_once_per_process(grader, monkeypatch):
+    """The second submission draws nothing: its checks reuse the first one's inputs."""
+    grader.cached("reference")
+    grader.notebook(grader.files.reference_notebook())  # plans exist in this process now
+    drawn = []
+    monkeypatch.setattr(grading, "_prepare", lambda *args: drawn.append(args))
+    report = grader.notebook(grader.files.reference_notebook())
+    assert report.score == grader.unit.points and drawn == []
