@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import concurrent.futures
 import dataclasses
+import gc
 import inspect
 import json
 import multiprocessing
@@ -56,10 +57,17 @@ class ForkServer:
             preexec_fn=lambda: sandbox._libc.prctl(_PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0))
         theirs.close()
         self._sock = ours
-        ready = self._next(self.start_seconds)
+        self._ready = False  # its imports take seconds: the grader prepares meanwhile
+        sandbox.use_spawner(self.spawn, keep_pid=self._process.pid)
+
+    def _wait_ready(self) -> None:
+        try:
+            ready = self._next(self.start_seconds)
+        except (OSError, EOFError, TimeoutError) as exc:
+            ready = {"error": str(exc)}
         if ready.get("op") != "ready":
             raise RuntimeError(f"the fork server did not start: {ready}")
-        sandbox.use_spawner(self.spawn, keep_pid=self._process.pid)
+        self._ready = True
 
     @property
     def pid(self) -> int:
@@ -89,6 +97,8 @@ class ForkServer:
         if self._process.poll() is not None:  # it died (it never runs student code): a new one
             self.close()
             self._start()
+        if not self._ready:
+            self._wait_ready()
         message = {"op": "spawn", "limits": dataclasses.asdict(worker.limits), "uid": worker.uid,
                    "nproc": nproc, "workdir": str(worker.workdir)}
         try:
@@ -160,12 +170,14 @@ _GRADER: dict = {}
 def _init_grader(unit_name: str) -> None:
     """In each grading process: die with the CLI, load the unit, start a fork server."""
     from . import units
+    from .grade import plan_unit
 
     sandbox._libc.prctl(_PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the CLI's to handle
     sandbox.become_subreaper()
-    _GRADER["unit"], _GRADER["reference"] = units.load(unit_name), units.reference(unit_name)
     _GRADER["server"] = ForkServer()
+    _GRADER["unit"], _GRADER["reference"] = units.load(unit_name), units.reference(unit_name)
+    plan_unit(_GRADER["unit"], _GRADER["reference"])
 
 
 def _grade_in_grader(path: str) -> tuple[dict, float]:
@@ -175,6 +187,10 @@ def _grade_in_grader(path: str) -> tuple[dict, float]:
 def _timed(unit, reference, path: Path) -> tuple[dict, float]:
     from .grade import grade
 
+    # What the last submission left is collected; what survived (torch, the unit, its drawn
+    # inputs) is frozen out of later collections, which would otherwise rescan it (0.1 s each).
+    gc.collect()
+    gc.freeze()
     start = time.perf_counter()
     report = grade(unit, reference, path)
     return report.to_dict(), time.perf_counter() - start
@@ -194,9 +210,11 @@ class Graders:
         self._server = None
         if self.jobs == 1:
             from . import units
+            from .grade import plan_unit
 
-            self._unit, self._reference = units.load(unit_name), units.reference(unit_name)
             self._server = ForkServer()
+            self._unit, self._reference = units.load(unit_name), units.reference(unit_name)
+            plan_unit(self._unit, self._reference)
         else:
             self._executor = concurrent.futures.ProcessPoolExecutor(
                 self.jobs, mp_context=multiprocessing.get_context("spawn"),
