@@ -103,15 +103,15 @@ def peak_memory(command: list[str], cwd: Path | None = None) -> tuple[float, flo
 
 
 def reference_notebook(directory: Path, unit: str = "softmax") -> Path:
-    """The stub notebook with the reference's code in a last cell (its definitions win)."""
+    """The stub completed with the reference's code, as a student would hand it in (its
+    functions in their cells, so Otter's in-notebook checks see them too)."""
     import nbformat
 
-    nb = nbformat.read(ROOT / "assignments" / unit / f"{unit}.ipynb", as_version=4)
-    code = (ROOT / "solutions" / f"{unit}.py").read_text()
-    nb.cells.append(nbformat.v4.new_code_cell(code))
+    from .corpus import UnitFiles
+
     path = directory / unit / f"{unit}.ipynb"
     path.parent.mkdir(exist_ok=True)
-    nbformat.write(nb, path)
+    nbformat.write(UnitFiles(unit).reference_notebook(), path)
     return path
 
 
@@ -158,18 +158,6 @@ print(json.dumps([cpu, wall, gpt.judge_training(None, (dict(model.state_dict()),
 """
 
 
-def gpt_notebook(directory: Path) -> Path:
-    """The gpt stub notebook with the reference's code (and the task's model) in a last cell."""
-    import nbformat
-
-    nb = nbformat.read(ROOT / "assignments" / "gpt" / "gpt.ipynb", as_version=4)
-    code = (ROOT / "solutions" / "gpt.py").read_text() + "\n\nSORT_CONFIG = GPTConfig(**SORT_SIZES)\n"
-    nb.cells.append(nbformat.v4.new_code_cell(code))
-    path = directory / "gpt.ipynb"
-    nbformat.write(nb, path)
-    return path
-
-
 def gpt_bench(work: Path, runs: int) -> None:
     """The gpt unit: reference training time to >= 99% (median of `runs`), and grading one full
     submission (the reference notebook, training included): wall time and peak memory."""
@@ -177,7 +165,7 @@ def gpt_bench(work: Path, runs: int) -> None:
     for seed in range(runs):
         out = subprocess.run([PY, "-c", _TRAIN_ONCE, str(seed)], cwd=ROOT, check=True, capture_output=True, text=True)
         trained.append(json.loads(out.stdout.strip().splitlines()[-1]))
-    submission = gpt_notebook(work)
+    submission = reference_notebook(work, "gpt")
     wall, peak = median_of(runs, lambda: ([PY, "-m", "autograder", "grade", "gpt", str(submission),
                                            "--out", str(work / "gpt-out"), "--quiet", "--force"], ROOT))
     print(f"\ngpt: the reference's train_sorter(), median of {runs} runs (seeds 0..{runs - 1}), one thread:")
@@ -303,19 +291,18 @@ CLASS_USAGE = "python -m autograder.bench --class [--submissions 100] [--otter 1
 
 def class_corpus(directory: Path, count: int) -> list[Path]:
     """`count` softmax submissions cycling through a mixed corpus: the reference, every correct
-    variant and wrong (one-bug) file of tests/corpus/softmax, two hostile ones and the malformed
-    files. Each corpus file is appended to the reference notebook as a last cell, so its
-    definitions replace the reference's."""
+    and wrong (one-bug) entry of tests/corpus/softmax, two hostile ones and the malformed files,
+    each notebook built as a student would hand it in (autograder/corpus.py)."""
     import nbformat
 
-    corpus = ROOT / "tests" / "corpus" / "softmax"
-    base = nbformat.read(reference_notebook(directory), as_version=4)
-    sources = [""] + [p.read_text() for p in sorted((corpus / "correct").glob("*.py"))]
-    sources += [p.read_text() for p in sorted((corpus / "wrong").glob("*.py"))]
-    for name in ("fork_bomb", "memory_hog"):
-        sources.append((corpus / "hostile" / f"{name}.py").read_text().split("# %% last", 1)[1])
-    malformed = sorted(p for p in (corpus / "malformed").iterdir() if p.suffix in (".ipynb", ".zip"))
-    kinds = [("nb", s) for s in sources] + [("file", p) for p in malformed]
+    from .corpus import UnitFiles
+
+    files = UnitFiles("softmax")
+    entries = [files.load_entry(kind, name) for kind in ("correct", "wrong") for name in files.corpus_names(kind)]
+    entries += [files.load_entry("hostile", name) for name in ("fork_bomb", "memory_hog")]
+    notebooks = [files.reference_notebook()] + [files.entry_notebook(e) for e in entries]
+    malformed = sorted(p for p in (files.corpus / "malformed").iterdir() if p.suffix in (".ipynb", ".zip"))
+    kinds = [("nb", nb) for nb in notebooks] + [("file", p) for p in malformed]
     paths = []
     for i in range(count):
         kind, what = kinds[i % len(kinds)]
@@ -324,10 +311,7 @@ def class_corpus(directory: Path, count: int) -> list[Path]:
         if kind == "file":
             shutil.copy(what, path)
         else:
-            nb = nbformat.from_dict(json.loads(json.dumps(base)))
-            if what:
-                nb.cells.append(nbformat.v4.new_code_cell(what))
-            nbformat.write(nb, path)
+            nbformat.write(what, path)
         paths.append(path)
     return paths
 
@@ -384,12 +368,17 @@ def class_bench(submissions: int, otter_count: int) -> int:
             results[jobs] = (wall, statistics.median(seconds), peaks)
         plain = plain_otter_zip(work)
         gradable = [p for p in paths if p.suffix == ".ipynb"][:otter_count]  # the first are gradable
-        otter_walls = []
+        otter_walls, otter_scores = [], []
         for path in gradable:
             start = time.perf_counter()
             subprocess.run([PY, "-m", "otter", "run", "-a", str(plain), "-o", str(work), "--no-logo", str(path)],
                            cwd=work, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
             otter_walls.append(time.perf_counter() - start)
+            tests = json.loads((work / "results.json").read_text())["tests"]
+            otter_scores.append(sum(t.get("score") or 0 for t in tests))
+            (work / "results.json").unlink()
+        ours = [sum(c["score"] for q in json.loads((work / "out-1" / p.stem / "graded.json").read_text())
+                    ["report"]["questions"] for c in q["checks"]) for p in gradable]
     otter = statistics.median(otter_walls)
     print(f"Class scale: {submissions} softmax submissions (mixed corpus), in one run:\n")
     print("| what                         | total wall (s) | wall per submission (s) | median grading (s) | vs otter run |")
@@ -399,6 +388,9 @@ def class_bench(submissions: int, otter_count: int) -> int:
         print(f"| our CLI, --jobs {jobs}             | {wall:14.1f} | {per:23.2f} | {median:18.2f} | {otter / per:11.1f}x |")
     print(f"| otter run, {len(otter_walls)} sequentially     | {sum(otter_walls):14.1f} | {otter:23.2f} | "
           f"{'':18} | {1:11.1f}x |")
+    print(f"\nOn those {len(gradable)} notebooks, total points: otter run (stock tests: 50 seeded random inputs "
+          f"per question) {sum(otter_scores):g}, our CLI {sum(ours):g}; per notebook:")
+    print("  " + ", ".join(f"{a:g}/{b:g}" for a, b in zip(otter_scores, ours)))
     print("\nPeak PSS (MB) by process, --jobs 1 / --jobs 2:")
     for role in ("trusted", "fork server", "one worker", "whole tree"):
         print(f"  {role:<12} {results[1][2][role]:7.0f} / {results[2][2][role]:7.0f}")
