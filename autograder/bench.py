@@ -331,6 +331,14 @@ def memory_by_role(command: list[str], cwd: Path) -> tuple[float, dict[str, floa
                 tree = [process, *process.children(recursive=True)]
             except psutil.Error:
                 tree = []
+            forked = {}  # the fork server and its workers share a command line: pid -> parent
+            for p in tree:
+                try:
+                    if "The fork server" in " ".join(p.cmdline()[:7]):
+                        forked[p.pid] = p.ppid()
+                except psutil.Error:
+                    continue
+            servers = {pid for pid, parent in forked.items() if parent not in forked}
             for p in tree:
                 try:
                     pss = p.memory_full_info().pss / 2**20
@@ -339,7 +347,7 @@ def memory_by_role(command: list[str], cwd: Path) -> tuple[float, dict[str, floa
                     continue
                 total += pss
                 role = ("trusted" if p.pid == process.pid or "multiprocessing" in cmd
-                        else "fork server" if "The fork server" in cmd else "one worker")
+                        else "fork server" if p.pid in servers else "one worker")
                 peaks[role] = max(peaks[role], pss)
             peaks["whole tree"] = max(peaks["whole tree"], total)
             time.sleep(0.1)
