@@ -335,7 +335,8 @@ def test_malformed_submission_scores_zero_with_a_reason(grader, unit, name, tmp_
 
 @pytest.mark.skipif(os.geteuid() != 0, reason="needs root to create the ordinary user's run")
 def test_ordinary_user_gets_the_same_scores(grader, unit):
-    """The TA-laptop path: the whole CLI as a non-root uid (no uid switch in the sandbox)."""
+    """The TA-laptop path: the whole CLI as a non-root uid (no uid switch in the sandbox), with
+    two grading processes, each forking its workers from its own fork server."""
     uid, lock = sandbox.claim_uid()  # a uid no sandbox worker or sweep will touch while we hold it
     root = Path(tempfile.mkdtemp(prefix="autograder-ta-"))  # 0700, then given to the uid
     try:
@@ -361,7 +362,7 @@ def ta_run(grader, unit, uid: int, root: Path) -> None:
            "HYPOTHESIS_STORAGE_DIRECTORY": str(root / "home" / ".hypothesis")}
     try:
         done = subprocess.run([str(PYTHON), "-m", "autograder", "grade", "softmax", *map(str, paths),
-                               "--out", str(root / "out")], cwd=root / "project", env=env, user=uid,
+                               "--out", str(root / "out"), "--jobs", "2"], cwd=root / "project", env=env, user=uid,
                               group=uid, extra_groups=[], capture_output=True, text=True, timeout=600)
         leftovers = leftover_processes({uid})
     finally:
