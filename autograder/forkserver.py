@@ -1,10 +1,10 @@
 """The fork server: a warm process that has imported torch and forks sandboxed workers.
 
 This file is the whole program of the fork server process, started by `autograder/pool.py`
-as ``python -s -B -P -u -c <this source> CONTROL_FD PROJECT_ROOT``. It imports torch once
-and matplotlib's pyplot once
-(about 2.5 s and 260 MB, the cost a fresh worker pays per submission), then for each request
-forks a child that becomes a worker exactly as a fresh interpreter would:
+as ``python -s -B -P -u -c <this source> CONTROL_FD PROJECT_ROOT``. It imports torch, pyplot
+and sympy once (seconds of CPU, which a fresh worker pays per submission; about 230 MB of PSS,
+see `python -m autograder.bench --class`), then for each request forks a child that becomes a
+worker exactly as a fresh interpreter would:
 
 * its own session, stdout/stderr into the grader's capped output file, stdin from /dev/null,
   no other file descriptor than its two pipes;
@@ -14,9 +14,9 @@ forks a child that becomes a worker exactly as a fresh interpreter would:
 * then `worker.main`, the worker's request loop, which runs the student's code.
 
 The fork server itself never runs student code and never holds anything secret: it imports
-only the standard library, torch, numpy, matplotlib and autograder's `sandbox` and `worker` modules (no
-unit spec, no reference). It replies on the control socket (SOCK_SEQPACKET, JSON messages,
-file descriptors passed with SCM_RIGHTS):
+only the standard library, torch, numpy, matplotlib and autograder's `sandbox` and `worker`
+modules (no unit spec, no reference). It replies on the control socket (SOCK_SEQPACKET, JSON
+messages, file descriptors passed with SCM_RIGHTS):
 
   -> {"op": "spawn", "limits": {...}, "uid": int|null, "nproc": int, "workdir": str}
      + fds [request pipe read end, reply pipe write end, output file]
