@@ -65,7 +65,7 @@ def _child(control, wake, message, fds):
 
         tempfile.tempdir = None  # TMPDIR is the private folder now
         limits = sandbox.Limits(**message["limits"])
-        sandbox.confine(limits, message["uid"], message["nproc"])
+        sandbox.confine(limits, message["uid"], message["nproc"], workdir)
         # nothing of the project on the path: the student imports only what a worker could
         sys.path[:] = [p for p in sys.path if p and os.path.abspath(p) != PROJECT]
         sys.argv[:] = ["-c"]

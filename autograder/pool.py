@@ -23,10 +23,12 @@ import json
 import multiprocessing
 import os
 import select
+import shutil
 import signal
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -49,7 +51,9 @@ class ForkServer:
 
     def _start(self) -> None:
         ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
-        env = sandbox.worker_env(Path("/"))
+        # pyplot writes its font cache under $HOME (here /) at import: a folder of ours instead
+        self._config = tempfile.mkdtemp(prefix="autograder-forkserver-")
+        env = dict(sandbox.worker_env(Path("/")), MPLCONFIGDIR=self._config)
         self._process = subprocess.Popen(
             [sys.executable, "-s", "-B", "-P", "-u", "-c", _SOURCE, str(theirs.fileno()), str(ROOT)],
             stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, cwd="/", env=env,
@@ -137,6 +141,7 @@ class ForkServer:
             self._process.kill()
             self._process.wait()
         self._process = None
+        shutil.rmtree(self._config, ignore_errors=True)
 
     def __enter__(self) -> "ForkServer":
         return self

@@ -23,6 +23,7 @@ import resource
 import shutil
 import signal
 import stat
+import struct
 import subprocess
 import sys
 import tempfile
@@ -223,12 +224,56 @@ def _is_live_child(pid: int) -> bool:
 
 
 
-def confine(limits: Limits, uid: int | None, nproc: int) -> None:
-    """In a new worker process, before any student code: limits, no network, the sandbox uid.
+# Landlock (Linux >= 5.13): any process may give up filesystem rights, for itself and all it
+# starts. Access rights (linux/landlock.h) that create, change or remove files:
+_LL_WRITE_FILE, _LL_REFER, _LL_TRUNCATE = 1 << 1, 1 << 13, 1 << 14
+_LL_CHANGES = _LL_WRITE_FILE | sum(1 << bit for bit in range(4, 13))  # remove_*, make_*
+_SYS_LL_CREATE_RULESET, _SYS_LL_ADD_RULE, _SYS_LL_RESTRICT_SELF = 444, 445, 446  # every arch
+_PR_SET_NO_NEW_PRIVS = 38
+
+
+def landlock_abi() -> int:
+    """The kernel's Landlock version; 0 without it."""
+    return max(0, _libc.syscall(_SYS_LL_CREATE_RULESET, None, 0, 1))  # 1: ..._CREATE_RULESET_VERSION
+
+
+def writes_only_beneath(*paths: str) -> bool:
+    """Forbid this process (and its children) to create, change or remove any file except
+    beneath `paths`; reading stays allowed. False where the kernel has no Landlock."""
+    abi = landlock_abi()
+    if abi < 1:
+        return False
+    changes = _LL_CHANGES | (_LL_REFER if abi >= 2 else 0) | (_LL_TRUNCATE if abi >= 3 else 0)
+    handled = ctypes.c_uint64(changes)  # struct landlock_ruleset_attr, its first field only
+    ruleset = _libc.syscall(_SYS_LL_CREATE_RULESET, ctypes.byref(handled), ctypes.sizeof(handled), 0)
+    if ruleset < 0:
+        return False
+    try:
+        for path in paths:
+            fd = os.open(path, os.O_PATH | os.O_CLOEXEC)
+            try:
+                allowed = changes if stat.S_ISDIR(os.fstat(fd).st_mode) else changes & (_LL_WRITE_FILE | _LL_TRUNCATE)
+                rule = ctypes.create_string_buffer(struct.pack("=Qi", allowed, fd), 12)  # path_beneath_attr
+                if _libc.syscall(_SYS_LL_ADD_RULE, ruleset, 1, rule, 0) != 0:  # 1: LANDLOCK_RULE_PATH_BENEATH
+                    return False
+            finally:
+                os.close(fd)
+        if _libc.prctl(_PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0:
+            return False
+        return _libc.syscall(_SYS_LL_RESTRICT_SELF, ruleset, 0) == 0
+    finally:
+        os.close(ruleset)
+
+
+def confine(limits: Limits, uid: int | None, nproc: int, workdir: str) -> None:
+    """In a new worker process, before any student code: limits, no network, the sandbox uid,
+    and no writing outside its own folder (Landlock: without root, the only thing between a
+    notebook and the TA's files, other submissions' included; with root, a second wall).
 
     Runs between fork and exec for a fresh worker, and in a fork server's child (autograder/
     forkserver.py) before it runs the worker's loop: the same guarantees either way.
     """
+    writes_only_beneath(workdir, os.devnull)
     signal.signal(signal.SIGXFSZ, signal.SIG_IGN)  # over-long output: EFBIG, not death
     for res, value in [
         (resource.RLIMIT_CPU, limits.cpu_seconds),
@@ -272,7 +317,7 @@ def _popen(worker: "Worker", req_read: int, rep_write: int, nproc: int) -> subpr
         env=worker_env(worker.workdir),
         pass_fds=(req_read, rep_write),
         start_new_session=True,
-        preexec_fn=lambda: confine(limits, uid, nproc),
+        preexec_fn=lambda: confine(limits, uid, nproc, str(worker.workdir)),
     )
 
 

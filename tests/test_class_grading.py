@@ -401,9 +401,14 @@ try:
 except OSError as exc:
     network = type(exc).__name__
 interfaces = sorted(line.split(":")[0].strip() for line in open("/proc/net/dev").read().splitlines()[2:])
+try:
+    open("/tmp/autograder-fork-probe-" + str(os.getpid()), "w").close()
+    writes_tmp = True
+except OSError:
+    writes_tmp = False
 print("PROBE" + json.dumps({
     "uid": [os.getuid(), os.geteuid(), os.getgid()], "groups": os.getgroups(), "limits": limits,
-    "interfaces": interfaces, "network": network, "cwd_is_home": os.getcwd() == os.environ["HOME"],
+    "interfaces": interfaces, "network": network, "writes_tmp": writes_tmp, "cwd_is_home": os.getcwd() == os.environ["HOME"],
     "env": sorted(os.environ), "fds": sorted(int(f) for f in os.listdir("/proc/self/fd")),
     "project_on_path": any(p.rstrip("/").endswith("wt-class") or p.endswith("autograder") for p in __import__("sys").path),
     "session_leader": os.getsid(0) == os.getpid()}))
@@ -435,8 +440,9 @@ def test_forked_worker_is_confined_like_a_fresh_one(host):
         assert got["groups"] == expected["groups"] == []
         assert got["interfaces"] == expected["interfaces"] == ["lo"]  # an empty network namespace
         assert got["network"] == expected["network"] != "connected"
-    for key in ("limits", "cwd_is_home", "env", "project_on_path", "session_leader"):
+    for key in ("limits", "cwd_is_home", "env", "project_on_path", "session_leader", "writes_tmp"):
         assert got[key] == expected[key], key
+    assert got["writes_tmp"] == (not sandbox.landlock_abi())  # Landlock: its own folder only
     assert len(got["fds"]) == len(expected["fds"]) == 6  # stdin/out/err, the two pipes, listdir's own
     assert not got["project_on_path"] and got["session_leader"]
 

@@ -119,6 +119,39 @@ def test_worker_is_confined(make_worker, host):
         assert got["network"] == [], "the sandbox has network access"
 
 
+WRITE_PROBE = r'''
+def try_write(paths):
+    written = []
+    for path in paths:
+        try:
+            with open(path, "a") as f:
+                f.write("x")
+            written.append(path)
+        except OSError:
+            pass
+    return written
+'''
+
+
+@pytest.mark.skipif(not sandbox.landlock_abi(), reason="this kernel has no Landlock")
+def test_worker_writes_only_in_its_own_folder(make_worker, tmp_path):
+    """Landlock: a notebook writes its own folder and /dev/null, nothing else, not even where its
+    uid may (world-writable /tmp and /dev/shm; without root, every file of the TA's user)."""
+    w = make_worker()
+    assert run(w, WRITE_PROBE)["ok"]
+    inside = [str(w.workdir / "scratch.txt"), str(w.workdir / "softmax.ipynb"), os.devnull]
+    outside = ["/tmp/autograder-write-probe.txt", "/dev/shm/autograder-write-probe.txt",
+               str(PROJECT / "autograder-write-probe.txt")]
+    os.chmod(tmp_path, 0o777)  # writable by anyone: only Landlock can refuse it
+    outside.append(str(tmp_path / "probe.txt"))
+    try:
+        assert call(w, "try_write", inside + outside) == inside
+    finally:
+        for path in outside:
+            if os.path.exists(path) and "autograder-write-probe" in path:
+                os.remove(path)
+
+
 def test_close_kills_detached_children_and_ignores_sigterm(make_worker, leftovers):
     w = make_worker()
     cell = r'''

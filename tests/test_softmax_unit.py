@@ -350,10 +350,10 @@ def ta_run(grader, unit, uid: int, root: Path) -> None:
     for part in ("autograder", "solutions"):
         shutil.copytree(PROJECT / part, root / "project" / part,
                         ignore=shutil.ignore_patterns("__pycache__"))
-    specs = ["reference", "wrong/causal_top_left", "hostile/sleeping_children"]
+    specs = ["reference", "wrong/causal_top_left", "hostile/sleeping_children", "hostile/write_results"]
     paths = []
-    for spec in specs:
-        nb = reference_notebook() if spec == "reference" else entry_notebook(load_entry(*spec.split("/")))
+    for spec in specs:  # write_results aims at the TA's --out folder: only Landlock stops it
+        nb = reference_notebook() if spec == "reference" else entry_notebook(load_entry(*spec.split("/")), root / "out")
         paths.append(write_notebook(nb, root / "submissions" / f"{spec.replace('/', '-')}.ipynb"))
     (root / "home").mkdir()
     for path in [root, *root.rglob("*")]:
