@@ -27,6 +27,7 @@ import signal
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 import zipfile
 from concurrent.futures import ThreadPoolExecutor
@@ -150,14 +151,12 @@ def _listening_ports():
 if os.fork() == 0:
     os.setsid()
     if os.fork() == 0:
-        with open(MARKS + "/child.pid", "w") as f:
-            f.write(str(os.getpid()))
+        # how the test finds it: the sandbox may write nothing outside its folder (Landlock)
+        __import__("ctypes").CDLL(None).prctl(15, b"hostile-child", 0, 0, 0)  # PR_SET_NAME
         payload = pickle.dumps(_Touch())
         frame = struct.pack(">L", len(payload)) + payload
         deadline = time.time() + 120
         while time.time() < deadline:
-            with open(MARKS + "/child_alive", "w") as f:
-                f.write(str(time.time()))
             for port in _listening_ports():
                 try:
                     with socket.create_connection(("127.0.0.1", port), timeout=0.2) as s:
@@ -217,8 +216,16 @@ def new_tree(zip_path: Path) -> tuple[Path, Path, Path]:
 def run_tree(root: Path, ag: Path, marks: Path) -> dict:
     """Run source/run_otter.py as Gradescope does; what the tests need to know, observed at once."""
     start = time.monotonic()
-    proc = subprocess.run([str(PYTHON), str(ag / "source" / "run_otter.py")], cwd=root,
-                          capture_output=True, text=True, timeout=600)
+    children: list[int] = []  # the hostile notebook's detached child, seen while grading runs
+    done = threading.Event()
+    watcher = threading.Thread(target=_watch_for_child, args=(children, done))
+    watcher.start()
+    try:
+        proc = subprocess.run([str(PYTHON), str(ag / "source" / "run_otter.py")], cwd=root,
+                              capture_output=True, text=True, timeout=600)
+    finally:
+        done.set()
+        watcher.join()
     seen = {
         "seconds": round(time.monotonic() - start, 1),
         "returncode": proc.returncode,
@@ -231,17 +238,13 @@ def run_tree(root: Path, ag: Path, marks: Path) -> dict:
         if (ag / ".trusted" / "submission").is_dir() else [],
         "pdfs": [str(p) for p in root.rglob("*.pdf")],
         "autograder_mode": ag.stat().st_mode & 0o777,
-        "child_pid": None, "child_alive": False, "child_heartbeat_moved": False,
+        "child_pid": None, "child_alive": False, "child_alive_later": False,
     }
-    try:
-        pid = seen["child_pid"] = int((marks / "child.pid").read_text())
-    except (OSError, ValueError):
-        pid = None
+    pid = seen["child_pid"] = children[0] if children else None
     if pid is not None:
-        heartbeat = (marks / "child_alive").stat().st_mtime
         seen["child_alive"] = _alive(pid)
         time.sleep(1.0)
-        seen["child_heartbeat_moved"] = (marks / "child_alive").stat().st_mtime != heartbeat
+        seen["child_alive_later"] = bool(_named("hostile-child"))  # still running, or a new one
         seen["marks"] = {p.name: p.stat().st_uid for p in marks.iterdir()}
         if _alive(pid):  # do not leave it behind, whatever the verdict
             try:
@@ -249,6 +252,24 @@ def run_tree(root: Path, ag: Path, marks: Path) -> dict:
             except ProcessLookupError:
                 pass
     return seen
+
+
+def _named(comm: str) -> list[int]:
+    """Live processes whose name (/proc/PID/comm) is `comm`."""
+    pids = []
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            try:
+                if Path(f"/proc/{entry}/comm").read_text().strip() == comm and _alive(int(entry)):
+                    pids.append(int(entry))
+            except OSError:
+                pass
+    return pids
+
+
+def _watch_for_child(children: list[int], done: threading.Event) -> None:
+    while not done.wait(0.1):
+        children.extend(pid for pid in _named("hostile-child") if pid not in children)
 
 
 def _alive(pid: int) -> bool:
@@ -510,7 +531,7 @@ def test_detached_child_does_not_outlive_grading(graded):
     sim = graded.sims["hostile"]
     assert sim["child_pid"] is not None, "the hostile notebook's child never started:\n" + sim["results"]
     assert not sim["child_alive"], f"the student's detached child {sim['child_pid']} survived grading"
-    assert not sim["child_heartbeat_moved"], "the child was still writing after grading"
+    assert not sim["child_alive_later"], "a child of the notebook was still running a second after grading"
     assert "pwned_by_child" not in sim["marks"], "a pickle sent by the child was unpickled"
     # the rest of the notebook was graded normally
     assert {q: s for q, s in scores(graded.results("hostile")).items() if q != "softmax"} == \
