@@ -21,6 +21,7 @@ import gc
 import inspect
 import json
 import multiprocessing
+import multiprocessing.util
 import os
 import select
 import shutil
@@ -181,6 +182,9 @@ def _init_grader(unit_name: str) -> None:
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the CLI's to handle
     sandbox.become_subreaper()
     _GRADER["server"] = ForkServer()
+    # A pool process ends through multiprocessing's finalizers, not atexit: without this its
+    # fork server would still be dying (PDEATHSIG) when the CLI has already returned.
+    multiprocessing.util.Finalize(None, _GRADER["server"].close, exitpriority=10)
     _GRADER["unit"], _GRADER["reference"] = units.load(unit_name), units.reference(unit_name)
     plan_unit(_GRADER["unit"], _GRADER["reference"])
 
