@@ -138,8 +138,13 @@ def main(argv: list[str] | None = None) -> int:
             parser.error(f"unknown unit {args.unit!r}; units: {', '.join(units.names())}")
         if args.jobs < 1:
             parser.error("--jobs must be at least 1")
-        return grade_command(args.unit, args.submissions, args.out, quiet=args.quiet, jobs=args.jobs,
-                             force=args.force)
+        try:
+            return grade_command(args.unit, args.submissions, args.out, quiet=args.quiet, jobs=args.jobs,
+                                 force=args.force)
+        finally:  # nothing a submission started outlives the command, not even as a dying process
+            from . import sandbox
+
+            sandbox.kill_strays()
     if args.command == "build":
         from .build import build_units
 

@@ -121,6 +121,11 @@ def serve(control):
                     os.killpg(pid, signal.SIGKILL)
                 except OSError:
                     pass
+            for pid in children:  # gone before the grader's close() returns, not merely dying
+                try:
+                    os.waitpid(pid, 0)
+                except ChildProcessError:
+                    pass
             return
         message = json.loads(data)
         if message.get("op") != "spawn" or len(fds) != 3:

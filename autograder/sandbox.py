@@ -218,6 +218,58 @@ def _descendants(root: int) -> list[int]:
 _LIVE: set[int] = set()  # pids of workers still in use in this process (never swept)
 
 
+def kill_and_wait(pids: list[int], seconds: float = 10.0) -> None:
+    """SIGKILL `pids` and return once each is gone (reaped if it is our child, or a zombie).
+
+    A killed process is not gone at once: on a loaded machine it can wait its turn on a CPU
+    to exit, and meanwhile still counts as a live process of its user.
+    """
+    pending = set()
+    for pid in pids:
+        try:
+            os.kill(pid, signal.SIGKILL)
+            pending.add(pid)
+        except ProcessLookupError:
+            pass
+    deadline = time.monotonic() + seconds
+    while pending and time.monotonic() < deadline:
+        for pid in list(pending):
+            try:
+                if os.waitpid(pid, os.WNOHANG)[0] == pid:  # ours (an orphan re-parented to us)
+                    pending.discard(pid)
+                    continue
+            except ChildProcessError:
+                pass
+            try:
+                if _state(str(pid)) in ("Z", "X"):
+                    pending.discard(pid)
+            except OSError:
+                pending.discard(pid)
+        if pending:
+            time.sleep(0.002)
+
+
+def kill_strays() -> None:
+    """Kill and wait out every process below us that is no live worker's and no fork server.
+
+    Without root these are orphans a submission left (re-parented to us, a subreaper).
+    Repeated until none is left, since a stray can fork while it is being killed.
+    """
+    for _ in range(100):
+        strays = [p for p in _descendants(os.getpid())
+                  if p not in _LIVE and p not in _KEEP and not _is_live_child(p) and _alive(p)]
+        if not strays:
+            return
+        kill_and_wait(strays)
+
+
+def _alive(pid: int) -> bool:
+    try:
+        return _state(str(pid)) not in ("Z", "X")
+    except OSError:
+        return False
+
+
 def _is_live_child(pid: int) -> bool:
     """Whether pid descends from a worker still in use (kept when another worker is closed)."""
     return any(pid in _descendants(live) for live in _LIVE)
@@ -409,14 +461,8 @@ class Worker:
             kill_uid(self.uid)
         else:  # children that left the session: ours by descent, or orphans re-parented to us
             _LIVE.discard(self._process.pid)
-            stragglers += [p for p in _descendants(os.getpid())
-                           if p not in _LIVE and p not in _KEEP and not _is_live_child(p)]
-            for pid in stragglers:
-                try:
-                    os.kill(pid, signal.SIGKILL)
-                    os.waitpid(pid, os.WNOHANG)
-                except (ProcessLookupError, ChildProcessError):
-                    pass
+            kill_and_wait(stragglers)
+            kill_strays()
         self._process.wait()
         self._process = None
 
