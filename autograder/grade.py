@@ -295,10 +295,12 @@ def _all_pass(session: Session, plan: list[_Planned], request, judge) -> bool | 
     start = 0
     while start < len(plan):
         blobs: list[bytes] = []
-        headers = []
+        headers, size = [], 0
         for planned in plan[start:]:
+            before = len(blobs)
             headers.append(request(planned, blobs))
-            if len(blobs) > _BATCH_BLOBS or sum(map(len, blobs)) > _BATCH_BYTES:
+            size += sum(map(len, blobs[before:]))
+            if len(blobs) > _BATCH_BLOBS or size > _BATCH_BYTES:
                 break
         if session.dead:
             return session.dead
