@@ -218,8 +218,9 @@ def _descendants(root: int) -> list[int]:
 _LIVE: set[int] = set()  # pids of workers still in use in this process (never swept)
 
 
-def kill_and_wait(pids: list[int], seconds: float = 10.0) -> None:
+def kill_and_wait(pids: list[int], seconds: float = 10.0) -> bool:
     """SIGKILL `pids` and return once each is gone (reaped if it is our child, or a zombie).
+    False if none could be signalled.
 
     A killed process is not gone at once: on a loaded machine it can wait its turn on a CPU
     to exit, and meanwhile still counts as a live process of its user.
@@ -229,8 +230,9 @@ def kill_and_wait(pids: list[int], seconds: float = 10.0) -> None:
         try:
             os.kill(pid, signal.SIGKILL)
             pending.add(pid)
-        except ProcessLookupError:
+        except (ProcessLookupError, PermissionError):  # gone, or not ours to kill
             pass
+    signalled = bool(pending)
     deadline = time.monotonic() + seconds
     while pending and time.monotonic() < deadline:
         for pid in list(pending):
@@ -247,20 +249,22 @@ def kill_and_wait(pids: list[int], seconds: float = 10.0) -> None:
                 pending.discard(pid)
         if pending:
             time.sleep(0.002)
+    return signalled
 
 
-def kill_strays() -> None:
+def kill_strays(seconds: float = 10.0) -> None:
     """Kill and wait out every process below us that is no live worker's and no fork server.
 
     Without root these are orphans a submission left (re-parented to us, a subreaper).
-    Repeated until none is left, since a stray can fork while it is being killed.
+    Repeated until none is left, since a stray can fork while it is being killed; given up
+    after `seconds` (a process in uninterruptible sleep cannot be waited out).
     """
-    for _ in range(100):
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
         strays = [p for p in _descendants(os.getpid())
                   if p not in _LIVE and p not in _KEEP and not _is_live_child(p) and _alive(p)]
-        if not strays:
+        if not strays or not kill_and_wait(strays, max(0.0, deadline - time.monotonic())):
             return
-        kill_and_wait(strays)
 
 
 def _alive(pid: int) -> bool:

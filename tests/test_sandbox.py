@@ -258,3 +258,36 @@ def test_wire_refuses_pickled_arrays():
     np.save(buffer, np.array([object()], dtype=object), allow_pickle=True)
     with pytest.raises(ValueError):
         wire.decode({"$tensor": 0, "dtype": "float32"}, [buffer.getvalue()])
+
+
+def test_kill_strays_returns_only_when_the_orphans_are_gone(tmp_path):
+    """Without root a submission's orphans re-parent to the grader (a subreaper): killed and
+    reaped before `kill_strays` returns, not left dying. Run in a process of its own, which
+    plays the grader, so the sweep cannot touch this test's own children."""
+    import subprocess
+    import sys
+
+    script = r'''
+import os, sys, time
+from autograder import sandbox
+sandbox._libc.prctl(36, 1, 0, 0, 0)  # PR_SET_CHILD_SUBREAPER, whoever runs the test
+orphans = []
+for _ in range(3):
+    r, w = os.pipe()
+    if os.fork() == 0:  # a "worker" that leaves a detached sleeper behind and exits
+        os.setsid()
+        pid = os.fork()
+        if pid == 0:
+            time.sleep(3600)
+        os.write(w, str(pid).encode())
+        os._exit(0)
+    os.close(w)
+    orphans.append(int(os.read(r, 32)))
+    os.waitpid(-1, 0)  # the "worker" (its sleeper is now our child)
+assert all(os.path.exists(f"/proc/{pid}") for pid in orphans)
+sandbox.kill_strays()
+print([pid for pid in orphans if os.path.exists(f"/proc/{pid}")])
+'''
+    done = subprocess.run([sys.executable, "-c", script], cwd=PROJECT, capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == "[]", "orphans still existed (dying or zombie) after kill_strays"
