@@ -140,9 +140,11 @@ def run_check(session: Session, unit: Unit, question: Question, check: Check,
     banned = list(unit.banned_for(question))
     hints = {id(ex.call): ex.hint for ex in check.examples}
 
+    base = {"target": check.function, "banned": banned, "seed": 0}
+    base.update({k: v for k, v in (("module", check.module), ("config_class", check.config_class)) if v})
+
     def request(planned: _Planned, blobs: list[bytes]) -> dict:
-        header = {"target": check.function, "banned": banned, "seed": 0}
-        header.update({k: v for k, v in (("module", check.module), ("config_class", check.config_class)) if v})
+        header = dict(base)
         if planned.init:
             header["init"] = wire.encode(planned.init[0], blobs)
         if len(planned.init or ()) > 1:

@@ -242,10 +242,7 @@ def kill_and_wait(pids: list[int], seconds: float = 10.0) -> bool:
                     continue
             except ChildProcessError:
                 pass
-            try:
-                if _state(str(pid)) in ("Z", "X"):
-                    pending.discard(pid)
-            except OSError:
+            if not _alive(pid):
                 pending.discard(pid)
         if pending:
             time.sleep(0.002)
@@ -277,7 +274,6 @@ def _alive(pid: int) -> bool:
 def _is_live_child(pid: int) -> bool:
     """Whether pid descends from a worker still in use (kept when another worker is closed)."""
     return any(pid in _descendants(live) for live in _LIVE)
-
 
 
 # Landlock (Linux >= 5.13): any process may give up filesystem rights, for itself and all it
