@@ -173,20 +173,31 @@ class _Child:
 _GRADER: dict = {}
 
 
-def _init_grader(unit_name: str) -> None:
-    """In each grading process: die with the CLI, load the unit, start a fork server."""
+def _start_grading(unit_name: str) -> tuple[ForkServer, object, object]:
+    """A fork server (started first: its imports run while the unit's inputs are drawn), the
+    unit and its reference."""
     from . import units
     from .grade import plan_unit
 
+    server = ForkServer()
+    try:
+        unit, reference = units.load(unit_name), units.reference(unit_name)
+        plan_unit(unit, reference)
+    except BaseException:
+        server.close()
+        raise
+    return server, unit, reference
+
+
+def _init_grader(unit_name: str) -> None:
+    """In each grading process: die with the CLI, load the unit, start a fork server."""
     sandbox._libc.prctl(_PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the CLI's to handle
     sandbox.become_subreaper()
-    _GRADER["server"] = ForkServer()
+    _GRADER["server"], _GRADER["unit"], _GRADER["reference"] = _start_grading(unit_name)
     # A pool process ends through multiprocessing's finalizers, not atexit: without this its
     # fork server would still be dying (PDEATHSIG) when the CLI has already returned.
     multiprocessing.util.Finalize(None, _GRADER["server"].close, exitpriority=10)
-    _GRADER["unit"], _GRADER["reference"] = units.load(unit_name), units.reference(unit_name)
-    plan_unit(_GRADER["unit"], _GRADER["reference"])
 
 
 def _grade_in_grader(path: str) -> tuple[dict, float]:
@@ -218,12 +229,7 @@ class Graders:
         self._executor = None
         self._server = None
         if self.jobs == 1:
-            from . import units
-            from .grade import plan_unit
-
-            self._server = ForkServer()
-            self._unit, self._reference = units.load(unit_name), units.reference(unit_name)
-            plan_unit(self._unit, self._reference)
+            self._server, self._unit, self._reference = _start_grading(unit_name)
         else:
             self._executor = concurrent.futures.ProcessPoolExecutor(
                 self.jobs, mp_context=multiprocessing.get_context("spawn"),
