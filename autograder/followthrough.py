@@ -129,7 +129,9 @@ class Router:
     def __init__(self, ask: Callable[[dict, list[bytes]], tuple[dict, list[bytes]]], models: dict[int, Any]):
         self.ask = ask  # (header, blobs) -> (reply, blobs): one call in the worker
         self.models = models  # id of a reference-side module argument -> its recipe for the worker
+        self.model_objects: list = []  # those module arguments (holding them keeps their ids)
         self.differed: list[str] = []
+        self.raised: tuple[str, str] | None = None  # (dependency, exception name) it raised where the reference's did not
 
     def _wired(self, value):
         return self.models.get(id(value), value)
@@ -144,6 +146,12 @@ class Router:
             header["init"] = wire.encode(module["init"], blobs)
             header["state_dict"] = wire.encode(module["state_dict"], blobs)
         reply, out = self.ask(header, blobs)
+        if reply.get("status") == "error" and reply.get("error") != "NotImplementedError":
+            try:
+                original(*args, **kwargs)
+            except Exception:  # the reference raises too: not the dependency's fault
+                raise Unavailable(name) from None
+            self.raised = (name, str(reply.get("error")))
         if reply.get("status") != "ok":
             raise Unavailable(name)
         try:
@@ -206,8 +214,9 @@ def expectation(reference: ModuleType, deps: tuple[str, ...], function: str, rou
         model = copy.copy(module)  # a shallow copy: its own forward, the same weights
         model.forward = lambda *a, **k: router.call(name, original, a, k, module_call)
         target = functools.partial(getattr(routed, function), model)
+    keep = {id(m): m for m in router.model_objects}  # module arguments are sent by identity: not copied
     with active(router), torch.no_grad():
-        value = target(*copy.deepcopy(ref_args), **copy.deepcopy(ref_kwargs))
+        value = target(*copy.deepcopy(ref_args, dict(keep)), **copy.deepcopy(ref_kwargs, dict(keep)))
     return value, list(router.differed)
 
 

@@ -181,6 +181,11 @@ def run_check(session: Session, unit: Unit, question: Question, check: Check,
             raise _Failed(call, f"`{name}` {did}, but these arguments are invalid ({expected}): "
                                 "raise ValueError with a message that names the problem")
         if error:
+            if deps and question.follow_through:  # raised where the student's own dependency raises
+                followed = _follow_through(session, unit, check, reference, deps, planned)
+                if isinstance(followed, tuple) and len(followed) == 3 and followed[2] == error:
+                    carried.extend(n for n in [followed[1]] if n not in carried)
+                    return
             raise _Failed(call, f"`{name}` raised {error}:\n{indent(str(reply.get('traceback', '')))}")
         if status != "ok":
             raise _Stop("the notebook's worker sent back an unreadable reply")
@@ -196,7 +201,7 @@ def run_check(session: Session, unit: Unit, question: Question, check: Check,
         mismatch = check.compare(expected, got, scale)
         if mismatch and deps and question.follow_through:
             followed = _follow_through(session, unit, check, reference, deps, planned)
-            if followed is not None and followed[1] and not check.compare(followed[0], got, scale):
+            if followed is not None and len(followed) == 2 and followed[1] and not check.compare(followed[0], got, scale):
                 carried.extend(n for n in followed[1] if n not in carried)
                 return  # right, given the student's own (wrong) dependencies
         if mismatch:
@@ -289,15 +294,17 @@ def _check_exempted(session: Session, unit: Unit, question: Question, name: str,
 
 
 def _follow_through(session: Session, unit: Unit, check: Check, reference: ModuleType, deps: tuple[str, ...],
-                    planned: _Planned) -> tuple[Any, list[str]] | None:
+                    planned: _Planned) -> tuple | None:
     """(the reference's answer composed with the student's own `deps`, the deps that answered
-    differently), or None if it cannot be computed (see autograder/followthrough.py)."""
+    differently); ("raised", dep, exception name) if a dependency raised where the reference's
+    does not; or None if it cannot be computed (see autograder/followthrough.py)."""
     call = planned.call
     torch.manual_seed(0)
     ref_args, ref_kwargs, wired = _with_models(unit, call)
     models = {id(a): w for a, w in zip(ref_args, wired.args) if a is not w}
     models.update({id(ref_kwargs[k]): w for k, w in wired.kwargs.items() if ref_kwargs[k] is not w})
     router = followthrough.Router(lambda header, blobs: session.call(header, blobs), models)
+    router.model_objects = [a for a in (*ref_args, *ref_kwargs.values()) if id(a) in models]
     module = module_call = None
     if planned.init:
         torch.manual_seed(0)
@@ -318,7 +325,7 @@ def _follow_through(session: Session, unit: Unit, check: Check, reference: Modul
     except _Stop:  # the dependency's call lost the worker (revived): judge against the reference alone
         return None
     except Exception:  # a dependency raised or returned another layout; or the reference could not use it
-        return None
+        return ("raised", *router.raised) if router.raised else None
 
 
 def _property(unit: Unit, question: Question, check: Check, test: Callable[[Call], None]):
