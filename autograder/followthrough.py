@@ -93,32 +93,37 @@ _ACTIVE: list["Router"] = []  # the router of the expectation being computed (at
 
 
 def _routed_copy(reference: ModuleType, names: tuple[str, ...]) -> ModuleType:
-    """A private copy of the reference module whose functions `names` call the active router
-    (and are the reference's own when none is active). The reference itself is never patched:
-    the trusted process keeps using it for the reference's answers."""
+    """A private copy of the reference module whose functions `names` are routed by the active
+    router (when it routes them; otherwise they are the copy's own). The reference itself is
+    never patched: the trusted process keeps using it for the reference's answers."""
     key = id(reference)
     if key not in _COPIES:
         spec = importlib.util.spec_from_file_location(f"{reference.__name__}_followed", reference.__file__)
         module = importlib.util.module_from_spec(spec)
         spec.loader.exec_module(module)
+        module._originals = {}
         _COPIES[key] = (reference, module)  # holding the reference keeps its id unique
     module = _COPIES[key][1]
     for name in names:
-        original = getattr(reference, name)
-        if isinstance(original, type) or getattr(getattr(module, name), "_routes", None):
-            continue  # a class is routed where it is passed as an argument (Check.module)
-        setattr(module, name, _proxy(name, original))
+        if name in module._originals or isinstance(getattr(reference, name), type):
+            continue  # routed already; a class is routed where it is passed as an argument (Check.module)
+        module._originals[name] = getattr(module, name)
+        setattr(module, name, _proxy(name, module._originals[name], getattr(reference, name)))
     return module
 
 
-def _proxy(name: str, original: Callable) -> Callable:
-    @functools.wraps(original)
-    def routed(*args, **kwargs):
-        if not _ACTIVE:
-            return original(*args, **kwargs)
-        return _ACTIVE[-1].call(name, original, args, kwargs)
+def _original(module: ModuleType, name: str):
+    """The copy's own `name` (never its proxy)."""
+    return module._originals.get(name) or getattr(module, name)
 
-    routed._routes = name
+
+def _proxy(name: str, own: Callable, reference_fn: Callable) -> Callable:
+    @functools.wraps(own)
+    def routed(*args, **kwargs):
+        if not _ACTIVE or name not in _ACTIVE[-1].deps:
+            return own(*args, **kwargs)
+        return _ACTIVE[-1].call(name, reference_fn, args, kwargs)
+
     return routed
 
 
@@ -126,7 +131,9 @@ class Router:
     """Sends a dependency's call to the student's function in the worker and remembers which
     dependencies answered differently from the reference's."""
 
-    def __init__(self, ask: Callable[[dict, list[bytes]], tuple[dict, list[bytes]]], models: dict[int, Any]):
+    def __init__(self, ask: Callable[[dict, list[bytes]], tuple[dict, list[bytes]]], models: dict[int, Any],
+                 deps: tuple[str, ...] = ()):
+        self.deps = set(deps)  # the names this router sends to the worker
         self.ask = ask  # (header, blobs) -> (reply, blobs): one call in the worker
         self.models = models  # id of a reference-side module argument -> its recipe for the worker
         self.model_objects: list = []  # those module arguments (holding them keeps their ids)
@@ -205,7 +212,7 @@ def expectation(reference: ModuleType, deps: tuple[str, ...], function: str, rou
     followed."""
     routed = _routed_copy(reference, deps)
     if module is None:
-        target = getattr(routed, function)
+        target = _original(routed, function)
     elif module_call is None:  # the module question itself: its methods read the routed globals
         target = copy.deepcopy(module)
         _reclass(target, routed)
@@ -213,7 +220,7 @@ def expectation(reference: ModuleType, deps: tuple[str, ...], function: str, rou
         original, name = module.forward, module_call["target"]
         model = copy.copy(module)  # a shallow copy: its own forward, the same weights
         model.forward = lambda *a, **k: router.call(name, original, a, k, module_call)
-        target = functools.partial(getattr(routed, function), model)
+        target = functools.partial(_original(routed, function), model)
     keep = {id(m): m for m in router.model_objects}  # module arguments are sent by identity: not copied
     with active(router), torch.no_grad():
         value = target(*copy.deepcopy(ref_args, dict(keep)), **copy.deepcopy(ref_kwargs, dict(keep)))

@@ -24,7 +24,7 @@ from hypothesis.internal.conjecture import providers as _hypothesis_providers
 
 from . import followthrough, notebook, units, worker as wire
 from .compare import Mismatch, input_scale, unchanged
-from .feedback import describe_call, describe_value, indent
+from .feedback import MAX_LINES, describe_call, describe_value, fold, indent
 from .report import CheckResult, QuestionResult, Report
 from .sandbox import Worker, WorkerLost
 from .spec import Call, Check, Model, Question, Unit
@@ -303,7 +303,7 @@ def _follow_through(session: Session, unit: Unit, check: Check, reference: Modul
     ref_args, ref_kwargs, wired = _with_models(unit, call)
     models = {id(a): w for a, w in zip(ref_args, wired.args) if a is not w}
     models.update({id(ref_kwargs[k]): w for k, w in wired.kwargs.items() if ref_kwargs[k] is not w})
-    router = followthrough.Router(lambda header, blobs: session.call(header, blobs), models)
+    router = followthrough.Router(lambda header, blobs: session.call(header, blobs), models, deps)
     router.model_objects = [a for a in (*ref_args, *ref_kwargs.values()) if id(a) in models]
     module = module_call = None
     if planned.init:
@@ -596,7 +596,9 @@ def _spec_inputs_only():
 
 
 def _failed(check: Check, message: str) -> CheckResult:
-    return CheckResult(check.name, False, 0.0, check.points, message)
+    # at most MAX_LINES lines: the input and the values are summarised already; what is left
+    # out of a long one (a traceback) is its middle, never the hint at the end
+    return CheckResult(check.name, False, 0.0, check.points, fold(message, MAX_LINES, keep_end=3))
 
 
 def _applies(hint, call, expected, got) -> bool:
@@ -611,6 +613,9 @@ def _explain(mismatch: Mismatch, hint: str) -> str:
     if mismatch.expected is not None:
         lines.append(f"expected: {describe_value(mismatch.expected)}")
         lines.append(f"got:      {describe_value(mismatch.got)}")
+    if mismatch.first:
+        lines.append("first differing entries: " + "; ".join(
+            f"at {index} got {got}, expected {expected}" for index, got, expected in mismatch.first))
     if hint:
         lines.append(f"Hint: {hint}")
     return "\n".join(lines)

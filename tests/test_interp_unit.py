@@ -173,9 +173,7 @@ def test_wrong_submission_loses_points_only_where_declared(grader, unit, name):
     entry = FILES.load_entry("wrong", name)
     report = grader.cached(entry.id)
     assert report.status == "ok", report.notes
-    full = full_marks(unit)
-    lost = {q for q, score in report.scores().items() if score < full[q]}
-    assert lost == set(entry.loses), feedback(report)
+    assert not FILES.lost_and_hint(entry, report, full_marks(unit)), feedback(report)
     for question in report.questions:
         for check in question.checks:
             assert check.passed or check.message.strip(), (question.name, check.name)

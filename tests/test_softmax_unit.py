@@ -27,7 +27,7 @@ import pytest
 from autograder import sandbox
 from autograder.report import write_results
 
-from conftest import (CORPUS, PROJECT, PYTHON, QUESTIONS, REFERENCE, STUB, EXPECTED_SANDBOX_UID,
+from conftest import (CORPUS, PROJECT, PYTHON, QUESTIONS, REFERENCE, SOFTMAX, STUB, EXPECTED_SANDBOX_UID,
                       corpus_names, entry_notebook, leftover_processes, load_entry,
                       reference_notebook, submission_notebook, write_notebook)
 
@@ -161,9 +161,7 @@ def test_wrong_submission_loses_points_only_where_declared(grader, unit, name):
     entry = load_entry("wrong", name)
     report = grader.cached(entry.id)
     assert report.status == "ok", report.notes
-    full = full_marks(unit)
-    lost = {q for q, score in report.scores().items() if score < full[q]}
-    assert lost == set(entry.loses), feedback(report)
+    assert not SOFTMAX.lost_and_hint(entry, report, full_marks(unit)), feedback(report)
     for question in report.questions:  # every failed check explains itself
         for check in question.checks:
             assert check.passed or check.message.strip(), (question.name, check.name)
