@@ -148,8 +148,8 @@ FEEDBACK = {
     "neg_inf_nan_rows": ("scaled_dot_product_attention", "fully masked", "NaN"),
     "large_negative_fill": ("scaled_dot_product_attention", "fully masked", "uniform"),
     "no_max_subtraction": ("scaled_dot_product_attention", "large scores", "subtract each row's maximum"),
-    "split_reshape_no_transpose": ("multi_head_attention", "self-attention", "no transpose"),
-    "merge_reshape_no_transpose": ("multi_head_attention", "self-attention", "no transpose"),
+    "split_reshape_no_transpose": ("split_heads", "", "then transpose"),
+    "merge_reshape_no_transpose": ("merge_heads", "", "transpose [H, T, d] to [T, H, d]"),
     "kv_from_query": ("multi_head_attention", "cross-attention", "from x_kv"),
     "causal_strict": ("MultiHeadSelfAttention", "causal by default", "j <= i"),
     "padding_mask_inverted": ("MultiHeadSelfAttention", "key_padding_mask", "other way round"),
@@ -166,6 +166,58 @@ def test_feedback_names_the_bug(grader, name):
     assert words in text, text
     if "in place" not in text and "called" not in text and "raised" not in text:
         assert "Smallest failing input found" in text and "expected:" in text and "got:" in text
+
+
+# --------------------------------------------------------------------------- follow-through
+
+
+@pytest.mark.parametrize("name, dependency, number", [("no_scaling", "scaled_dot_product_attention", 1),
+                                                      ("split_reshape_no_transpose", "split_heads", 2)])
+def test_composites_right_given_the_wrong_dependency_keep_their_points(grader, unit, name, dependency, number):
+    """multi_head_attention and the module are the reference's composition of the student's own
+    (wrong) dependency: they keep their points, and say why."""
+    report = grader.cached(f"wrong/{name}")
+    full = full_marks(unit)
+    for question in ("multi_head_attention", "MultiHeadSelfAttention"):
+        assert report.scores()[question] == full[question], feedback(report)
+        q = next(q for q in report.questions if q.name == question)
+        said = {c.message for c in q.checks}
+        assert f"Correct given your `{dependency}`, which is wrong: see question {number}." in said, said
+
+
+def test_a_composite_wrong_on_its_own_still_loses_its_points(grader, unit):
+    """No scaling in attention AND keys from x_q in multi_head_attention: the second bug is not
+    excused by the first (the module, which passes x twice, is right given the others)."""
+    entry = FILES.load_entry("wrong", "no_scaling")
+    entry.functions["multi_head_attention"] = FILES.load_entry("wrong", "kv_from_query").functions[
+        "multi_head_attention"]
+    report = grader.entry(entry)
+    full = full_marks(unit)
+    lost = {q for q, score in report.scores().items() if score < full[q]}
+    assert lost == {"scaled_dot_product_attention", "multi_head_attention"}, feedback(report)
+
+
+def test_a_banned_call_inside_a_dependency_that_passes_on_its_own_is_charged(grader, unit):
+    """A banned call made inside `scaled_dot_product_attention` costs only its own question
+    (wrong/banned_torch_sdpa); but an attention that is honest when graded, and calls the banned
+    function only when multi_head_attention asks, does not excuse multi_head_attention."""
+    entry = FILES.load_entry("correct", "plain")
+    entry.preamble += "\nimport torch.nn.functional as F\n"
+    honest = entry.functions["scaled_dot_product_attention"]
+    entry.functions["scaled_dot_product_attention"] = honest.replace(
+        "def scaled_dot_product_attention(q, k, v, mask=None):",
+        "def scaled_dot_product_attention(q, k, v, mask=None, fast=False):\n"
+        "    if fast:\n"
+        "        return F.scaled_dot_product_attention(q, k, v, attn_mask=mask), None\n")
+    mha = entry.functions["multi_head_attention"]
+    assert "mask)" in mha
+    entry.functions["multi_head_attention"] = mha.replace("mask)", "mask, fast=True)", 1)
+    report = grader.entry(entry)
+    assert report.scores()["scaled_dot_product_attention"] == full_marks(unit)["scaled_dot_product_attention"]
+    assert report.scores()["multi_head_attention"] == 0, feedback(report)
+    text = message(report, "multi_head_attention")
+    assert "torch.nn.functional.scaled_dot_product_attention (through your `scaled_dot_product_attention`)" \
+        in text, text
 
 
 def test_grading_twice_gives_identical_results(grader):

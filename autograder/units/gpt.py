@@ -349,8 +349,11 @@ generate_q = Question(
 TRAIN_CALL = Call()  # one call of train_sorter(), shared by the four bars (one training run)
 TRAIN_HINT = (f"train_sorter() must finish within {TRAIN_CPU_SECONDS} s of CPU time: fewer steps or a "
               "smaller batch")
+# No follow-through: the trained weights are judged in the reference GPT, so a student's wrong GPT
+# would otherwise decide its own answer; a failure names the wrong GPT to fix first.
 train_q = Question(
     "train_sorter", functions=("train_sorter",), public=tuple(public.CHECKS["train_sorter"]), banned=(),
+    depends=("GPT",), follow_through=False,
     checks=tuple(
         Check(f"the trained model sorts at least {bar:.0%} of fresh sequences (training within "
               f"{TRAIN_CPU_SECONDS} s of CPU time)", "train_sorter", st.just(TRAIN_CALL), points=1,

@@ -1,6 +1,7 @@
 """Wrong: Adam without bias correction (m and v used as they are)."""
 
 LOSES = {"adamw"}
+HINT = "TODO"
 
 import numpy as np
 

@@ -1,6 +1,7 @@
 """Wrong: the ReLU gradient with the wrong boundary, x >= 0 (1 at exactly 0 instead of 0)."""
 
-LOSES = {"relu", "mlp"}
+LOSES = {"relu"}
+HINT = "TODO"
 
 
 def relu_backward(dout, x):

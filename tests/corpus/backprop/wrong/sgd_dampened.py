@@ -2,6 +2,7 @@
 not torch's v = mu v + g."""
 
 LOSES = {"sgd_momentum"}
+HINT = "TODO"
 
 
 def sgd_momentum_step(param, grad, velocity, lr, momentum=0.9, weight_decay=0.0):

@@ -3,7 +3,8 @@
 The student's GPT normalises with this layer_norm, so GPT loses too: among the drawn configs,
 one with d_model = 2 has a row of small variance, where eps's place moves the logits by 7e-3."""
 
-LOSES = {"layer_norm", "GPT"}
+LOSES = {"layer_norm"}
+HINT = "TODO"
 
 
 def layer_norm(x, weight, bias, eps=1e-5):

@@ -1,6 +1,7 @@
 """Bug: lm_head's weight tied to the token embedding (GPT-2 does it; this contract does not)."""
 
-LOSES = {"GPT", "generate"}
+LOSES = {"GPT"}
+HINT = "TODO"
 
 
 class GPT(nn.Module):

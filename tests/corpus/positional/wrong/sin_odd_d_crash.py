@@ -1,6 +1,7 @@
 """Bug: an odd d_model crashes (the cosine columns get one frequency too many)."""
 
 LOSES = {"sinusoidal_encoding"}
+HINT = "TODO"
 
 import torch
 

@@ -1,6 +1,7 @@
 """Bug: a banned call hidden behind an alias: F.softmax imported under another name."""
 
 LOSES = {"masked_softmax"}
+HINT = "TODO"
 
 import torch
 from torch.nn.functional import softmax as _normalise

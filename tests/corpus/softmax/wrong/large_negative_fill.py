@@ -2,6 +2,7 @@
 fully masked row comes out uniform (1/n) instead of all zeros."""
 
 LOSES = {"masked_softmax"}
+HINT = "TODO"
 
 import torch
 
