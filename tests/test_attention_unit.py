@@ -3,9 +3,9 @@
 Every corpus submission is the stub notebook (assignments/attention/attention.ipynb) with code
 put into it in place of the stub's functions and class (conftest.UnitFiles):
 
-* wrong/*     one classic bug each: points lost on exactly the questions its LOSES names (a
-              buggy function also costs the questions whose code calls it, e.g. a broken
-              split_heads costs multi_head_attention too, and LOSES says so);
+* wrong/*     one classic bug each: points lost on exactly the one question its LOSES names,
+              with the first hint its HINT names (a question whose code calls the buggy
+              function keeps its points by follow-through marking);
 * correct/*   correct code written differently from the reference: full marks;
 * hostile/*   a base submission plus hostile cells: exactly the base's scores.
 

@@ -8,9 +8,9 @@ torch.optim (`Check.oracle`), not from the reference, and ban all of torch ("tor
 Every corpus submission is the stub notebook (assignments/backprop/backprop.ipynb) with code
 put into it (conftest.UnitFiles, tests/corpus/README.md):
 
-* wrong/*     one classic bug each: points lost on exactly the questions its LOSES names (the
-              MLP of correct/plain.py calls the layer functions, so a layer bug costs `mlp`
-              too, and LOSES says so);
+* wrong/*     one classic bug each: points lost on exactly the one question its LOSES names,
+              with the first hint its HINT names (the MLP of correct/plain.py calls the layer
+              functions: a layer bug does not cost `mlp`, by follow-through marking);
 * correct/*   correct code written differently from the reference: full marks;
 * hostile/*   a base submission plus hostile cells: exactly the base's scores.
 

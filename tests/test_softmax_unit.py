@@ -11,6 +11,7 @@ Every corpus submission is the stub notebook with code put into it (conftest.Ent
 
 from __future__ import annotations
 
+import copy
 import dataclasses
 import json
 import os
@@ -121,6 +122,29 @@ def test_corpus_is_big_enough():
     assert len(WRONG) >= 12 and len(CORRECT) >= 3 and len(HOSTILE) >= 12 and len(MALFORMED) >= 6
     every_question = set().union(*(load_entry("wrong", n).loses for n in WRONG))
     assert every_question == set(QUESTIONS), "some question has no wrong submission"
+
+
+@pytest.mark.parametrize("header, refused", [
+    ('LOSES = {"softmax", "log_softmax"}\nHINT = "dim"', "the one question it loses"),
+    ('LOSES = {"softmax"}', "must declare HINT"),
+    ('LOSES = "softmax"\nHINT = "dim"', "the one question it loses"),
+    ('LOSES = {"softmax"}\nHINT = "dim"', ""),
+])
+def test_a_wrong_entry_declares_one_question_and_its_hint(tmp_path, header, refused):
+    """Every wrong entry of every unit is loaded here (autograder/corpus.py): one that names more
+    than one question, or no HINT, is refused, so its unit's tests fail."""
+    files = copy.copy(SOFTMAX)
+    files.corpus = tmp_path
+    (tmp_path / "wrong").mkdir()
+    (tmp_path / "correct").mkdir()
+    (tmp_path / "correct" / "plain.py").write_text((CORPUS / "correct" / "plain.py").read_text())
+    (tmp_path / "wrong" / "x.py").write_text(f'"""Bug."""\n\n{header}\n\n\ndef softmax(x, dim=-1):\n    return x\n')
+    if refused:
+        with pytest.raises(AssertionError, match=refused):
+            files.load_entry("wrong", "x")
+    else:
+        entry = files.load_entry("wrong", "x")
+        assert entry.loses == {"softmax"} and entry.hint == "dim"
 
 
 def test_reference_scores_full_marks(grader, unit):

@@ -19,7 +19,7 @@ import torch
 from hypothesis import strategies as st
 
 from ..compare import Close, Exact
-from ..spec import Call, Check, Example, Question, Unit
+from ..spec import Call, Check, Example, Hint, Question, Unit
 from . import gpt_public as public
 
 SOFTMAX_FAMILY = ("torch.softmax", "torch.log_softmax", "torch.nn.functional.softmax",
@@ -169,6 +169,41 @@ def redraw_weights(model):
             p.copy_(torch.randn_like(p) / math.sqrt(p.shape[1]))
 
 
+# ----------------------------------------------------------------------------- bugs to catch
+#
+# Each hint recomputes one classic layer_norm bug from the failing input, in float64, and applies
+# when the student's output matches it: it comes before an example's fixed hint, so the student
+# reads what their code actually does.
+
+
+def _layer_norm(call, *, unbiased=False, eps_outside=False, affine=True):
+    x, weight, bias = (t.double() for t in call.args)
+    eps = call.kwargs.get("eps", 1e-5)
+    centred = x - x.mean(-1, keepdim=True)
+    var = x.var(-1, unbiased=unbiased, keepdim=True)
+    y = centred / (var.sqrt() + eps if eps_outside else (var + eps).sqrt())
+    return y * weight + bias if affine else y
+
+
+def _ln_bug(**bug):
+    def applies(call, expected, got):
+        buggy = _layer_norm(call, **bug)
+        return (isinstance(got, torch.Tensor) and got.shape == buggy.shape
+                and bool(torch.allclose(got.double(), buggy, rtol=1e-4, atol=1e-4))
+                and not bool(torch.allclose(buggy, _layer_norm(call), rtol=1e-4, atol=1e-4)))
+    return applies
+
+
+LN_HINTS = (
+    Hint(_ln_bug(unbiased=True), "your output matches the unbiased variance (divided by D - 1, torch.var's "
+         "default): LayerNorm uses the biased variance, the mean of (x - mean)^2 over the D features"),
+    Hint(_ln_bug(eps_outside=True), "your output matches eps added outside the square root: "
+         "eps goes inside, (x - mean) / sqrt(var + eps)"),
+    Hint(_ln_bug(affine=False), "your output matches the normalised x without the affine map: multiply by "
+         "weight, then add bias"),
+)
+
+
 # ----------------------------------------------------------------------------- explicit examples
 
 
@@ -293,9 +328,9 @@ layer_norm_q = Question(
     "layer_norm", functions=("layer_norm",), public=tuple(public.CHECKS["layer_norm"]),
     checks=(
         Check("matches the reference (batch dims, weight and bias, eps given or not)", "layer_norm",
-              layer_norm_calls(), points=2, max_examples=12, examples=_examples(LN_PLAIN, LN_TWO)),
+              layer_norm_calls(), points=2, max_examples=12, examples=_examples(LN_PLAIN, LN_TWO), hints=LN_HINTS),
         Check("rows of tiny variance: eps inside the square root", "layer_norm", layer_norm_calls(tiny_variance=True),
-              points=1, max_examples=8, compare=Close(rtol=1e-4, atol=1e-4),
+              points=1, max_examples=8, compare=Close(rtol=1e-4, atol=1e-4), hints=LN_HINTS,
               examples=_examples(LN_TINY, hint="eps goes inside the square root: sqrt(var + eps)")),
     ))
 
