@@ -2,7 +2,7 @@
 another name), with its NaN rows patched. Every question whose code calls it fails."""
 
 LOSES = {"scaled_dot_product_attention"}
-HINT = "TODO"
+HINT = "called torch.nn.functional.scaled_dot_product_attention"
 
 import math
 

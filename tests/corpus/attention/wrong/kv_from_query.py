@@ -2,7 +2,7 @@
 (the module passes x twice); cross-attention gets wrong values."""
 
 LOSES = {"multi_head_attention"}
-HINT = "TODO"
+HINT = "keys and values computed from x_q"
 
 import torch
 

@@ -2,7 +2,7 @@
 query whose every key is masked attends uniformly (1/Lk) instead of getting zeros."""
 
 LOSES = {"scaled_dot_product_attention"}
-HINT = "TODO"
+HINT = "uniform (1/Lk)"
 
 import math
 

@@ -2,7 +2,7 @@
 normalisation, so the kept keys' weights no longer sum to 1."""
 
 LOSES = {"scaled_dot_product_attention"}
-HINT = "TODO"
+HINT = "apply the mask before the softmax"
 
 import math
 

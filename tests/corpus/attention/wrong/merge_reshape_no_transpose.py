@@ -2,7 +2,7 @@
 Invisible with one head; multi-head attention and the module call it."""
 
 LOSES = {"merge_heads"}
-HINT = "TODO"
+HINT = "transpose [H, T, d] to [T, H, d]"
 
 import torch
 

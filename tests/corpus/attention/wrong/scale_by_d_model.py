@@ -2,7 +2,7 @@
 model width) instead of 1/sqrt(D / n_heads) (the head width). The module calls it."""
 
 LOSES = {"multi_head_attention"}
-HINT = "TODO"
+HINT = "sqrt(d_head)"
 
 import math
 

@@ -1,7 +1,7 @@
 """Bug: the softmax runs over the wrong dimension (dim=-2, the queries) instead of the keys."""
 
 LOSES = {"scaled_dot_product_attention"}
-HINT = "TODO"
+HINT = "softmax over the queries"
 
 import math
 

@@ -2,7 +2,7 @@
 positions into heads. Invisible with one head; multi-head attention and the module call it."""
 
 LOSES = {"split_heads"}
-HINT = "TODO"
+HINT = "then transpose to [H, T, D/H]"
 
 import torch
 

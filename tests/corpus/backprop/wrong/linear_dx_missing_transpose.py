@@ -1,7 +1,7 @@
 """Wrong: dx = dout @ W, the missing transpose (shapes only agree when W is square)."""
 
 LOSES = {"linear"}
-HINT = "TODO"
+HINT = "raised ValueError"
 
 
 def linear_backward(dout, x, W):

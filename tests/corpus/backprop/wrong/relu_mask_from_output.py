@@ -1,7 +1,7 @@
 """Wrong: the ReLU mask taken from the output, relu(x) >= 0, which is true everywhere."""
 
 LOSES = {"relu"}
-HINT = "TODO"
+HINT = "mask from the output"
 
 import numpy as np
 

@@ -1,7 +1,7 @@
 """Bug: the row sum taken without keepdim=True: it broadcasts against the wrong axis (or fails)."""
 
 LOSES = {"softmax"}
-HINT = "TODO"
+HINT = "keepdim=True"
 
 import torch
 
