@@ -186,7 +186,9 @@ def run_check(session: Session, unit: Unit, question: Question, check: Check,
                 if isinstance(followed, tuple) and len(followed) == 3 and followed[2] == error:
                     carried.extend(n for n in [followed[1]] if n not in carried)
                     return
-            raise _Failed(call, f"`{name}` raised {error}:\n{indent(str(reply.get('traceback', '')))}")
+            hint = hints.get(id(call))  # an example aimed at this case says what the input needs
+            raise _Failed(call, f"`{name}` raised {error}:\n{indent(str(reply.get('traceback', '')))}"
+                                + (f"\nHint: {hint}" if hint else ""))
         if status != "ok":
             raise _Stop("the notebook's worker sent back an unreadable reply")
         try:

@@ -2,7 +2,7 @@
 a duplicate-token head) instead of the token after it, t - seg_len + 1."""
 
 LOSES = {"induction_scores"}
-HINT = "TODO"
+HINT = "duplicate-token head"
 
 import torch
 

@@ -2,7 +2,7 @@
 the most recent earlier occurrence; the same with two repeats, wrong with three or more."""
 
 LOSES = {"induction_scores"}
-HINT = "TODO"
+HINT = "most recent earlier occurrence"
 
 import torch
 

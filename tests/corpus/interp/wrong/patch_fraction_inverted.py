@@ -2,7 +2,7 @@
 (LD_clean - LD_corrupted), instead of the fraction restored."""
 
 LOSES = {"patch_heads"}
-HINT = "TODO"
+HINT = "fraction still missing"
 
 import torch
 

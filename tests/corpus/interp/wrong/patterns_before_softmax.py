@@ -1,7 +1,7 @@
 """Wrong: the attention scores before the softmax (hook_scores) taken as the patterns."""
 
 LOSES = {"attention_patterns"}
-HINT = "TODO"
+HINT = "before the softmax"
 
 import torch
 

@@ -1,7 +1,7 @@
 """Wrong: the layers stacked in dimension 0, giving [n_layers, B, n_heads, T, T]."""
 
 LOSES = {"attention_patterns"}
-HINT = "TODO"
+HINT = "layers go in dimension 1"
 
 import torch
 

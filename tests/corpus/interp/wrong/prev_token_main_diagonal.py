@@ -1,7 +1,7 @@
 """Wrong: the previous-token score read off the main diagonal (i, i) instead of (i, i - 1)."""
 
 LOSES = {"prev_token_scores"}
-HINT = "TODO"
+HINT = "you read the main diagonal"
 
 import torch
 

@@ -1,7 +1,7 @@
 """Bug: RoPE rotates every pair in the other direction (by -theta)."""
 
 LOSES = {"rotary_embedding"}
-HINT = "TODO"
+HINT = "clockwise"
 
 import torch
 

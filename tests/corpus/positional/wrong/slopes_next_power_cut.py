@@ -2,7 +2,7 @@
 alibi_bias uses these slopes, so its non-power-of-two head counts are wrong too."""
 
 LOSES = {"alibi_slopes"}
-HINT = "TODO"
+HINT = "do not cut the slopes of the next power of two"
 
 import math
 

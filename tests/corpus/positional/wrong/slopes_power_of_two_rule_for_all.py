@@ -2,7 +2,7 @@
 uses these slopes, so its non-power-of-two head counts are wrong too."""
 
 LOSES = {"alibi_slopes"}
-HINT = "TODO"
+HINT = "rule for a power of two n only"
 
 import torch
 
