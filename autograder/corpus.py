@@ -18,6 +18,7 @@ from pathlib import Path
 import nbformat
 
 from . import units
+from .feedback import MAX_LINES
 
 PROJECT = Path(__file__).resolve().parents[1]
 HEADER_NAMES = {"LOSES", "HINT", "BASE", "LIMITS"}
@@ -132,13 +133,18 @@ class UnitFiles:
 
     def lost_and_hint(self, entry: Entry, report, full: dict[str, float]) -> list[str]:
         """What is wrong with a wrong entry's report, graded with the questions `full` (name ->
-        points): it must lose points on its LOSES question only (when graded), and the first
-        hint of that question's feedback must contain its HINT words. Empty when all is right."""
+        points): it must lose points on its LOSES question only (when graded), the first hint
+        of that question's feedback must contain its HINT words, and no failed check's message
+        may be longer than feedback.MAX_LINES lines. Empty when all is right."""
         problems = []
         lost = {q for q, score in report.scores().items() if score < full[q]}
         if lost != set(entry.loses) & set(full):
             problems.append(f"{entry.id} loses {sorted(lost)}, declared {sorted(entry.loses)}")
         for question in report.questions:
+            for check in question.checks:  # concise feedback: every failed check in a screenful
+                if not check.passed and len(check.message.splitlines()) > MAX_LINES:
+                    problems.append(f"{entry.id}: {question.name} / {check.name}: a message of "
+                                    f"{len(check.message.splitlines())} lines")
             if question.name in entry.loses and question.name in lost:
                 hint = first_hint(question)
                 if entry.hint.lower() not in hint.lower():

@@ -220,6 +220,49 @@ def test_a_banned_call_inside_a_dependency_that_passes_on_its_own_is_charged(gra
         in text, text
 
 
+# --------------------------------------------------------------------------- concise feedback
+
+
+def test_a_failed_check_fits_in_a_screenful(grader):
+    """The single missing sqrt(d_k) once gave 509 lines of feedback: now each failed check says
+    its smallest input, expected vs. got and the hint in at most MAX_LINES lines."""
+    from autograder.feedback import MAX_LINES
+
+    report = grader.cached("wrong/no_scaling")
+    failed = [c for q in report.questions for c in q.checks if not c.passed]
+    assert failed and all(len(c.message.splitlines()) <= MAX_LINES for c in failed), feedback(report)
+    total = sum(len(q.output().splitlines()) for q in report.questions)
+    assert total <= len(failed) * (MAX_LINES + 1) + 20, total
+
+
+def test_large_outputs_are_summarised_not_printed():
+    """A failure on large tensors: shapes, dtypes, ranges, the first differing entries and the
+    largest difference; never the tensors themselves, and never more than MAX_LINES lines (a
+    long traceback loses its middle, not the hint)."""
+    import torch
+
+    from autograder import grade as grading
+    from autograder.compare import Close
+    from autograder.feedback import MAX_LINES, describe_call
+    from autograder.spec import Call, Check
+
+    expected = torch.arange(3000.0).reshape(3, 10, 100)
+    got = expected.clone()
+    got[1, 2, 3:6] += 0.5
+    got[2, 9, 99] += 7.0
+    mismatch = Close()(expected, got, 1.0)
+    call = Call((torch.zeros(40, 50), torch.ones(60, dtype=torch.bool)), names=("x", "mask"))
+    message = f"Smallest failing input found:\n{describe_call(call)}\n{grading._explain(mismatch, 'the hint')}"
+    lines = message.splitlines()
+    assert len(lines) <= 12, message
+    assert "values differ by up to 7 at index (2, 9, 99)" in message and "4 of 3000 values differ" in message
+    assert "first differing entries: at (1, 2, 3) got 1203.5, expected 1203" in message
+    assert "tensor(" not in message and "60 of 60 True" in message
+    check = Check("a check", "f", None)
+    long = grading._failed(check, "\n".join(f"traceback line {i}" for i in range(200)) + "\nHint: the hint")
+    assert len(long.message.splitlines()) <= MAX_LINES and long.message.endswith("Hint: the hint")
+
+
 def test_grading_twice_gives_identical_results(grader):
     """The same submission graded again (possibly by the other pytest worker, after other
     submissions) gets the same results: scores, messages, shrunk inputs."""
