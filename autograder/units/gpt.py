@@ -204,6 +204,88 @@ LN_HINTS = (
 )
 
 
+
+def _reference_gpt(call):
+    """The reference GPT of a model call, with the weights the grader loads (same seed, redrawn)."""
+    ref = _reference()
+    with torch.random.fork_rng(), torch.no_grad():
+        torch.manual_seed(0)  # as grade.py: seeded, built, then redraw_weights
+        model = ref.GPT(ref.GPTConfig(*call.init.args, **call.init.kwargs)).eval()
+        redraw_weights(model)
+    return model
+
+
+def _gpt_logits(call, *, attn_residual=True, positions=True, causal=True, post_ln=False, tied="",
+                scale_by="head"):
+    """The GPT's logits in float64 from the reference's weights, with one bug switched on."""
+    model = _reference_gpt(call)
+    sd = {k: v.detach().double() for k, v in model.state_dict().items()}
+    cfg = model.config
+    idx, = call.args
+    t = idx.shape[1]
+
+    def ln(x, name):
+        mean = x.mean(-1, keepdim=True)
+        var = ((x - mean) ** 2).mean(-1, keepdim=True)
+        return (x - mean) / torch.sqrt(var + cfg.layer_norm_eps) * sd[f"{name}.weight"] + sd[f"{name}.bias"]
+
+    def linear(x, name):
+        return x @ sd[f"{name}.weight"].T + sd.get(f"{name}.bias", 0.0)
+
+    def attention(x, name):
+        h = cfg.n_heads
+        q, k, v = (linear(x, f"{name}.{p}_proj").unflatten(-1, (h, -1)).transpose(-3, -2) for p in "qkv")
+        width = q.shape[-1] if scale_by == "head" else cfg.d_model
+        scores = q @ k.transpose(-1, -2) / math.sqrt(width)
+        if causal:
+            scores = scores.masked_fill(~torch.ones(t, t, dtype=torch.bool).tril(), float("-inf"))
+        return linear((scores.softmax(-1) @ v).transpose(-3, -2).flatten(-2), f"{name}.o_proj")
+
+    def mlp(x, name):
+        hidden = linear(x, f"{name}.fc_in")
+        return linear(0.5 * hidden * (1 + torch.erf(hidden / math.sqrt(2))), f"{name}.fc_out")
+
+    embedding = sd["lm_head.weight"] if tied == "embedding" else sd["tok_emb.weight"]
+    x = embedding[idx] + (sd["pos_emb.weight"][:t] if positions else 0.0)
+    for layer in range(cfg.n_layers):
+        block = f"blocks.{layer}"
+        if post_ln:
+            x = ln(x + attention(x, f"{block}.attn"), f"{block}.ln1")
+            x = ln(x + mlp(x, f"{block}.mlp"), f"{block}.ln2")
+            continue
+        a = attention(ln(x, f"{block}.ln1"), f"{block}.attn")
+        x = x + a if attn_residual else a
+        x = x + mlp(ln(x, f"{block}.ln2"), f"{block}.mlp")
+    head = sd["tok_emb.weight"] if tied == "head" else sd["lm_head.weight"]
+    return ln(x, "ln_f") @ head.T
+
+
+def _gpt_bug(**variants):
+    """applies(call, expected, got): the student's logits equal the GPT with one of `variants`."""
+    def applies(call, expected, got):
+        if not isinstance(got, torch.Tensor) or got.shape != expected.shape:
+            return False
+        return any(bool(torch.allclose(got.double(), _gpt_logits(call, **{key: value}), rtol=1e-3, atol=1e-3))
+                   for key, values in variants.items() for value in values)
+    return applies
+
+
+GPT_HINTS = (
+    Hint(_gpt_bug(attn_residual=[False]), "your logits match blocks without the residual connection around the "
+         "attention: x = x + attn(ln1(x)), then x = x + mlp(ln2(x))"),
+    Hint(_gpt_bug(post_ln=[True]), "your logits match post-LayerNorm blocks, x = ln1(x + attn(x)): this GPT is "
+         "pre-LayerNorm, x = x + attn(ln1(x)), then x = x + mlp(ln2(x))"),
+    Hint(_gpt_bug(positions=[False]), "your logits match the model without positional embeddings: the input is "
+         "tok_emb(idx) + pos_emb(positions)"),
+    Hint(_gpt_bug(causal=[False]), "your logits match attention without the causal mask: position i may attend "
+         "only to positions j <= i"),
+    Hint(_gpt_bug(tied=["head", "embedding"]), "your logits match lm_head tied to tok_emb (one weight for both): "
+         "this GPT's lm_head has its own weight"),
+    Hint(_gpt_bug(scale_by=["model"]), "your logits match attention scores divided by sqrt(d_model): divide by "
+         "sqrt(d_head) = sqrt(d_model / n_heads), each head's width"),
+)
+
+
 # ----------------------------------------------------------------------------- explicit examples
 
 
@@ -361,7 +443,7 @@ gpt_q = Question(
     "GPT", functions=MODEL_CLASSES, public=tuple(public.CHECKS["GPT"]), banned=MODEL_BANNED,
     checks=(
         Check("logits match the reference with its weights loaded (several layers, n_heads >= 2, T <= n_ctx)",
-              "GPT", model_calls(), points=3, max_examples=8, **MODEL_CHECK,
+              "GPT", model_calls(), points=3, max_examples=8, hints=GPT_HINTS, **MODEL_CHECK,
               examples=_examples(MODEL_TWO_HEADS, MODEL_SHORT, MODEL_ONE_TOKEN, hint=(
                   "a pre-LayerNorm block is x = x + attn(ln1(x)), then x = x + mlp(ln2(x)); the input is "
                   "tok_emb(idx) + pos_emb(positions); attention is causal; ln_f before lm_head"))),
