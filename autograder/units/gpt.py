@@ -286,6 +286,23 @@ GPT_HINTS = (
 )
 
 
+def _generated_from_first_position(call, expected, got):
+    """Greedy decoding that reads the logits of the FIRST position instead of the last."""
+    model = _reference_gpt(call)
+    idx, new = call.args
+    with torch.no_grad():
+        for _ in range(new):
+            logits = model(idx[:, -model.config.n_ctx:])[:, 0]
+            idx = torch.cat([idx, logits.argmax(-1, keepdim=True)], dim=1)
+    return isinstance(got, torch.Tensor) and got.shape == idx.shape and torch.equal(got, idx)
+
+
+GENERATE_HINTS = (
+    Hint(_generated_from_first_position, "your tokens are the argmax of the FIRST position's logits: the next "
+         "token comes from the last position, model(context)[:, -1]"),
+)
+
+
 # ----------------------------------------------------------------------------- explicit examples
 
 
@@ -455,7 +472,7 @@ generate_q = Question(
     "generate", functions=("generate",), public=tuple(public.CHECKS["generate"]), banned=MODEL_BANNED,
     checks=(
         Check("greedy decoding matches the reference, token for token", "generate", generate_calls(), points=1,
-              max_examples=5, module="GPT", **dict(MODEL_CHECK, compare=Exact()),
+              max_examples=5, module="GPT", hints=GENERATE_HINTS, **dict(MODEL_CHECK, compare=Exact()),
               examples=_examples(GENERATE_FITS)),
         Check("generating past n_ctx: the context is cropped to the last n_ctx tokens", "generate",
               generate_calls(past_n_ctx=True), points=1, max_examples=5, module="GPT",
