@@ -205,6 +205,23 @@ LN_HINTS = (
 
 
 
+def _gelu_like(approximation):
+    def applies(call, expected, got):
+        x = call.args[0].double()
+        return (isinstance(got, torch.Tensor) and got.shape == x.shape
+                and bool(torch.allclose(got.double(), approximation(x), rtol=1e-4, atol=1e-4)))
+    return applies
+
+
+GELU_HINTS = (
+    Hint(_gelu_like(lambda x: 0.5 * x * (1 + torch.tanh(math.sqrt(2 / math.pi) * (x + 0.044715 * x**3)))),
+         "your output matches the tanh approximation of GELU: use the exact GELU 0.5 * x * (1 + erf(x / sqrt(2)))"),
+    Hint(_gelu_like(lambda x: x * torch.sigmoid(1.702 * x)),
+         "your output matches the sigmoid approximation x * sigmoid(1.702 x): use the exact GELU "
+         "0.5 * x * (1 + erf(x / sqrt(2)))"),
+)
+
+
 def _reference_gpt(call):
     """The reference GPT of a model call, with the weights the grader loads (same seed, redrawn)."""
     ref = _reference()
@@ -437,6 +454,7 @@ gelu_q = Question(
     "gelu", functions=("gelu",), public=tuple(public.CHECKS["gelu"]),
     checks=(
         Check("matches the exact (erf) GELU on [-6, 6]", "gelu", gelu_calls(), points=2, max_examples=10,
+              hints=GELU_HINTS,
               examples=_examples(GELU_SWEEP, GELU_F64, hint="use the exact GELU 0.5 * x * (1 + erf(x / sqrt(2))), "
                                  "not the tanh or sigmoid approximation")),
     ))

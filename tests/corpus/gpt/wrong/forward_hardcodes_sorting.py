@@ -4,7 +4,7 @@ correct/plain's train_sorter fails too: tests/test_gpt_unit.py checks that the t
 question then names `GPT` as the question to fix first.)"""
 
 LOSES = {"GPT"}
-HINT = "TODO"
+HINT = "pre-LayerNorm block"
 
 
 class GPT(nn.Module):

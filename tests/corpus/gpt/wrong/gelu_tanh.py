@@ -1,7 +1,7 @@
 """Bug: the tanh approximation of GELU (GPT-2's original code) instead of the exact one."""
 
 LOSES = {"gelu"}
-HINT = "TODO"
+HINT = "tanh approximation"
 
 
 def gelu(x):

@@ -5,7 +5,7 @@ drawn config with d_model = 2 has a row of small variance), but they are the ref
 with this layer_norm, so GPT keeps its points (follow-through)."""
 
 LOSES = {"layer_norm"}
-HINT = "TODO"
+HINT = "eps added outside the square root"
 
 
 def layer_norm(x, weight, bias, eps=1e-5):

@@ -3,7 +3,7 @@ still matches: the last position may see everything anyway, and the changed earl
 do not move its argmax on the graded inputs.)"""
 
 LOSES = {"GPT"}
-HINT = "TODO"
+HINT = "without the causal mask"
 
 
 class CausalSelfAttention(nn.Module):

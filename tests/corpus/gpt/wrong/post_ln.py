@@ -1,7 +1,7 @@
 """Bug: post-LN (the original Transformer's) instead of pre-LN: x = ln1(x + attn(x))."""
 
 LOSES = {"GPT"}
-HINT = "TODO"
+HINT = "post-LayerNorm"
 
 
 class Block(nn.Module):

@@ -1,7 +1,7 @@
 """Bug: lm_head's weight tied to the token embedding (GPT-2 does it; this contract does not)."""
 
 LOSES = {"GPT"}
-HINT = "TODO"
+HINT = "tied to tok_emb"
 
 
 class GPT(nn.Module):

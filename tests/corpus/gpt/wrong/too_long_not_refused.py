@@ -2,7 +2,7 @@
 IndexError instead)."""
 
 LOSES = {"GPT"}
-HINT = "TODO"
+HINT = "raise ValueError"
 
 
 class GPT(nn.Module):
