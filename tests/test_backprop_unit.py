@@ -238,7 +238,6 @@ def test_correct_variant_scores_full_marks(grader, name):
     ("wrong/numgrad_changes_x", "numerical_gradient", "modified its input in place"),
     ("wrong/relu_backward_ge_zero", "relu", "use x > 0, not x >= 0"),
     ("wrong/relu_mask_from_output", "relu", "mask from the output"),
-    ("wrong/relu_backward_ge_zero", "mlp", "exactly 0 here"),
     ("wrong/ce_backward_no_onehot", "softmax_cross_entropy", "subtract 1 at the correct class"),
     ("wrong/ce_backward_summed", "softmax_cross_entropy", "divide by N"),
     ("wrong/mlp_summed_over_batch", "mlp", "MEAN over the batch"),
@@ -251,6 +250,18 @@ def test_correct_variant_scores_full_marks(grader, name):
 def test_feedback_names_the_bug(grader, spec_name, question, words):
     message = failed_messages(grader.cached(spec_name), question)
     assert words in message, message
+
+
+@pytest.mark.parametrize("name, dependency, number", [("relu_backward_ge_zero", "relu_backward", 3),
+                                                      ("linear_dx_missing_transpose", "linear_backward", 2)])
+def test_mlp_right_given_the_wrong_layer_keeps_its_points(grader, name, dependency, number):
+    """The MLP of correct/plain.py calls the student's layers: the reference's MLP over their
+    (wrong) layer is what it computes, so it keeps its points, even where the layer raises
+    (linear_dx_missing_transpose's ValueError on non-square weights)."""
+    report = grader.cached(f"wrong/{name}")
+    assert report.scores()["mlp"] == POINTS["mlp"], feedback(report)
+    said = {c.message for q in report.questions if q.name == "mlp" for c in q.checks}
+    assert f"Correct given your `{dependency}`, which is wrong: see question {number}." in said, said
 
 
 def test_grading_twice_gives_identical_results(grader):

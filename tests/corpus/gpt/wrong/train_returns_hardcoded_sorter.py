@@ -3,7 +3,7 @@
 weights into its own GPT, so the rules earn nothing: the weights sort nothing."""
 
 LOSES = {"train_sorter"}
-HINT = "TODO"
+HINT = "sorts 0.0% of 2000 fresh sequences"
 
 
 def train_sorter(steps=600, seed=0):
