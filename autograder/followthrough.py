@@ -8,8 +8,9 @@ the reference module runs the composite, and each dependency it calls is routed 
 student's function in the worker, which only ever receives that call's inputs. Only a failing
 answer is re-judged this way, so a correct submission pays nothing.
 
-The student's dependency must return what the reference's returns in type, shape and dtype
-(only the values may differ), so reference code never runs on a value it was not written for.
+The student's dependency must return what the reference's returns in structure, type, dtype
+and size (the values may differ, and a tensor's shape, e.g. its dimensions in another order),
+so reference code never runs on a value much larger than it was written for.
 """
 
 from __future__ import annotations
@@ -172,17 +173,19 @@ class Router:
 
 
 def same_layout(expected: Any, got: Any) -> bool:
-    """Same structure, types, shapes and dtypes (the values may differ)."""
+    """Same structure, types, dtypes and sizes (the values, and the shapes, may differ)."""
     if isinstance(expected, (tuple, list)):
         return (isinstance(got, (tuple, list)) and len(got) == len(expected)
                 and all(same_layout(e, g) for e, g in zip(expected, got)))
     if isinstance(expected, dict):
         return isinstance(got, dict) and set(got) == set(expected) and all(
             same_layout(expected[k], got[k]) for k in expected)
+    # a tensor may come in another shape with as many entries (e.g. its dimensions in another
+    # order): the reference's code then computes what it computes on it, at the same cost
     if isinstance(expected, torch.Tensor):
-        return isinstance(got, torch.Tensor) and got.shape == expected.shape and got.dtype == expected.dtype
+        return isinstance(got, torch.Tensor) and got.numel() == expected.numel() and got.dtype == expected.dtype
     if isinstance(expected, np.ndarray):
-        return isinstance(got, np.ndarray) and got.shape == expected.shape and got.dtype == expected.dtype
+        return isinstance(got, np.ndarray) and got.size == expected.size and got.dtype == expected.dtype
     if isinstance(expected, (bool, np.bool_)):
         return isinstance(got, (bool, np.bool_))
     if isinstance(expected, (int, float, np.number)):

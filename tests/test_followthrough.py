@@ -40,7 +40,8 @@ def test_same_layout_refuses_what_reference_code_was_not_written_for():
 
     same = followthrough.same_layout
     assert same((torch.zeros(2, 3), 1.5), (torch.ones(2, 3), 2.0))
-    assert not same(torch.zeros(2, 3), torch.zeros(3, 2))
+    assert same(torch.zeros(2, 3), torch.zeros(3, 2))  # e.g. the dimensions in another order
+    assert not same(torch.zeros(2, 3), torch.zeros(2, 4))
     assert not same(torch.zeros(2), torch.zeros(2, dtype=torch.float64))
     assert not same({"a": np.zeros(2)}, {"a": np.zeros(2), "b": 1})
     assert not same(1.0, True) and not same((torch.zeros(1),), [torch.zeros(1), 0])

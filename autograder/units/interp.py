@@ -410,14 +410,30 @@ induction_q = Question(
                                 "seg_len=4 with T=4 leaves no repeated query: raise ValueError"),)),
     ))
 
+def _default_threshold(call, expected, got):
+    """The heads compared with the default threshold 0.4 instead of the given one."""
+    model, tokens, seg_len, threshold = call.args
+    if threshold == 0.4 or not isinstance(got, torch.Tensor) or got.shape != expected.shape:
+        return False
+    ref = _reference()
+    with torch.no_grad():
+        scores = ref.induction_scores(ref.attention_patterns(_build(model), tokens), seg_len)
+    return torch.equal(got, scores > 0.4)
+
+
+FIND_HINTS = (
+    Hint(_default_threshold, "your heads are the ones whose score is above 0.4, the default: compare with the "
+                             "`threshold` argument"),
+)
+
 find_q = Question(
     "find_induction_heads", functions=("find_induction_heads",), public=tuple(public.CHECKS["find_induction_heads"]),
     checks=(
         Check("the trained model's induction heads", "find_induction_heads", find_heads_calls(trained=True),
-              points=1, compare=Exact(), max_examples=3,
+              points=1, compare=Exact(), max_examples=3, hints=FIND_HINTS,
               examples=_examples(Call((TRAINED, REPEAT_2, 8, 0.4), names=("model", "tokens", "seg_len", "threshold")))),
         Check("random models, thresholds between the heads' scores", "find_induction_heads",
-              find_heads_calls(trained=False), points=1, compare=Exact(), max_examples=8,
+              find_heads_calls(trained=False), points=1, compare=Exact(), max_examples=8, hints=FIND_HINTS,
               examples=_examples(_find_example(RANDOM_SMALL, _repeats(2, 3, 2, seed=9, vocab=7), 3))),
     ))
 
