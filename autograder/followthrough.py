@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import contextlib
 import copy
+import dataclasses
 import functools
 import importlib.util
 import types
@@ -29,6 +30,15 @@ import torch
 from . import worker as wire
 from .compare import Close, input_scale
 from .spec import Question, Unit
+
+
+@dataclasses.dataclass
+class Followed:
+    """What the reference's composition of the student's own dependencies gives."""
+
+    value: Any = None  # its answer (when no dependency raised)
+    differed: list[str] = dataclasses.field(default_factory=list)  # deps that answered unlike the reference's
+    raised: tuple[str, str] | None = None  # (dependency, exception name): raised where the reference's does not
 
 
 class Unavailable(Exception):

@@ -183,8 +183,8 @@ def run_check(session: Session, unit: Unit, question: Question, check: Check,
         if error:
             if deps and question.follow_through:  # raised where the student's own dependency raises
                 followed = _follow_through(session, unit, check, reference, deps, planned)
-                if isinstance(followed, tuple) and len(followed) == 3 and followed[2] == error:
-                    carried.extend(n for n in [followed[1]] if n not in carried)
+                if followed is not None and followed.raised and followed.raised[1] == error:
+                    carried.extend(n for n in followed.raised[:1] if n not in carried)
                     return
             hint = hints.get(id(call))  # an example aimed at this case says what the input needs
             raise _Failed(call, f"`{name}` raised {error}:\n{indent(str(reply.get('traceback', '')))}"
@@ -203,8 +203,9 @@ def run_check(session: Session, unit: Unit, question: Question, check: Check,
         mismatch = check.compare(expected, got, scale)
         if mismatch and deps and question.follow_through:
             followed = _follow_through(session, unit, check, reference, deps, planned)
-            if followed is not None and len(followed) == 2 and followed[1] and not check.compare(followed[0], got, scale):
-                carried.extend(n for n in followed[1] if n not in carried)
+            if followed is not None and not followed.raised and followed.differed \
+                    and not check.compare(followed.value, got, scale):
+                carried.extend(n for n in followed.differed if n not in carried)
                 return  # right, given the student's own (wrong) dependencies
         if mismatch:
             # a diagnosis of what the output actually shows beats an example's fixed hint
@@ -296,10 +297,9 @@ def _check_exempted(session: Session, unit: Unit, question: Question, name: str,
 
 
 def _follow_through(session: Session, unit: Unit, check: Check, reference: ModuleType, deps: tuple[str, ...],
-                    planned: _Planned) -> tuple | None:
-    """(the reference's answer composed with the student's own `deps`, the deps that answered
-    differently); ("raised", dep, exception name) if a dependency raised where the reference's
-    does not; or None if it cannot be computed (see autograder/followthrough.py)."""
+                    planned: _Planned) -> followthrough.Followed | None:
+    """The reference's answer composed with the student's own `deps` (or which dependency raised
+    where the reference's does not); None if it cannot be computed (autograder/followthrough.py)."""
     call = planned.call
     torch.manual_seed(0)
     ref_args, ref_kwargs, wired = _with_models(unit, call)
@@ -322,12 +322,13 @@ def _follow_through(session: Session, unit: Unit, check: Check, reference: Modul
                 module = None
     try:
         torch.manual_seed(0)
-        return followthrough.expectation(reference, deps, check.function, router, ref_args, ref_kwargs,
-                                         module, module_call)
+        value, differed = followthrough.expectation(reference, deps, check.function, router, ref_args,
+                                                    ref_kwargs, module, module_call)
+        return followthrough.Followed(value, differed)
     except _Stop:  # the dependency's call lost the worker (revived): judge against the reference alone
         return None
     except Exception:  # a dependency raised or returned another layout; or the reference could not use it
-        return ("raised", *router.raised) if router.raised else None
+        return followthrough.Followed(raised=router.raised) if router.raised else None
 
 
 def _property(unit: Unit, question: Question, check: Check, test: Callable[[Call], None]):
