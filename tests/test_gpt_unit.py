@@ -11,7 +11,7 @@ Training is the expensive part (the reference's `train_sorter` takes ~15 s of CP
   training is short or stops early, and the ones that would run into the 60 s budget get a
   4 s budget here (TEST_BUDGET);
 * every other entry (a bug in a function or a module; the correct variants) is graded with
-  the unit minus its training question: its LOSES are about the other five questions.
+  the unit minus its training question: its LOSES is one of the other five questions.
 
 The full-length training run of the reference, timed, is in `make bench` (autograder/bench.py).
 """

@@ -3,7 +3,8 @@
 Every corpus submission is the stub notebook (assignments/positional/positional.ipynb) with
 code put into it, by conftest's UnitFiles (see tests/corpus/README.md):
 
-* wrong/*     one classic bug each: points lost on exactly the questions its LOSES names;
+* wrong/*     one classic bug each: points lost on exactly the one question its LOSES names, whose
+              first hint contains its HINT words;
 * correct/*   correct code written differently from the reference: full marks;
 * hostile/*   a base submission plus hostile cells: exactly the base's scores, nothing left behind.
 

@@ -2,7 +2,8 @@
 
 Every corpus submission is the stub notebook with code put into it (conftest.Entry):
 
-* wrong/*     one classic bug each: points lost on exactly the questions its LOSES names;
+* wrong/*     one classic bug each: points lost on exactly the one question its LOSES names, whose
+              first hint contains its HINT words;
 * correct/*   correct code written differently from the reference: full marks;
 * hostile/*   a base submission plus hostile cells: exactly the base's scores, a valid
               results.json the hostile code could not touch, and no process left behind;
