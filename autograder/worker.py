@@ -452,8 +452,12 @@ def _call(namespace, header, blobs):
     args = decode(header["args"], blobs, _build_model)
     kwargs = decode(header["kwargs"], blobs, _build_model)
     used, exempted = [], {}
-    targets = [header["target"]] + [header[k] for k in ("module", "config_class") if k in header]
-    owners = _Owners(namespace, targets, [str(n) for n in header.get("exempt", [])])
+    exempt = [str(n) for n in header.get("exempt", [])]
+    # the module a function is given (generate's GPT) is the target's own code, unless it is a
+    # dependency graded by an earlier question
+    targets = [header["target"]] + [header[k] for k in ("module", "config_class") if k in header
+                                    and header[k] not in exempt]
+    owners = _Owners(namespace, targets, exempt)
     # torch.manual_seed would also queue seeds for CUDA, XPU and MTIA, formatting a stack trace
     # for each: 0.5 ms, most of a small graded call. The CPU generator is all a worker has.
     torch.default_generator.manual_seed(header.get("seed", 0))
