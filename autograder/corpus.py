@@ -40,13 +40,13 @@ class Entry:
     name: str
     path: Path
     loses: frozenset[str] = frozenset()  # wrong: the one question that must lose points
-    hint: str = ""  # wrong: words the first hint of that question's feedback must contain
     base: str = ""  # hostile: "wrong/x" or "correct/y"
     limits: dict = dataclasses.field(default_factory=dict)  # overrides of unit.limits
     preamble: str = ""
     functions: dict[str, str] = dataclasses.field(default_factory=dict)
     first: list[str] = dataclasses.field(default_factory=list)
     last: list[str] = dataclasses.field(default_factory=list)
+    hint: str = ""  # wrong: words the first hint of its LOSES question's feedback must contain
 
     @property
     def id(self) -> str:
