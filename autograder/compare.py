@@ -10,12 +10,13 @@ absolute tolerance that grows with the magnitude of the inputs:
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 import numpy as np
 import torch
 
+from .feedback import SMALL
 from .worker import Opaque
 
 EPS32 = torch.finfo(torch.float32).eps
@@ -29,6 +30,8 @@ class Mismatch:
     expected: Any = None
     got: Any = None
     hint: str = ""
+    # up to 3 (index, got, expected) of the first differing entries of a large output
+    first: list = field(default_factory=list)
 
 
 class Comparator(Protocol):
@@ -168,8 +171,9 @@ class Close:
             index = _index(torch.unravel_index(flat, diff.shape))
             worst = diff.reshape(-1)[flat].item()
             return Mismatch(f"values differ by up to {worst:.3g} at index {index} "
-                            f"(got {g.reshape(-1)[flat].item():.6g}, expected {e.reshape(-1)[flat].item():.6g})",
-                            expected, got)
+                            f"(got {g.reshape(-1)[flat].item():.6g}, expected {e.reshape(-1)[flat].item():.6g})"
+                            + (f"; {int(bad.sum())} of {bad.numel()} values differ" if bad.numel() > 1 else ""),
+                            expected, got, first=_first_differing(bad, g, e, "{:.6g}"))
         return None
 
 
@@ -186,8 +190,17 @@ class Exact:
             first = bad.nonzero()[0]
             return Mismatch(f"{int(bad.sum())} of {bad.numel()} values differ; first at index {_index(first)} "
                             f"(got {got[tuple(first)].item()}, expected {expected[tuple(first)].item()})",
-                            expected, got)
+                            expected, got, first=_first_differing(bad, got, expected, "{}"))
         return None
+
+
+def _first_differing(bad: torch.Tensor, got: torch.Tensor, expected: torch.Tensor, form: str) -> list:
+    """(index, got, expected) of the first 3 differing entries, for an output too large to print
+    (a small one is printed whole)."""
+    if bad.numel() <= SMALL or bad.dim() == 0:
+        return []
+    return [(_index(i), form.format(got[tuple(i)].item()), form.format(expected[tuple(i)].item()))
+            for i in bad.nonzero()[:3]]
 
 
 def _index(index) -> tuple[int, ...]:

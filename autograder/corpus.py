@@ -18,9 +18,10 @@ from pathlib import Path
 import nbformat
 
 from . import units
+from .feedback import MAX_LINES
 
 PROJECT = Path(__file__).resolve().parents[1]
-HEADER_NAMES = {"LOSES", "BASE", "LIMITS"}
+HEADER_NAMES = {"LOSES", "HINT", "BASE", "LIMITS"}
 
 
 @dataclasses.dataclass
@@ -38,13 +39,14 @@ class Entry:
     kind: str  # wrong | correct | hostile
     name: str
     path: Path
-    loses: frozenset[str] = frozenset()  # wrong: the questions that must lose points
+    loses: frozenset[str] = frozenset()  # wrong: the one question that must lose points
     base: str = ""  # hostile: "wrong/x" or "correct/y"
     limits: dict = dataclasses.field(default_factory=dict)  # overrides of unit.limits
     preamble: str = ""
     functions: dict[str, str] = dataclasses.field(default_factory=dict)
     first: list[str] = dataclasses.field(default_factory=list)
     last: list[str] = dataclasses.field(default_factory=list)
+    hint: str = ""  # wrong: words the first hint of its LOSES question's feedback must contain
 
     @property
     def id(self) -> str:
@@ -96,8 +98,13 @@ class UnitFiles:
             entry = Entry(kind, name, path, frozenset(header.get("LOSES", ())), preamble=preamble,
                           functions=functions, limits=header.get("LIMITS", {}))
             if kind == "wrong":
-                assert header.get("LOSES"), f"{path} must declare LOSES"
+                # one bug costs exactly its own question (follow-through marking spares the others)
+                assert isinstance(header.get("LOSES"), set) and len(header["LOSES"]) == 1, \
+                    f"{path} must declare the one question it loses: LOSES = {{\"question\"}}"
                 assert not set(entry.loses) - set(self.questions), f"{path}: unknown question in LOSES"
+                assert isinstance(header.get("HINT"), str) and header["HINT"].strip(), \
+                    f"{path} must declare HINT = \"words of the first hint its feedback gives\""
+                entry.hint = header["HINT"]
                 base = self.load_entry("correct", "plain")
                 assert set(functions) <= set(base.functions), path
                 entry.functions = {**base.functions, **functions}
@@ -123,6 +130,27 @@ class UnitFiles:
             else:
                 raise AssertionError(f"{path}: unknown cell place {where!r}")
         return entry
+
+    def lost_and_hint(self, entry: Entry, report, full: dict[str, float]) -> list[str]:
+        """What is wrong with a wrong entry's report, graded with the questions `full` (name ->
+        points): it must lose points on its LOSES question only (when graded), the first hint
+        of that question's feedback must contain its HINT words, and no failed check's message
+        may be longer than feedback.MAX_LINES lines. Empty when all is right."""
+        problems = []
+        lost = {q for q, score in report.scores().items() if score < full[q]}
+        if lost != set(entry.loses) & set(full):
+            problems.append(f"{entry.id} loses {sorted(lost)}, declared {sorted(entry.loses)}")
+        for question in report.questions:
+            for check in question.checks:  # concise feedback: every failed check in a screenful
+                if not check.passed and len(check.message.splitlines()) > MAX_LINES:
+                    problems.append(f"{entry.id}: {question.name} / {check.name}: a message of "
+                                    f"{len(check.message.splitlines())} lines")
+            if question.name in entry.loses and question.name in lost:
+                hint = first_hint(question)
+                if entry.hint.lower() not in hint.lower():
+                    problems.append(f"{entry.id}: the first hint of {question.name} does not say "
+                                    f"{entry.hint!r}: {hint!r}")
+        return problems
 
     def corpus_names(self, kind: str) -> list[str]:
         return sorted(p.stem for p in (self.corpus / kind).glob("*.py"))
@@ -189,3 +217,13 @@ class UnitFiles:
         """The stub completed with the reference's own code (its helpers in front)."""
         _, preamble, functions = self.split_module(self.reference.read_text())
         return self.submission_notebook(functions, preamble)
+
+
+def first_hint(question) -> str:
+    """The first hint a question's feedback gives: the `Hint:` of its first failed check, or,
+    without one, that check's whole message (a banned call, an in-place change, a ValueError)."""
+    message = next((c.message for c in question.checks if not c.passed), "")
+    for line in message.splitlines():
+        if line.strip().startswith("Hint:"):
+            return line.strip().removeprefix("Hint:").strip()
+    return message

@@ -22,9 +22,9 @@ from hypothesis import HealthCheck, Phase, Verbosity, example, given, seed, sett
 from hypothesis.errors import HypothesisException
 from hypothesis.internal.conjecture import providers as _hypothesis_providers
 
-from . import notebook, units, worker as wire
+from . import followthrough, notebook, units, worker as wire
 from .compare import Mismatch, input_scale, unchanged
-from .feedback import describe_call, describe_value, indent
+from .feedback import MAX_LINES, describe_call, describe_value, fold, indent
 from .report import CheckResult, QuestionResult, Report
 from .sandbox import Worker, WorkerLost
 from .spec import Call, Check, Model, Question, Unit
@@ -61,6 +61,9 @@ class Session:
         self.notes: list[str] = []
         self.dead = ""  # why the notebook can no longer be called, if it cannot
         self.judged_calls: dict = {}  # results of judged checks' calls, shared between checks
+        self.results: dict[str, QuestionResult] = {}  # the questions graded so far, by name
+        self.excused: set[str] = set()  # questions whose banned calls were their dependencies' loss
+        self.carried: dict[str, list[str]] = {}  # question -> the wrong dependencies it followed through
         provided = {name: units.provided_path(unit.name, name).read_bytes() for name in unit.provided}
         self.worker = Worker({**provided, submission.name: submission.data}, unit.limits)
         try:
@@ -139,9 +142,13 @@ def run_check(session: Session, unit: Unit, question: Question, check: Check,
         return run_judged_check(session, unit, question, check)
     banned = list(unit.banned_for(question))
     hints = {id(ex.call): ex.hint for ex in check.examples}
+    deps = _dependencies(unit, question, reference)
+    carried: list[str] = []  # dependencies on whose wrong answers a right composition was accepted
 
     base = {"target": check.function, "banned": banned, "seed": 0}
     base.update({k: v for k, v in (("module", check.module), ("config_class", check.config_class)) if v})
+    if deps and banned:  # a banned call made inside a dependency costs the dependency's question
+        base["exempt"] = list(deps)
 
     def request(planned: _Planned, blobs: list[bytes]) -> dict:
         header = dict(base)
@@ -163,6 +170,7 @@ def run_check(session: Session, unit: Unit, question: Question, check: Check,
             used = ", ".join(sorted(set(map(str, reply.get("banned_used", [])))))
             raise _Stop(f"`{name}` called {used}, which this question does not allow; "
                         "write it yourself with basic operations")
+        _check_exempted(session, unit, question, name, reply.get("banned_in"))
         error = str(reply.get("error")) if status == "error" else None
         if error == "NotImplementedError":
             raise _Stop(f"`{name}` is not implemented yet (it raises NotImplementedError)")
@@ -173,7 +181,14 @@ def run_check(session: Session, unit: Unit, question: Question, check: Check,
             raise _Failed(call, f"`{name}` {did}, but these arguments are invalid ({expected}): "
                                 "raise ValueError with a message that names the problem")
         if error:
-            raise _Failed(call, f"`{name}` raised {error}:\n{indent(str(reply.get('traceback', '')))}")
+            if deps and question.follow_through:  # raised where the student's own dependency raises
+                followed = _follow_through(session, unit, check, reference, deps, planned)
+                if followed is not None and followed.raised and followed.raised[1] == error:
+                    carried.extend(n for n in followed.raised[:1] if n not in carried)
+                    return
+            hint = hints.get(id(call))  # an example aimed at this case says what the input needs
+            raise _Failed(call, f"`{name}` raised {error}:\n{indent(str(reply.get('traceback', '')))}"
+                                + (f"\nHint: {hint}" if hint else ""))
         if status != "ok":
             raise _Stop("the notebook's worker sent back an unreadable reply")
         try:
@@ -184,11 +199,28 @@ def run_check(session: Session, unit: Unit, question: Question, check: Check,
         if not unchanged((tuple(call.args), dict(call.kwargs)), (tuple(after[0]), after[1])):
             raise _Failed(call, f"`{name}` modified its input in place; functions must not change "
                                 "their arguments (use out-of-place operations, or .clone() first)")
-        mismatch = check.compare(expected, got, input_scale((call.args, call.kwargs)))
+        scale = input_scale((call.args, call.kwargs))
+        mismatch = check.compare(expected, got, scale)
+        if mismatch and deps and question.follow_through:
+            followed = _follow_through(session, unit, check, reference, deps, planned)
+            if followed is not None and not followed.raised and followed.differed \
+                    and not check.compare(followed.value, got, scale):
+                carried.extend(n for n in followed.differed if n not in carried)
+                return  # right, given the student's own (wrong) dependencies
         if mismatch:
-            hint = hints.get(id(call)) or mismatch.hint or next(
-                (h.text for h in check.hints if _applies(h, call, expected, got)), "")
+            # a diagnosis of what the output actually shows beats an example's fixed hint
+            hint = next((h.text for h in check.hints if _applies(h, call, expected, got)), "") \
+                or hints.get(id(call)) or mismatch.hint
             raise _Failed(call, _explain(mismatch, hint))
+
+    def passed() -> CheckResult:
+        if not carried:
+            return CheckResult(check.name, True, check.points, check.points)
+        roots = _wrong_roots(session, unit, carried)
+        session.carried.setdefault(question.name, [])
+        session.carried[question.name] += [r for r in roots if r not in session.carried[question.name]]
+        return CheckResult(check.name, True, check.points, check.points,
+                           followthrough.carried_message(unit, roots))
 
     def evaluate(call: Call) -> None:
         planned = _prepare(unit, check, reference, call)
@@ -202,7 +234,7 @@ def run_check(session: Session, unit: Unit, question: Question, check: Check,
         if isinstance(outcome, str):
             return _failed(check, outcome)
         if outcome:
-            return CheckResult(check.name, True, check.points, check.points)
+            return passed()
 
     try:
         with _spec_inputs_only():
@@ -215,7 +247,88 @@ def run_check(session: Session, unit: Unit, question: Question, check: Check,
     except HypothesisException as exc:  # e.g. Flaky: the student's function is not deterministic
         return _failed(check, f"`{check.function}` gave different results for the same input "
                               f"({type(exc).__name__}); it must be deterministic")
-    return CheckResult(check.name, True, check.points, check.points)
+    return passed()
+
+
+_DEPENDENCIES: dict[tuple[int, str, int], tuple[Unit, ModuleType, tuple[str, ...]]] = {}
+
+
+def _dependencies(unit: Unit, question: Question, reference: ModuleType) -> tuple[str, ...]:
+    key = (id(unit), question.name, id(reference))
+    if key not in _DEPENDENCIES:  # holding unit and reference keeps their ids unique
+        _DEPENDENCIES[key] = (unit, reference, followthrough.dependencies(unit, question, reference))
+    return _DEPENDENCIES[key][2]
+
+
+def _wrong_roots(session: Session, unit: Unit, names: list[str]) -> list[str]:
+    """The dependencies to blame: a dependency whose own question passed only by following
+    through (e.g. multi_head_attention over a wrong scaled_dot_product_attention) is replaced by
+    the ones it was blamed on."""
+    roots: list[str] = []
+    for name in names:
+        question = _question_of(unit, name).name
+        result = session.results.get(question)
+        passed = result is not None and result.score >= result.max_score
+        for root in (session.carried.get(question, []) if passed else []) or [name]:
+            if root not in roots:
+                roots.append(root)
+    return roots
+
+
+def _question_of(unit: Unit, name: str) -> Question:
+    return next(q for q in unit.questions if name in q.functions)
+
+
+def _check_exempted(session: Session, unit: Unit, question: Question, name: str, banned_in) -> None:
+    """A banned call the worker let through because a dependency made it (`banned_in`: {dep:
+    [banned names]}) is the dependency's question's loss, provided that question lost points
+    (or was itself excused, e.g. multi_head_attention calling a banned attention); a dependency
+    that passes on its own but calls banned code here is this question's banned call."""
+    if not banned_in:
+        return
+    for dep, used in dict(banned_in).items():
+        owner = next((q.name for q in unit.questions if str(dep) in q.functions), None)
+        charged = session.results.get(owner) if owner else None
+        if charged is None or (charged.score >= charged.max_score and owner not in session.excused):
+            names = ", ".join(sorted(set(map(str, used))))
+            raise _Stop(f"`{name}` called {names} (through your `{dep}`), which this question does not allow; "
+                        "write it yourself with basic operations")
+    session.excused.add(question.name)
+
+
+def _follow_through(session: Session, unit: Unit, check: Check, reference: ModuleType, deps: tuple[str, ...],
+                    planned: _Planned) -> followthrough.Followed | None:
+    """The reference's answer composed with the student's own `deps` (or which dependency raised
+    where the reference's does not); None if it cannot be computed (autograder/followthrough.py)."""
+    call = planned.call
+    torch.manual_seed(0)
+    ref_args, ref_kwargs, wired = _with_models(unit, call)
+    models = {id(a): w for a, w in zip(ref_args, wired.args) if a is not w}
+    models.update({id(ref_kwargs[k]): w for k, w in wired.kwargs.items() if ref_kwargs[k] is not w})
+    router = followthrough.Router(lambda header, blobs: session.call(header, blobs), models, deps)
+    router.model_objects = [a for a in (*ref_args, *ref_kwargs.values()) if id(a) in models]
+    module = module_call = None
+    if planned.init:
+        torch.manual_seed(0)
+        module = _reference_module(reference, check, call.init)
+        module.load_state_dict(planned.init[1], strict=True)
+        if check.module:
+            module_call = {"target": check.module, "init": planned.init[0], "state_dict": planned.init[1]}
+            if check.config_class:
+                module_call["config_class"] = check.config_class
+            if check.module not in deps:  # the student's module is not followed: the reference's is used
+                module_call = None
+                ref_args = (module, *ref_args)
+                module = None
+    try:
+        torch.manual_seed(0)
+        value, differed = followthrough.expectation(reference, deps, check.function, router, ref_args,
+                                                    ref_kwargs, module, module_call)
+        return followthrough.Followed(value, differed)
+    except _Stop:  # the dependency's call lost the worker (revived): judge against the reference alone
+        return None
+    except Exception:  # a dependency raised or returned another layout; or the reference could not use it
+        return followthrough.Followed(raised=router.raised) if router.raised else None
 
 
 def _property(unit: Unit, question: Question, check: Check, test: Callable[[Call], None]):
@@ -382,6 +495,23 @@ def _reference_module(reference: ModuleType, check: Check, init: Call) -> torch.
     return module
 
 
+def _name_wrong_dependencies(unit: Unit, question: Question, reference: ModuleType,
+                             earlier: dict[str, QuestionResult], results: list[CheckResult]) -> None:
+    """A question that does not follow through (e.g. training the student's own model) names,
+    in each failed check, the dependencies whose questions lost points: they must pass first."""
+    wrong = [d for d in _dependencies(unit, question, reference)
+             if (r := earlier.get(_question_of(unit, d).name)) is not None and r.score < r.max_score]
+    if not wrong:
+        return
+    numbers = sorted({unit.questions.index(_question_of(unit, d)) + 1 for d in wrong})
+    note = (f"This question builds on your {' and '.join(f'`{d}`' for d in wrong)}, which "
+            f"{'is' if len(wrong) == 1 else 'are'} wrong: see question{'s' if len(numbers) > 1 else ''} "
+            f"{' and '.join(map(str, numbers))}; make {'it' if len(wrong) == 1 else 'them'} pass first.")
+    for result in results:
+        if not result.passed:
+            result.message = f"{note}\n{result.message}" if result.message else note
+
+
 def _missing(check: Check) -> str:
     needed = [f"`{n}`" for n in (check.function, check.module, check.config_class) if n]
     return f"the notebook does not define {' or '.join(needed)} (after running every cell)"
@@ -469,7 +599,9 @@ def _spec_inputs_only():
 
 
 def _failed(check: Check, message: str) -> CheckResult:
-    return CheckResult(check.name, False, 0.0, check.points, message)
+    # at most MAX_LINES lines: the input and the values are summarised already; what is left
+    # out of a long one (a traceback) is its middle, never the hint at the end
+    return CheckResult(check.name, False, 0.0, check.points, fold(message, MAX_LINES, keep_end=3))
 
 
 def _applies(hint, call, expected, got) -> bool:
@@ -484,6 +616,9 @@ def _explain(mismatch: Mismatch, hint: str) -> str:
     if mismatch.expected is not None:
         lines.append(f"expected: {describe_value(mismatch.expected)}")
         lines.append(f"got:      {describe_value(mismatch.got)}")
+    if mismatch.first:
+        lines.append("first differing entries: " + "; ".join(
+            f"at {index} got {got}, expected {expected}" for index, got, expected in mismatch.first))
     if hint:
         lines.append(f"Hint: {hint}")
     return "\n".join(lines)
@@ -533,7 +668,10 @@ def grade_submission(unit: Unit, reference: ModuleType, submission: notebook.Sub
         report.notes += session.notes
         for question in unit.questions:
             results = [run_check(session, unit, question, check, reference) for check in question.checks]
-            report.questions.append(QuestionResult(question.name, results))
+            if not question.follow_through:
+                _name_wrong_dependencies(unit, question, reference, session.results, results)
+            session.results[question.name] = QuestionResult(question.name, results)
+            report.questions.append(session.results[question.name])
         report.printed = session.worker.output()
     if session.dead:
         report.status = "crash"

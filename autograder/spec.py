@@ -124,6 +124,14 @@ class Question:
     checks: tuple[Check, ...]
     public: tuple[Callable, ...] = ()  # reference-free checks from the unit's public module
     banned: tuple[str, ...] | None = None  # None: the unit's list
+    # Follow-through marking (autograder/followthrough.py): the student names of earlier
+    # questions this question's reference builds on. None: derived from the reference's code
+    # (the names it calls, through its private helpers). A failing answer still earns the
+    # points when it equals the reference's composition of the student's own `depends`.
+    depends: tuple[str, ...] | None = None
+    # False: no follow-through (e.g. a model the student trained, which would then be judged by
+    # the student's own code): when the question fails, its feedback names a wrong dependency.
+    follow_through: bool = True
 
     @property
     def points(self) -> float:

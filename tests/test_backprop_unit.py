@@ -8,9 +8,9 @@ torch.optim (`Check.oracle`), not from the reference, and ban all of torch ("tor
 Every corpus submission is the stub notebook (assignments/backprop/backprop.ipynb) with code
 put into it (conftest.UnitFiles, tests/corpus/README.md):
 
-* wrong/*     one classic bug each: points lost on exactly the questions its LOSES names (the
-              MLP of correct/plain.py calls the layer functions, so a layer bug costs `mlp`
-              too, and LOSES says so);
+* wrong/*     one classic bug each: points lost on exactly the one question its LOSES names,
+              with the first hint its HINT names (the MLP of correct/plain.py calls the layer
+              functions: a layer bug does not cost `mlp`, by follow-through marking);
 * correct/*   correct code written differently from the reference: full marks;
 * hostile/*   a base submission plus hostile cells: exactly the base's scores.
 
@@ -219,8 +219,7 @@ def test_wrong_submission_loses_points_only_where_declared(grader, name):
     entry = FILES.load_entry("wrong", name)
     report = grader.cached(entry.id)
     assert report.status == "ok", report.notes
-    lost = {q for q, score in report.scores().items() if score < POINTS[q]}
-    assert lost == set(entry.loses), feedback(report)
+    assert not FILES.lost_and_hint(entry, report, POINTS), feedback(report)
     for question in report.questions:
         for check in question.checks:
             assert check.passed or check.message.strip(), (question.name, check.name)
@@ -239,7 +238,6 @@ def test_correct_variant_scores_full_marks(grader, name):
     ("wrong/numgrad_changes_x", "numerical_gradient", "modified its input in place"),
     ("wrong/relu_backward_ge_zero", "relu", "use x > 0, not x >= 0"),
     ("wrong/relu_mask_from_output", "relu", "mask from the output"),
-    ("wrong/relu_backward_ge_zero", "mlp", "exactly 0 here"),
     ("wrong/ce_backward_no_onehot", "softmax_cross_entropy", "subtract 1 at the correct class"),
     ("wrong/ce_backward_summed", "softmax_cross_entropy", "divide by N"),
     ("wrong/mlp_summed_over_batch", "mlp", "MEAN over the batch"),
@@ -252,6 +250,18 @@ def test_correct_variant_scores_full_marks(grader, name):
 def test_feedback_names_the_bug(grader, spec_name, question, words):
     message = failed_messages(grader.cached(spec_name), question)
     assert words in message, message
+
+
+@pytest.mark.parametrize("name, dependency, number", [("relu_backward_ge_zero", "relu_backward", 3),
+                                                      ("linear_dx_missing_transpose", "linear_backward", 2)])
+def test_mlp_right_given_the_wrong_layer_keeps_its_points(grader, name, dependency, number):
+    """The MLP of correct/plain.py calls the student's layers: the reference's MLP over their
+    (wrong) layer is what it computes, so it keeps its points, even where the layer raises
+    (linear_dx_missing_transpose's ValueError on non-square weights)."""
+    report = grader.cached(f"wrong/{name}")
+    assert report.scores()["mlp"] == POINTS["mlp"], feedback(report)
+    said = {c.message for q in report.questions if q.name == "mlp" for c in q.checks}
+    assert f"Correct given your `{dependency}`, which is wrong: see question {number}." in said, said
 
 
 def test_grading_twice_gives_identical_results(grader):

@@ -30,7 +30,7 @@ OTHER_UNITS = {  # a wrong entry each (gpt's graded checks are judged: no fast p
     "attention": "wrong/no_scaling",
     "positional": "wrong/rope_clockwise",
     "backprop": "wrong/adamw_l2_penalty",
-    "interp": "wrong/patch_whole_residual",
+    "interp": "wrong/patterns_layers_first",  # find_induction_heads follows through (model arguments)
 }
 
 

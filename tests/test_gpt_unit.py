@@ -4,13 +4,14 @@ Training is the expensive part (the reference's `train_sorter` takes ~15 s of CP
 
 * the reference is graded with the full unit, training included: it must reach >= 99% on
   fresh data (full marks, 18/18);
-* forward_hardcodes_sorting (a bug in GPT and in training) is graded with the full unit;
+* forward_hardcodes_sorting (a bug in GPT) is also graded with the full unit: the training
+  question, which does not follow through, must then name `GPT` as the question to fix first;
 * every other entry about training (LOSES is {train_sorter}, and every hostile entry: each
   replaces only correct/plain's train_sorter) is graded on the training question alone: its
   training is short or stops early, and the ones that would run into the 60 s budget get a
   4 s budget here (TEST_BUDGET);
 * every other entry (a bug in a function or a module; the correct variants) is graded with
-  the unit minus its training question: its LOSES are about the other five questions.
+  the unit minus its training question: its LOSES is one of the other five questions.
 
 The full-length training run of the reference, timed, is in `make bench` (autograder/bench.py).
 """
@@ -40,7 +41,7 @@ QUESTIONS = FILES.questions
 TRAIN = "train_sorter"
 TEST_BUDGET = 4  # CPU seconds, for the entries that would otherwise use the whole budget
 OVER_BUDGET = {"wrong/training_never_ends", "hostile/raises_its_cpu_limit"}
-FULL_UNIT = {"wrong/forward_hardcodes_sorting"}
+FULL_UNIT: set[str] = set()
 
 
 def only_training(entry) -> bool:
@@ -177,13 +178,36 @@ def test_wrong_submission_loses_points_only_where_declared(graders, name):
     entry = FILES.load_entry("wrong", name)
     report, unit = report_of(entry, graders)
     assert report.status == "ok", report.notes
-    full = full_marks(unit)
-    lost = {q for q, score in report.scores().items() if score < full[q]}
-    assert lost == set(entry.loses) & set(full), feedback(report)
+    assert not FILES.lost_and_hint(entry, report, full_marks(unit)), feedback(report)
     for question in report.questions:
         for check in question.checks:
             assert check.passed or check.message.strip(), (question.name, check.name)
     assert_no_secrets(feedback(report))
+
+
+@pytest.mark.parametrize("name, dependency, number, questions", [
+    ("ln_unbiased_variance", "layer_norm", 1, ("GPT",)),  # the model's LayerNorms call layer_norm
+    ("gelu_tanh", "gelu", 2, ("GPT",)),
+    ("attention_scaled_by_d_model", "GPT", 4, ("generate",)),  # generate runs the student's GPT
+])
+def test_composites_right_given_the_wrong_dependency_keep_their_points(graders, name, dependency, number,
+                                                                       questions):
+    report, unit = report_of(FILES.load_entry("wrong", name), graders)
+    full = full_marks(unit)
+    for question in questions:
+        assert report.scores()[question] == full[question], feedback(report)
+        said = "\n".join(c.message for q in report.questions if q.name == question for c in q.checks)
+        assert f"Correct given your `{dependency}`, which is wrong: see question {number}." in said, said
+
+
+def test_training_names_the_wrong_gpt_it_builds_on(graders):
+    """train_sorter opts out of follow-through (its model is judged in the reference GPT): with a
+    wrong GPT it loses its points, and says which question must pass first."""
+    report = graders["full"].cached("wrong/forward_hardcodes_sorting")
+    full = full_marks(graders["full"].unit)
+    assert {q for q, score in report.scores().items() if score < full[q]} == {"GPT", TRAIN}, feedback(report)
+    text = message(report, TRAIN)
+    assert "builds on your `GPT`, which is wrong: see question 4" in text, text
 
 
 @pytest.mark.parametrize("name", CORRECT)

@@ -5,7 +5,7 @@
   induction heads in layer 1, and a far lower loss on the repeated half of a sequence.
   The training script is deterministic (two short runs give identical weights).
 * Every corpus submission is the stub notebook with code put in place of the stub's
-  functions (conftest.UnitFiles): wrong/* lose exactly the questions their LOSES names,
+  functions (conftest.UnitFiles): wrong/* lose exactly the one question their LOSES names (with the HINT words),
   correct/* get full marks, hostile/* get exactly their base's scores.
 * The core support for model arguments (spec.Model, worker.ModelRef) is tested where it
   can fail: the trusted side refuses a model recipe in a reply.
@@ -173,9 +173,7 @@ def test_wrong_submission_loses_points_only_where_declared(grader, unit, name):
     entry = FILES.load_entry("wrong", name)
     report = grader.cached(entry.id)
     assert report.status == "ok", report.notes
-    full = full_marks(unit)
-    lost = {q for q, score in report.scores().items() if score < full[q]}
-    assert lost == set(entry.loses), feedback(report)
+    assert not FILES.lost_and_hint(entry, report, full_marks(unit)), feedback(report)
     for question in report.questions:
         for check in question.checks:
             assert check.passed or check.message.strip(), (question.name, check.name)

@@ -3,7 +3,8 @@
 Every corpus submission is the stub notebook (assignments/positional/positional.ipynb) with
 code put into it, by conftest's UnitFiles (see tests/corpus/README.md):
 
-* wrong/*     one classic bug each: points lost on exactly the questions its LOSES names;
+* wrong/*     one classic bug each: points lost on exactly the one question its LOSES names, whose
+              first hint contains its HINT words;
 * correct/*   correct code written differently from the reference: full marks;
 * hostile/*   a base submission plus hostile cells: exactly the base's scores, nothing left behind.
 
@@ -151,8 +152,7 @@ def test_wrong_submission_loses_points_only_where_declared(pos_grader, name):
     entry = FILES.load_entry("wrong", name)
     report = pos_grader.cached(entry.id)
     assert report.status == "ok", report.notes
-    lost = {q for q, score in report.scores().items() if score < POINTS[q]}
-    assert lost == set(entry.loses), feedback(report)
+    assert not FILES.lost_and_hint(entry, report, POINTS), feedback(report)
     for question in report.questions:
         for check in question.checks:
             assert check.passed or check.message.strip(), (question.name, check.name)

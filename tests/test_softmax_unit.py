@@ -2,7 +2,8 @@
 
 Every corpus submission is the stub notebook with code put into it (conftest.Entry):
 
-* wrong/*     one classic bug each: points lost on exactly the questions its LOSES names;
+* wrong/*     one classic bug each: points lost on exactly the one question its LOSES names, whose
+              first hint contains its HINT words;
 * correct/*   correct code written differently from the reference: full marks;
 * hostile/*   a base submission plus hostile cells: exactly the base's scores, a valid
               results.json the hostile code could not touch, and no process left behind;
@@ -11,6 +12,7 @@ Every corpus submission is the stub notebook with code put into it (conftest.Ent
 
 from __future__ import annotations
 
+import copy
 import dataclasses
 import json
 import os
@@ -27,7 +29,7 @@ import pytest
 from autograder import sandbox
 from autograder.report import write_results
 
-from conftest import (CORPUS, PROJECT, PYTHON, QUESTIONS, REFERENCE, STUB, EXPECTED_SANDBOX_UID,
+from conftest import (CORPUS, PROJECT, PYTHON, QUESTIONS, REFERENCE, SOFTMAX, STUB, EXPECTED_SANDBOX_UID,
                       corpus_names, entry_notebook, leftover_processes, load_entry,
                       reference_notebook, submission_notebook, write_notebook)
 
@@ -123,6 +125,29 @@ def test_corpus_is_big_enough():
     assert every_question == set(QUESTIONS), "some question has no wrong submission"
 
 
+@pytest.mark.parametrize("header, refused", [
+    ('LOSES = {"softmax", "log_softmax"}\nHINT = "dim"', "the one question it loses"),
+    ('LOSES = {"softmax"}', "must declare HINT"),
+    ('LOSES = "softmax"\nHINT = "dim"', "the one question it loses"),
+    ('LOSES = {"softmax"}\nHINT = "dim"', ""),
+])
+def test_a_wrong_entry_declares_one_question_and_its_hint(tmp_path, header, refused):
+    """Every wrong entry of every unit is loaded here (autograder/corpus.py): one that names more
+    than one question, or no HINT, is refused, so its unit's tests fail."""
+    files = copy.copy(SOFTMAX)
+    files.corpus = tmp_path
+    (tmp_path / "wrong").mkdir()
+    (tmp_path / "correct").mkdir()
+    (tmp_path / "correct" / "plain.py").write_text((CORPUS / "correct" / "plain.py").read_text())
+    (tmp_path / "wrong" / "x.py").write_text(f'"""Bug."""\n\n{header}\n\n\ndef softmax(x, dim=-1):\n    return x\n')
+    if refused:
+        with pytest.raises(AssertionError, match=refused):
+            files.load_entry("wrong", "x")
+    else:
+        entry = files.load_entry("wrong", "x")
+        assert entry.loses == {"softmax"} and entry.hint == "dim"
+
+
 def test_reference_scores_full_marks(grader, unit):
     report = grader.cached("reference")
     assert report.status == "ok", report.notes
@@ -161,9 +186,7 @@ def test_wrong_submission_loses_points_only_where_declared(grader, unit, name):
     entry = load_entry("wrong", name)
     report = grader.cached(entry.id)
     assert report.status == "ok", report.notes
-    full = full_marks(unit)
-    lost = {q for q, score in report.scores().items() if score < full[q]}
-    assert lost == set(entry.loses), feedback(report)
+    assert not SOFTMAX.lost_and_hint(entry, report, full_marks(unit)), feedback(report)
     for question in report.questions:  # every failed check explains itself
         for check in question.checks:
             assert check.passed or check.message.strip(), (question.name, check.name)

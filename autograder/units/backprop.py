@@ -312,6 +312,9 @@ RELU_HINTS = (
 CE_FORWARD_HINTS = (
     _bug(lambda logits, y: float(len(y) * torch_cross_entropy_forward(logits, y)),
          "the loss is the MEAN over the batch of -log p[y], not the sum"),
+    Hint(lambda call, expected, got: isinstance(got, (float, np.floating)) and not np.isfinite(got),
+         "inf or NaN: exp overflows for large logits; subtract each row's maximum before exp "
+         "(log-sum-exp), which changes nothing mathematically"),
 )
 
 CE_BACKWARD_HINTS = (

@@ -19,7 +19,7 @@ import torch
 from hypothesis import strategies as st
 
 from ..compare import Close, Exact
-from ..spec import Call, Check, Example, Question, Unit
+from ..spec import Call, Check, Example, Hint, Question, Unit
 from . import gpt_public as public
 
 SOFTMAX_FAMILY = ("torch.softmax", "torch.log_softmax", "torch.nn.functional.softmax",
@@ -169,6 +169,157 @@ def redraw_weights(model):
             p.copy_(torch.randn_like(p) / math.sqrt(p.shape[1]))
 
 
+# ----------------------------------------------------------------------------- bugs to catch
+#
+# Each hint recomputes one classic layer_norm bug from the failing input, in float64, and applies
+# when the student's output matches it: it comes before an example's fixed hint, so the student
+# reads what their code actually does.
+
+
+def _layer_norm(call, *, unbiased=False, eps_outside=False, affine=True):
+    x, weight, bias = (t.double() for t in call.args)
+    eps = call.kwargs.get("eps", 1e-5)
+    centred = x - x.mean(-1, keepdim=True)
+    var = x.var(-1, unbiased=unbiased, keepdim=True)
+    y = centred / (var.sqrt() + eps if eps_outside else (var + eps).sqrt())
+    return y * weight + bias if affine else y
+
+
+def _ln_bug(**bug):
+    def applies(call, expected, got):
+        buggy = _layer_norm(call, **bug)
+        return (isinstance(got, torch.Tensor) and got.shape == buggy.shape
+                and bool(torch.allclose(got.double(), buggy, rtol=1e-4, atol=1e-4))
+                and not bool(torch.allclose(buggy, _layer_norm(call), rtol=1e-4, atol=1e-4)))
+    return applies
+
+
+LN_HINTS = (
+    Hint(_ln_bug(unbiased=True), "your output matches the unbiased variance (divided by D - 1, torch.var's "
+         "default): LayerNorm uses the biased variance, the mean of (x - mean)^2 over the D features"),
+    Hint(_ln_bug(eps_outside=True), "your output matches eps added outside the square root: "
+         "eps goes inside, (x - mean) / sqrt(var + eps)"),
+    Hint(_ln_bug(affine=False), "your output matches the normalised x without the affine map: multiply by "
+         "weight, then add bias"),
+)
+
+
+
+def _gelu_like(approximation):
+    def applies(call, expected, got):
+        x = call.args[0].double()
+        return (isinstance(got, torch.Tensor) and got.shape == x.shape
+                and bool(torch.allclose(got.double(), approximation(x), rtol=1e-4, atol=1e-4)))
+    return applies
+
+
+GELU_HINTS = (
+    Hint(_gelu_like(lambda x: 0.5 * x * (1 + torch.tanh(math.sqrt(2 / math.pi) * (x + 0.044715 * x**3)))),
+         "your output matches the tanh approximation of GELU: use the exact GELU 0.5 * x * (1 + erf(x / sqrt(2)))"),
+    Hint(_gelu_like(lambda x: x * torch.sigmoid(1.702 * x)),
+         "your output matches the sigmoid approximation x * sigmoid(1.702 x): use the exact GELU "
+         "0.5 * x * (1 + erf(x / sqrt(2)))"),
+)
+
+
+def _reference_gpt(call):
+    """The reference GPT of a model call, with the weights the grader loads (same seed, redrawn)."""
+    ref = _reference()
+    with torch.random.fork_rng(), torch.no_grad():
+        torch.manual_seed(0)  # as grade.py: seeded, built, then redraw_weights
+        model = ref.GPT(ref.GPTConfig(*call.init.args, **call.init.kwargs)).eval()
+        redraw_weights(model)
+    return model
+
+
+def _gpt_logits(call, *, attn_residual=True, positions=True, causal=True, post_ln=False, tied="",
+                scale_by="head"):
+    """The GPT's logits in float64 from the reference's weights, with one bug switched on."""
+    model = _reference_gpt(call)
+    sd = {k: v.detach().double() for k, v in model.state_dict().items()}
+    cfg = model.config
+    idx, = call.args
+    t = idx.shape[1]
+
+    def ln(x, name):
+        mean = x.mean(-1, keepdim=True)
+        var = ((x - mean) ** 2).mean(-1, keepdim=True)
+        return (x - mean) / torch.sqrt(var + cfg.layer_norm_eps) * sd[f"{name}.weight"] + sd[f"{name}.bias"]
+
+    def linear(x, name):
+        return x @ sd[f"{name}.weight"].T + sd.get(f"{name}.bias", 0.0)
+
+    def attention(x, name):
+        h = cfg.n_heads
+        q, k, v = (linear(x, f"{name}.{p}_proj").unflatten(-1, (h, -1)).transpose(-3, -2) for p in "qkv")
+        width = q.shape[-1] if scale_by == "head" else cfg.d_model
+        scores = q @ k.transpose(-1, -2) / math.sqrt(width)
+        if causal:
+            scores = scores.masked_fill(~torch.ones(t, t, dtype=torch.bool).tril(), float("-inf"))
+        return linear((scores.softmax(-1) @ v).transpose(-3, -2).flatten(-2), f"{name}.o_proj")
+
+    def mlp(x, name):
+        hidden = linear(x, f"{name}.fc_in")
+        return linear(0.5 * hidden * (1 + torch.erf(hidden / math.sqrt(2))), f"{name}.fc_out")
+
+    embedding = sd["lm_head.weight"] if tied == "embedding" else sd["tok_emb.weight"]
+    x = embedding[idx] + (sd["pos_emb.weight"][:t] if positions else 0.0)
+    for layer in range(cfg.n_layers):
+        block = f"blocks.{layer}"
+        if post_ln:
+            x = ln(x + attention(x, f"{block}.attn"), f"{block}.ln1")
+            x = ln(x + mlp(x, f"{block}.mlp"), f"{block}.ln2")
+            continue
+        a = attention(ln(x, f"{block}.ln1"), f"{block}.attn")
+        x = x + a if attn_residual else a
+        x = x + mlp(ln(x, f"{block}.ln2"), f"{block}.mlp")
+    head = sd["tok_emb.weight"] if tied == "head" else sd["lm_head.weight"]
+    return ln(x, "ln_f") @ head.T
+
+
+def _gpt_bug(**variants):
+    """applies(call, expected, got): the student's logits equal the GPT with one of `variants`."""
+    def applies(call, expected, got):
+        if not isinstance(got, torch.Tensor) or got.shape != expected.shape:
+            return False
+        return any(bool(torch.allclose(got.double(), _gpt_logits(call, **{key: value}), rtol=1e-3, atol=1e-3))
+                   for key, values in variants.items() for value in values)
+    return applies
+
+
+GPT_HINTS = (
+    Hint(_gpt_bug(attn_residual=[False]), "your logits match blocks without the residual connection around the "
+         "attention: x = x + attn(ln1(x)), then x = x + mlp(ln2(x))"),
+    Hint(_gpt_bug(post_ln=[True]), "your logits match post-LayerNorm blocks, x = ln1(x + attn(x)): this GPT is "
+         "pre-LayerNorm, x = x + attn(ln1(x)), then x = x + mlp(ln2(x))"),
+    Hint(_gpt_bug(positions=[False]), "your logits match the model without positional embeddings: the input is "
+         "tok_emb(idx) + pos_emb(positions)"),
+    Hint(_gpt_bug(causal=[False]), "your logits match attention without the causal mask: position i may attend "
+         "only to positions j <= i"),
+    Hint(_gpt_bug(tied=["head", "embedding"]), "your logits match lm_head tied to tok_emb (one weight for both): "
+         "this GPT's lm_head has its own weight"),
+    Hint(_gpt_bug(scale_by=["model"]), "your logits match attention scores divided by sqrt(d_model): divide by "
+         "sqrt(d_head) = sqrt(d_model / n_heads), each head's width"),
+)
+
+
+def _generated_from_first_position(call, expected, got):
+    """Greedy decoding that reads the logits of the FIRST position instead of the last."""
+    model = _reference_gpt(call)
+    idx, new = call.args
+    with torch.no_grad():
+        for _ in range(new):
+            logits = model(idx[:, -model.config.n_ctx:])[:, 0]
+            idx = torch.cat([idx, logits.argmax(-1, keepdim=True)], dim=1)
+    return isinstance(got, torch.Tensor) and got.shape == idx.shape and torch.equal(got, idx)
+
+
+GENERATE_HINTS = (
+    Hint(_generated_from_first_position, "your tokens are the argmax of the FIRST position's logits: the next "
+         "token comes from the last position, model(context)[:, -1]"),
+)
+
+
 # ----------------------------------------------------------------------------- explicit examples
 
 
@@ -293,9 +444,9 @@ layer_norm_q = Question(
     "layer_norm", functions=("layer_norm",), public=tuple(public.CHECKS["layer_norm"]),
     checks=(
         Check("matches the reference (batch dims, weight and bias, eps given or not)", "layer_norm",
-              layer_norm_calls(), points=2, max_examples=12, examples=_examples(LN_PLAIN, LN_TWO)),
+              layer_norm_calls(), points=2, max_examples=12, examples=_examples(LN_PLAIN, LN_TWO), hints=LN_HINTS),
         Check("rows of tiny variance: eps inside the square root", "layer_norm", layer_norm_calls(tiny_variance=True),
-              points=1, max_examples=8, compare=Close(rtol=1e-4, atol=1e-4),
+              points=1, max_examples=8, compare=Close(rtol=1e-4, atol=1e-4), hints=LN_HINTS,
               examples=_examples(LN_TINY, hint="eps goes inside the square root: sqrt(var + eps)")),
     ))
 
@@ -303,6 +454,7 @@ gelu_q = Question(
     "gelu", functions=("gelu",), public=tuple(public.CHECKS["gelu"]),
     checks=(
         Check("matches the exact (erf) GELU on [-6, 6]", "gelu", gelu_calls(), points=2, max_examples=10,
+              hints=GELU_HINTS,
               examples=_examples(GELU_SWEEP, GELU_F64, hint="use the exact GELU 0.5 * x * (1 + erf(x / sqrt(2))), "
                                  "not the tanh or sigmoid approximation")),
     ))
@@ -326,7 +478,7 @@ gpt_q = Question(
     "GPT", functions=MODEL_CLASSES, public=tuple(public.CHECKS["GPT"]), banned=MODEL_BANNED,
     checks=(
         Check("logits match the reference with its weights loaded (several layers, n_heads >= 2, T <= n_ctx)",
-              "GPT", model_calls(), points=3, max_examples=8, **MODEL_CHECK,
+              "GPT", model_calls(), points=3, max_examples=8, hints=GPT_HINTS, **MODEL_CHECK,
               examples=_examples(MODEL_TWO_HEADS, MODEL_SHORT, MODEL_ONE_TOKEN, hint=(
                   "a pre-LayerNorm block is x = x + attn(ln1(x)), then x = x + mlp(ln2(x)); the input is "
                   "tok_emb(idx) + pos_emb(positions); attention is causal; ln_f before lm_head"))),
@@ -338,7 +490,7 @@ generate_q = Question(
     "generate", functions=("generate",), public=tuple(public.CHECKS["generate"]), banned=MODEL_BANNED,
     checks=(
         Check("greedy decoding matches the reference, token for token", "generate", generate_calls(), points=1,
-              max_examples=5, module="GPT", **dict(MODEL_CHECK, compare=Exact()),
+              max_examples=5, module="GPT", hints=GENERATE_HINTS, **dict(MODEL_CHECK, compare=Exact()),
               examples=_examples(GENERATE_FITS)),
         Check("generating past n_ctx: the context is cropped to the last n_ctx tokens", "generate",
               generate_calls(past_n_ctx=True), points=1, max_examples=5, module="GPT",
@@ -349,8 +501,11 @@ generate_q = Question(
 TRAIN_CALL = Call()  # one call of train_sorter(), shared by the four bars (one training run)
 TRAIN_HINT = (f"train_sorter() must finish within {TRAIN_CPU_SECONDS} s of CPU time: fewer steps or a "
               "smaller batch")
+# No follow-through: the trained weights are judged in the reference GPT, so a student's wrong GPT
+# would otherwise decide its own answer; a failure names the wrong GPT to fix first.
 train_q = Question(
     "train_sorter", functions=("train_sorter",), public=tuple(public.CHECKS["train_sorter"]), banned=(),
+    depends=("GPT",), follow_through=False,
     checks=tuple(
         Check(f"the trained model sorts at least {bar:.0%} of fresh sequences (training within "
               f"{TRAIN_CPU_SECONDS} s of CPU time)", "train_sorter", st.just(TRAIN_CALL), points=1,

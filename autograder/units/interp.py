@@ -299,7 +299,50 @@ INDUCTION_HINTS = (
          "with three or more repeats, the most recent earlier occurrence of token t is at t - seg_len (not in the "
          "first repeat): the induction key is t - seg_len + 1 for every query t >= seg_len"),
 )
+def _bias_without_b_U(call, e, got):
+    """`bias` is the reference's minus b_U[next token]: the unembedding bias left out."""
+    if not (isinstance(got, tuple) and len(got) == 3 and isinstance(got[2], torch.Tensor)
+            and got[2].shape == e[2].shape):
+        return False
+    b_U = _build(call.args[0]).b_U.detach()[call.args[1][:, 1:]]
+    return _same(got[2], e[2] - b_U, 1e-3) and not _same(got[2], e[2], 1e-3)
+
+
+@torch.no_grad()
+def _patched_at_last_position(call):
+    """patch_heads with each head's slice patched at the last position only (the classic bug)."""
+    model, clean_tokens, corrupted_tokens, answer, wrong = call.args
+    model = _build(model)
+
+    def ld(logits):
+        return (logits[:, -1].gather(-1, answer[:, None]) - logits[:, -1].gather(-1, wrong[:, None])).mean()
+
+    cache, hooks = {}, [block.attn.hook_z for block in model.blocks]
+    handles = [h.register_forward_hook(lambda m, i, out: cache.__setitem__(m, out.detach())) for h in hooks]
+    try:
+        ld_clean = ld(model(clean_tokens))
+    finally:
+        for handle in handles:
+            handle.remove()
+    ld_corrupted = ld(model(corrupted_tokens))
+    restored = torch.zeros(len(hooks), cache[hooks[0]].shape[2])
+    for layer, hook in enumerate(hooks):
+        for head in range(restored.shape[1]):
+            def patch(module, inputs, z, head=head, source=cache[hook]):
+                z = z.clone()
+                z[:, -1, head] = source[:, -1, head]
+                return z
+            handle = hook.register_forward_hook(patch)
+            try:
+                restored[layer, head] = (ld(model(corrupted_tokens)) - ld_corrupted) / (ld_clean - ld_corrupted)
+            finally:
+                handle.remove()
+    return restored
+
+
 DLA_HINTS = (
+    Hint(_bias_without_b_U, "your `bias` lacks the unembedding bias: it is every layer's b_O @ W_U[:, next] "
+                            "plus b_U[next] (counted once)"),
     Hint(_residual_vectors, "you returned residual-stream vectors: project each component onto the correct "
                             "token's unembedding direction, W_U[:, next_token], to get its contribution to that logit"),
     Hint(_bias_per_head, "every head of a layer is off by the same amount: the output bias b_O is added once per "
@@ -315,6 +358,14 @@ LENS_HINTS = (
          "model(tokens); yours is not (did you hook the blocks' inputs?)"),
 )
 PATCH_HINTS = (
+    Hint(lambda call, e, got: isinstance(got, torch.Tensor) and got.shape == e.shape and _same(got, 1 - e, 1e-4)
+         and not _same(got, e, 1e-4),
+         "your values are 1 minus the expected ones: you computed the fraction still missing; return the fraction "
+         "restored, (LD_patched - LD_corrupted) / (LD_clean - LD_corrupted)"),
+    Hint(lambda call, e, got: isinstance(got, torch.Tensor) and got.shape == e.shape
+         and _same(got, _patched_at_last_position(call), 1e-4) and not _same(got, e, 1e-4),
+         "your output matches patching each head at the last position only: replace head h's slice "
+         "z[:, :, h] at every position"),
     Hint(lambda call, e, got: isinstance(got, torch.Tensor) and got.shape == e.shape and e.shape[1] > 1
          and bool((got - got[:, :1]).abs().max() < 1e-6) and not _same(got, e),
          "every head of a layer restores the same amount: you patched something the heads share (the whole "
@@ -359,14 +410,30 @@ induction_q = Question(
                                 "seg_len=4 with T=4 leaves no repeated query: raise ValueError"),)),
     ))
 
+def _default_threshold(call, expected, got):
+    """The heads compared with the default threshold 0.4 instead of the given one."""
+    model, tokens, seg_len, threshold = call.args
+    if threshold == 0.4 or not isinstance(got, torch.Tensor) or got.shape != expected.shape:
+        return False
+    ref = _reference()
+    with torch.no_grad():
+        scores = ref.induction_scores(ref.attention_patterns(_build(model), tokens), seg_len)
+    return torch.equal(got, scores > 0.4)
+
+
+FIND_HINTS = (
+    Hint(_default_threshold, "your heads are the ones whose score is above 0.4, the default: compare with the "
+                             "`threshold` argument"),
+)
+
 find_q = Question(
     "find_induction_heads", functions=("find_induction_heads",), public=tuple(public.CHECKS["find_induction_heads"]),
     checks=(
         Check("the trained model's induction heads", "find_induction_heads", find_heads_calls(trained=True),
-              points=1, compare=Exact(), max_examples=3,
+              points=1, compare=Exact(), max_examples=3, hints=FIND_HINTS,
               examples=_examples(Call((TRAINED, REPEAT_2, 8, 0.4), names=("model", "tokens", "seg_len", "threshold")))),
         Check("random models, thresholds between the heads' scores", "find_induction_heads",
-              find_heads_calls(trained=False), points=1, compare=Exact(), max_examples=8,
+              find_heads_calls(trained=False), points=1, compare=Exact(), max_examples=8, hints=FIND_HINTS,
               examples=_examples(_find_example(RANDOM_SMALL, _repeats(2, 3, 2, seed=9, vocab=7), 3))),
     ))
 

@@ -77,14 +77,26 @@ def _xm(values, mask, dim=-1):
     return Call((tensor(values), torch.tensor(mask)), {"dim": dim}, names=("x", "mask"))
 
 
+def _softmax_along(x, d, mask=None):
+    """The (masked) softmax of x along d in float64; fully masked slices all zeros."""
+    z = x.double()
+    if mask is not None:
+        z = z.masked_fill(~mask, float("-inf"))
+    return torch.nan_to_num(torch.softmax(z, d), nan=0.0)
+
+
 def _wrong_dim(call, expected, got):
-    """The output is the softmax along another dimension."""
+    """The output is the (masked, for masked_softmax) softmax along another dimension."""
     x, dim = call.args[0], call.kwargs.get("dim", -1)
+    mask = call.args[1] if len(call.args) > 1 else None
     others = [d for d in range(x.dim()) if d != dim % x.dim() and x.shape[d] > 1]
-    return any(torch.allclose(got.double(), torch.exp(x.double() - x.double().logsumexp(d, keepdim=True)),
-                              atol=1e-5) for d in others)
+    return isinstance(got, torch.Tensor) and got.shape == x.shape and any(
+        torch.allclose(got.double(), _softmax_along(x, d, mask), atol=1e-5) for d in others)
 
 
+WRONG_SHAPE = Hint(lambda call, e, got: isinstance(got, torch.Tensor) and got.shape != call.args[0].shape,
+                   "your output's shape differs from x's: reduce with keepdim=True, so that the maximum and "
+                   "the sum broadcast back along `dim`")
 WRONG_DIM = Hint(_wrong_dim, "your output is the softmax along another dimension: reduce along `dim`")
 NAN_ROW = Hint(lambda call, e, g: bool(torch.isnan(g).any()),
                "a row in which every position is masked must be all zeros, got NaN "
@@ -97,7 +109,7 @@ softmax_q = Question(
     "softmax", functions=("softmax",), public=tuple(public.CHECKS["softmax"]),
     checks=(
         Check("matches the reference on ordinary inputs (|x| <= 10)", "softmax",
-              logits(10.0), points=2, hints=(WRONG_DIM,),
+              logits(10.0), points=2, hints=(WRONG_SHAPE, WRONG_DIM),
               examples=(Example(_x([[1.0, 2.0, 3.0], [1.0, 1.0, 1.0]], dim=0), "softmax must normalise along `dim`, "
                                 "here dim=0 (down the columns)"),
                         Example(_x([[0.5, -1.0]], torch.float64), "return the input's dtype (float64 here)"))),
@@ -136,8 +148,9 @@ masked_softmax_q = Question(
         Check("stays exact for large logits (|x| up to 1e4)", "masked_softmax", logits(1e4, "kept"), points=1,
               examples=(Example(_xm([[1000.0, 0.0, -1e4]], [[True, True, True]]), SHIFT),
                         Example(_xm([[1e4, 0.0, 1.0]], [[False, True, True]]),
-                                "take the maximum over the kept positions only (or mask with a large negative "
-                                "number before subtracting it)"))),
+                                "a large masked logit must not matter: mask before the softmax, so that the maximum "
+                                "is taken over the kept positions only (masked logits to -inf, or a large "
+                                "negative number, before subtracting it)"))),
     ))
 
 causal_mask_q = Question(

@@ -1,7 +1,8 @@
 """Bug: a banned call: attention is torch's own F.scaled_dot_product_attention (imported under
 another name), with its NaN rows patched. Every question whose code calls it fails."""
 
-LOSES = {"scaled_dot_product_attention", "multi_head_attention", "MultiHeadSelfAttention"}
+LOSES = {"scaled_dot_product_attention"}
+HINT = "called torch.nn.functional.scaled_dot_product_attention"
 
 import math
 

@@ -2,6 +2,7 @@
 (and the first token, with no key at all, outputs only o_proj's bias)."""
 
 LOSES = {"MultiHeadSelfAttention"}
+HINT = "causal mask without the diagonal"
 
 import torch
 from torch import nn

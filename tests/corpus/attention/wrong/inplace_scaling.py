@@ -2,6 +2,7 @@
 attention passes its own projected queries, so only the first question sees it."""
 
 LOSES = {"scaled_dot_product_attention"}
+HINT = "modified its input in place"
 
 import math
 

@@ -2,6 +2,7 @@
 (the module passes x twice); cross-attention gets wrong values."""
 
 LOSES = {"multi_head_attention"}
+HINT = "keys and values computed from x_q"
 
 import torch
 

@@ -1,7 +1,8 @@
 """Bug: masking with a large negative number (-1e9) instead of -inf: masked keys get ~0, but a
 query whose every key is masked attends uniformly (1/Lk) instead of getting zeros."""
 
-LOSES = {"scaled_dot_product_attention", "multi_head_attention", "MultiHeadSelfAttention"}
+LOSES = {"scaled_dot_product_attention"}
+HINT = "uniform (1/Lk)"
 
 import math
 

@@ -1,7 +1,8 @@
 """Bug: the mask is applied after the softmax: masked keys get 0, but they took part in the
 normalisation, so the kept keys' weights no longer sum to 1."""
 
-LOSES = {"scaled_dot_product_attention", "multi_head_attention", "MultiHeadSelfAttention"}
+LOSES = {"scaled_dot_product_attention"}
+HINT = "apply the mask before the softmax"
 
 import math
 

@@ -1,7 +1,8 @@
 """Bug: merge_heads reshapes [..., H, T, d] straight to [..., T, H*d] with no transpose.
 Invisible with one head; multi-head attention and the module call it."""
 
-LOSES = {"merge_heads", "multi_head_attention", "MultiHeadSelfAttention"}
+LOSES = {"merge_heads"}
+HINT = "transpose [H, T, d] to [T, H, d]"
 
 import torch
 

@@ -2,6 +2,7 @@
 reference's state_dict does not load with strict=True."""
 
 LOSES = {"MultiHeadSelfAttention"}
+HINT = "Missing key(s) in state_dict"
 
 import torch
 from torch import nn

@@ -1,7 +1,8 @@
 """Bug: masking with -inf and a plain softmax: a query whose every key is masked gets NaN
 weights (exp(-inf - (-inf))) instead of zeros. The module only shows it with padding."""
 
-LOSES = {"scaled_dot_product_attention", "multi_head_attention", "MultiHeadSelfAttention"}
+LOSES = {"scaled_dot_product_attention"}
+HINT = "NaN in your output"
 
 import math
 

@@ -3,6 +3,7 @@ inf/inf = NaN) or underflows to 0 (0/0) once the scores reach a few hundred. Ord
 inputs, and the multi-head questions' small inputs, are fine."""
 
 LOSES = {"scaled_dot_product_attention"}
+HINT = "subtract each row's maximum"
 
 import math
 

@@ -1,6 +1,7 @@
 """Bug: no 1/sqrt(d_k) scaling: the scores are plain dot products q @ k^T."""
 
-LOSES = {"scaled_dot_product_attention", "multi_head_attention", "MultiHeadSelfAttention"}
+LOSES = {"scaled_dot_product_attention"}
+HINT = "without the scaling"
 
 import torch
 

@@ -2,6 +2,7 @@
 instead of this course's (True = real token): queries attend only to the padding."""
 
 LOSES = {"MultiHeadSelfAttention"}
+HINT = "other way round"
 
 import torch
 from torch import nn

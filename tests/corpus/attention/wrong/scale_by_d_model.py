@@ -1,7 +1,8 @@
 """Bug: multi-head attention written inline, scaling every head's scores by 1/sqrt(D) (the
 model width) instead of 1/sqrt(D / n_heads) (the head width). The module calls it."""
 
-LOSES = {"multi_head_attention", "MultiHeadSelfAttention"}
+LOSES = {"multi_head_attention"}
+HINT = "sqrt(d_head)"
 
 import math
 

@@ -2,6 +2,7 @@
 whenever d_k == d_v, as inside multi-head attention, where both are the head width."""
 
 LOSES = {"scaled_dot_product_attention"}
+HINT = "1/sqrt(d_v)"
 
 import math
 

@@ -1,6 +1,7 @@
 """Bug: the scores are multiplied by sqrt(d_k) instead of divided by it."""
 
-LOSES = {"scaled_dot_product_attention", "multi_head_attention", "MultiHeadSelfAttention"}
+LOSES = {"scaled_dot_product_attention"}
+HINT = "multiplied by sqrt(d_k)"
 
 import math
 

@@ -1,6 +1,7 @@
 """Bug: the softmax runs over the wrong dimension (dim=-2, the queries) instead of the keys."""
 
-LOSES = {"scaled_dot_product_attention", "multi_head_attention", "MultiHeadSelfAttention"}
+LOSES = {"scaled_dot_product_attention"}
+HINT = "softmax over the queries"
 
 import math
 

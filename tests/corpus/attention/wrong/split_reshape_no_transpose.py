@@ -1,7 +1,8 @@
 """Bug: split_heads reshapes [..., T, D] straight to [..., H, T, D/H] with no transpose, mixing
 positions into heads. Invisible with one head; multi-head attention and the module call it."""
 
-LOSES = {"split_heads", "multi_head_attention", "MultiHeadSelfAttention"}
+LOSES = {"split_heads"}
+HINT = "then transpose to [H, T, D/H]"
 
 import torch
 

@@ -1,6 +1,7 @@
 """Wrong: Adam without bias correction (m and v used as they are)."""
 
 LOSES = {"adamw"}
+HINT = "bias correction"
 
 import numpy as np
 

@@ -2,6 +2,7 @@
 (AdamW's); right when weight_decay = 0, so only the decay check can tell."""
 
 LOSES = {"adamw"}
+HINT = "decoupled"
 
 import numpy as np
 

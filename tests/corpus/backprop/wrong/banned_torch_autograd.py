@@ -2,6 +2,7 @@
 hand. All of torch is banned inside the student's functions: the question scores 0."""
 
 LOSES = {"mlp"}
+HINT = "called torch.tensor"
 
 import torch
 

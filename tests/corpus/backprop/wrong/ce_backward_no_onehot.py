@@ -1,6 +1,7 @@
 """Wrong: the softmax gradient without subtracting the one-hot target."""
 
-LOSES = {"softmax_cross_entropy", "mlp"}
+LOSES = {"softmax_cross_entropy"}
+HINT = "onehot(y)"
 
 import numpy as np
 

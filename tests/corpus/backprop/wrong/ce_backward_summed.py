@@ -1,6 +1,7 @@
 """Wrong: the gradient of the summed loss, not the batch mean (no 1/N)."""
 
-LOSES = {"softmax_cross_entropy", "mlp"}
+LOSES = {"softmax_cross_entropy"}
+HINT = "factor 1/N"
 
 import numpy as np
 

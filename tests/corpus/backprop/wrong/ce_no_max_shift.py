@@ -1,6 +1,7 @@
 """Wrong: no max-subtraction, so exp overflows for large logits (inf/NaN loss and gradient)."""
 
 LOSES = {"softmax_cross_entropy"}
+HINT = "subtract each row's maximum"
 
 import numpy as np
 

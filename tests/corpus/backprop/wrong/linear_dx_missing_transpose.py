@@ -1,6 +1,7 @@
 """Wrong: dx = dout @ W, the missing transpose (shapes only agree when W is square)."""
 
-LOSES = {"linear", "mlp"}
+LOSES = {"linear"}
+HINT = "raised ValueError"
 
 
 def linear_backward(dout, x, W):

@@ -2,6 +2,7 @@
 averaged (correct layer functions, the 1/N forgotten in the MLP's own loss)."""
 
 LOSES = {"mlp"}
+HINT = "MEAN over the batch"
 
 import numpy as np
 

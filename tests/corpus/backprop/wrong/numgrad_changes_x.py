@@ -2,6 +2,7 @@
 (x[i] - h instead of x[i]): the caller's array is modified in place."""
 
 LOSES = {"numerical_gradient"}
+HINT = "modified its input in place"
 
 import numpy as np
 

@@ -1,6 +1,7 @@
 """Wrong: the one-sided difference (f(x + h e_i) - f(x)) / h, accurate to O(h) only."""
 
 LOSES = {"numerical_gradient"}
+HINT = "central difference"
 
 import numpy as np
 

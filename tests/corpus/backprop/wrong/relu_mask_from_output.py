@@ -1,6 +1,7 @@
 """Wrong: the ReLU mask taken from the output, relu(x) >= 0, which is true everywhere."""
 
-LOSES = {"relu", "mlp"}
+LOSES = {"relu"}
+HINT = "mask from the output"
 
 import numpy as np
 

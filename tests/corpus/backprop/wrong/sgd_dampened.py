@@ -2,6 +2,7 @@
 not torch's v = mu v + g."""
 
 LOSES = {"sgd_momentum"}
+HINT = "dampening=0"
 
 
 def sgd_momentum_step(param, grad, velocity, lr, momentum=0.9, weight_decay=0.0):

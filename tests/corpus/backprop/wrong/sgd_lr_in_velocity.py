@@ -2,6 +2,7 @@
 (v = mu v + lr g, param - v), so the velocity returned is lr times torch's buffer."""
 
 LOSES = {"sgd_momentum"}
+HINT = "without lr"
 
 
 def sgd_momentum_step(param, grad, velocity, lr, momentum=0.9, weight_decay=0.0):

@@ -1,6 +1,7 @@
 """Bug: attention scores divided by sqrt(d_model) instead of sqrt(d_head)."""
 
-LOSES = {"GPT", "generate"}
+LOSES = {"GPT"}
+HINT = "divided by sqrt(d_model)"
 
 
 class CausalSelfAttention(nn.Module):

@@ -2,6 +2,7 @@
 clamped to a valid class)."""
 
 LOSES = {"cross_entropy"}
+HINT = "ignore_index"
 
 
 def cross_entropy(logits, targets, ignore_index=-100):

@@ -1,6 +1,7 @@
 """Bug: the loss is summed over positions instead of averaged."""
 
 LOSES = {"cross_entropy"}
+HINT = "the mean (not the sum)"
 
 
 def cross_entropy(logits, targets, ignore_index=-100):

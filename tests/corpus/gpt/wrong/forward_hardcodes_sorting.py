@@ -1,8 +1,10 @@
 """Bug (or cheat): GPT.forward sorts by hand-written rules (it predicts the smallest digit not
-yet written), and train_sorter returns that untrained model. Its own logits are wrong for the
-contract, and its weights sort nothing once loaded into the grader's GPT."""
+yet written) and ignores its weights: its logits are wrong for the contract. (Training it with
+correct/plain's train_sorter fails too: tests/test_gpt_unit.py checks that the training
+question then names `GPT` as the question to fix first.)"""
 
-LOSES = {"GPT", "generate", "train_sorter"}
+LOSES = {"GPT"}
+HINT = "pre-LayerNorm block"
 
 
 class GPT(nn.Module):
@@ -27,7 +29,3 @@ class GPT(nn.Module):
                 if 0 <= written < len(digits):
                     logits[i, p, digits[written]] = 10.0
         return logits
-
-
-def train_sorter(steps=600, seed=0):
-    return GPT(SORT_CONFIG), [0.0]

@@ -1,6 +1,7 @@
 """Bug: the sigmoid approximation x * sigmoid(1.702 x) instead of the exact GELU."""
 
-LOSES = {"gelu", "GPT"}
+LOSES = {"gelu"}
+HINT = "sigmoid approximation"
 
 
 def gelu(x):

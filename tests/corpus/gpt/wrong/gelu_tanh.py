@@ -1,6 +1,7 @@
 """Bug: the tanh approximation of GELU (GPT-2's original code) instead of the exact one."""
 
-LOSES = {"gelu", "GPT"}
+LOSES = {"gelu"}
+HINT = "tanh approximation"
 
 
 def gelu(x):

@@ -1,6 +1,7 @@
 """Bug: generate picks the next token from the logits of the first position, not the last."""
 
 LOSES = {"generate"}
+HINT = "FIRST position"
 
 
 def generate(model, idx, max_new_tokens, temperature=0.0, generator=None):

@@ -1,6 +1,7 @@
 """Bug: generate feeds the whole sequence, never cropped to n_ctx (the model then refuses it)."""
 
 LOSES = {"generate"}
+HINT = "idx[:, -n_ctx:]"
 
 
 def generate(model, idx, max_new_tokens, temperature=0.0, generator=None):

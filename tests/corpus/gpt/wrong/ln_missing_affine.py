@@ -1,6 +1,7 @@
 """Bug: no affine map: weight and bias are ignored."""
 
-LOSES = {"layer_norm", "GPT", "generate"}
+LOSES = {"layer_norm"}
+HINT = "without the affine map"
 
 
 def layer_norm(x, weight, bias, eps=1e-5):

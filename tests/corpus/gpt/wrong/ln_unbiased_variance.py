@@ -1,6 +1,7 @@
 """Bug: the unbiased variance (divide by D - 1), torch.var's default."""
 
-LOSES = {"layer_norm", "GPT"}
+LOSES = {"layer_norm"}
+HINT = "unbiased variance"
 
 
 def layer_norm(x, weight, bias, eps=1e-5):

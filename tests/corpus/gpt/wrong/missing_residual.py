@@ -1,6 +1,7 @@
 """Bug: no residual connection around the attention: x = attn(ln1(x))."""
 
-LOSES = {"GPT", "generate"}
+LOSES = {"GPT"}
+HINT = "without the residual connection"
 
 
 class Block(nn.Module):

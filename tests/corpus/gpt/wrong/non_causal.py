@@ -3,6 +3,7 @@ still matches: the last position may see everything anyway, and the changed earl
 do not move its argmax on the graded inputs.)"""
 
 LOSES = {"GPT"}
+HINT = "without the causal mask"
 
 
 class CausalSelfAttention(nn.Module):

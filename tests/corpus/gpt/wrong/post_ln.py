@@ -1,6 +1,7 @@
 """Bug: post-LN (the original Transformer's) instead of pre-LN: x = ln1(x + attn(x))."""
 
-LOSES = {"GPT", "generate"}
+LOSES = {"GPT"}
+HINT = "post-LayerNorm"
 
 
 class Block(nn.Module):

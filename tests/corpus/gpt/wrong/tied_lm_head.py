@@ -1,6 +1,7 @@
 """Bug: lm_head's weight tied to the token embedding (GPT-2 does it; this contract does not)."""
 
-LOSES = {"GPT", "generate"}
+LOSES = {"GPT"}
+HINT = "tied to tok_emb"
 
 
 class GPT(nn.Module):

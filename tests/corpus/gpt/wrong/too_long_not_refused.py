@@ -2,6 +2,7 @@
 IndexError instead)."""
 
 LOSES = {"GPT"}
+HINT = "raise ValueError"
 
 
 class GPT(nn.Module):

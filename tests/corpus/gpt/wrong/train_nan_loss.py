@@ -2,6 +2,7 @@
 (100 steps, so that the test stays fast)."""
 
 LOSES = {"train_sorter"}
+HINT = "training diverged"
 
 
 def train_sorter(steps=100, seed=0):

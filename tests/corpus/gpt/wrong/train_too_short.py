@@ -2,6 +2,7 @@
 sequences but not 99% of them, so it earns partial credit."""
 
 LOSES = {"train_sorter"}
+HINT = "fresh sequences exactly"
 
 
 def train_sorter(steps=150, seed=0):

@@ -1,6 +1,7 @@
 """Bug: the training loop never ends (`while True`), so it runs into the CPU-time budget."""
 
 LOSES = {"train_sorter"}
+HINT = "must finish within"
 
 
 def train_sorter(steps=600, seed=0):

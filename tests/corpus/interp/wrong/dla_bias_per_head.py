@@ -1,6 +1,7 @@
 """Wrong: the output bias b_O added to every head's output (counted n_heads times)."""
 
 LOSES = {"direct_logit_attribution"}
+HINT = "b_O is added once per layer"
 
 import torch
 

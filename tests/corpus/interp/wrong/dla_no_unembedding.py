@@ -1,6 +1,7 @@
 """Wrong: the attribution without the final unembedding: residual-stream vectors, not logits."""
 
 LOSES = {"direct_logit_attribution"}
+HINT = "residual-stream vectors"
 
 import torch
 

@@ -1,6 +1,7 @@
 """Wrong: the unembedding bias b_U left out of the `bias` part."""
 
 LOSES = {"direct_logit_attribution"}
+HINT = "lacks the unembedding bias"
 
 import torch
 

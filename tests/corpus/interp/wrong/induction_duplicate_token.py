@@ -1,7 +1,8 @@
 """Wrong: the induction score read at key t - seg_len (the earlier copy of the same token,
 a duplicate-token head) instead of the token after it, t - seg_len + 1."""
 
-LOSES = {"induction_scores", "find_induction_heads"}
+LOSES = {"induction_scores"}
+HINT = "duplicate-token head"
 
 import torch
 

@@ -1,7 +1,8 @@
 """Wrong: the induction offset measured from the first repeat (key t % seg_len + 1) instead of
 the most recent earlier occurrence; the same with two repeats, wrong with three or more."""
 
-LOSES = {"induction_scores", "find_induction_heads"}
+LOSES = {"induction_scores"}
+HINT = "most recent earlier occurrence"
 
 import torch
 

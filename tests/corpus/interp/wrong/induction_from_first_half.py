@@ -1,6 +1,7 @@
 """Wrong: the induction score averaged from query seg_len - 1, still in the first occurrence."""
 
-LOSES = {"induction_scores", "find_induction_heads"}
+LOSES = {"induction_scores"}
+HINT = "averaged from query seg_len - 1"
 
 import torch
 

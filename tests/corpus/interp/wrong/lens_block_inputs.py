@@ -2,6 +2,7 @@
 are shifted by one and the final residual stream is missing."""
 
 LOSES = {"logit_lens"}
+HINT = "AFTER block l"
 
 import torch
 

@@ -1,6 +1,7 @@
 """Wrong: the logit lens without the unembedding bias b_U."""
 
 LOSES = {"logit_lens"}
+HINT = "the unembedding has a bias"
 
 import torch
 

@@ -2,6 +2,7 @@
 (LD_clean - LD_corrupted), instead of the fraction restored."""
 
 LOSES = {"patch_heads"}
+HINT = "fraction still missing"
 
 import torch
 

@@ -1,6 +1,7 @@
 """Wrong: each head's output patched at the last position only, not at every position."""
 
 LOSES = {"patch_heads"}
+HINT = "last position only"
 
 import torch
 

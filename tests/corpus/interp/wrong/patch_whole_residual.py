@@ -2,6 +2,7 @@
 output) with the clean one, instead of only head h's output."""
 
 LOSES = {"patch_heads"}
+HINT = "patched something the heads share"
 
 import torch
 

@@ -1,6 +1,7 @@
 """Wrong: the attention scores before the softmax (hook_scores) taken as the patterns."""
 
-LOSES = {"attention_patterns", "find_induction_heads"}
+LOSES = {"attention_patterns"}
+HINT = "before the softmax"
 
 import torch
 

@@ -1,6 +1,7 @@
 """Wrong: the layers stacked in dimension 0, giving [n_layers, B, n_heads, T, T]."""
 
-LOSES = {"attention_patterns", "find_induction_heads"}
+LOSES = {"attention_patterns"}
+HINT = "layers go in dimension 1"
 
 import torch
 

@@ -1,6 +1,7 @@
 """Wrong: the previous-token score read off the main diagonal (i, i) instead of (i, i - 1)."""
 
 LOSES = {"prev_token_scores"}
+HINT = "you read the main diagonal"
 
 import torch
 

@@ -1,6 +1,7 @@
 """Bug: ALiBi bias with its sign flipped: keys in the past get a bonus instead of a penalty."""
 
 LOSES = {"alibi_bias"}
+HINT = "the sign is flipped"
 
 import torch
 

@@ -1,6 +1,7 @@
 """Bug: ALiBi bias -slope * |j - i'| (the bidirectional variant): future keys get penalties too."""
 
 LOSES = {"alibi_bias"}
+HINT = "not -slope * |j - i'|"
 
 import torch
 

@@ -1,6 +1,7 @@
 """Bug: ALiBi bias aligned top-left (slope * (j - i)) when q_len != k_len."""
 
 LOSES = {"alibi_bias"}
+HINT = "bottom-right"
 
 import torch
 

@@ -1,6 +1,7 @@
 """Bug: RoPE ignores the `base` argument (10000 is hard-coded)."""
 
 LOSES = {"rotary_embedding"}
+HINT = "use the `base` argument"
 
 import torch
 

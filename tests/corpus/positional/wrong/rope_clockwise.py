@@ -1,6 +1,7 @@
 """Bug: RoPE rotates every pair in the other direction (by -theta)."""
 
 LOSES = {"rotary_embedding"}
+HINT = "clockwise"
 
 import torch
 

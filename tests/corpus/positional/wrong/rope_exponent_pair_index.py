@@ -1,6 +1,7 @@
 """Bug: RoPE frequencies base^(-i/d) with the pair index i, not base^(-2i/d)."""
 
 LOSES = {"rotary_embedding"}
+HINT = "base^(-2i/d), not base^(-i/d)"
 
 import torch
 

@@ -1,6 +1,7 @@
 """Bug: RoPE returns float32 for float64 queries (the cos/sin tables' dtype wins)."""
 
 LOSES = {"rotary_embedding"}
+HINT = "return the input's dtype"
 
 import torch
 

@@ -1,6 +1,7 @@
 """Bug: RoPE in the GPT-NeoX/LLaMA half-split layout (pairs (i, i + d/2)), not interleaved pairs."""
 
 LOSES = {"rotary_embedding"}
+HINT = "paired dimension i with i + d/2"
 
 import torch
 

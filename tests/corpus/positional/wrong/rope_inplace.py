@@ -1,6 +1,7 @@
 """Bug: RoPE writes the rotated pairs into x itself: the caller's queries change."""
 
 LOSES = {"rotary_embedding"}
+HINT = "modified its input in place"
 
 import torch
 

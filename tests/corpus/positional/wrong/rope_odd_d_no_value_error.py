@@ -1,6 +1,7 @@
 """Bug: an odd d is not refused with ValueError (the pairs' shapes clash: a RuntimeError)."""
 
 LOSES = {"rotary_embedding"}
+HINT = "raise ValueError"
 
 import torch
 

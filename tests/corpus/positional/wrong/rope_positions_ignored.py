@@ -1,6 +1,7 @@
 """Bug: the `positions` argument is ignored: rows are always at positions 0 .. T-1."""
 
 LOSES = {"rotary_embedding"}
+HINT = "rotate row t by positions[t]"
 
 import torch
 

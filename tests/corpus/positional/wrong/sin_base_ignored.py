@@ -1,6 +1,7 @@
 """Bug: the `base` argument is ignored (10000 is hard-coded)."""
 
 LOSES = {"sinusoidal_encoding"}
+HINT = "use the `base` argument"
 
 import torch
 

@@ -1,6 +1,7 @@
 """Bug: all the sines, then all the cosines ([sin | cos]), instead of interleaving them."""
 
 LOSES = {"sinusoidal_encoding"}
+HINT = "all the sines first"
 
 import torch
 

@@ -1,6 +1,7 @@
 """Bug: the wrong frequency exponent: base^(i/d_model) with the pair index i, not 2i/d_model."""
 
 LOSES = {"sinusoidal_encoding"}
+HINT = "not the pair index i"
 
 import torch
 

@@ -1,6 +1,7 @@
 """Bug: an odd d_model crashes (the cosine columns get one frequency too many)."""
 
 LOSES = {"sinusoidal_encoding"}
+HINT = "with an odd d_model there is one more sine column"
 
 import torch
 

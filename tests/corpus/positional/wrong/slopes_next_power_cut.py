@@ -1,7 +1,8 @@
 """Bug: ALiBi slopes of the next power of two, cut to n_heads (not the paper's interleaving).
 alibi_bias uses these slopes, so its non-power-of-two head counts are wrong too."""
 
-LOSES = {"alibi_slopes", "alibi_bias"}
+LOSES = {"alibi_slopes"}
+HINT = "do not cut the slopes of the next power of two"
 
 import math
 

@@ -1,7 +1,8 @@
 """Bug: ALiBi slopes 2^(-8(h+1)/n) for every n, also when n is not a power of two. alibi_bias
 uses these slopes, so its non-power-of-two head counts are wrong too."""
 
-LOSES = {"alibi_slopes", "alibi_bias"}
+LOSES = {"alibi_slopes"}
+HINT = "rule for a power of two n only"
 
 import torch
 

@@ -1,6 +1,7 @@
 """Bug: a banned call hidden behind an alias: F.softmax imported under another name."""
 
 LOSES = {"masked_softmax"}
+HINT = "called torch.nn.functional.softmax"
 
 import torch
 from torch.nn.functional import softmax as _normalise

@@ -1,6 +1,7 @@
 """Bug: a banned call through the Tensor method alias: x.log_softmax(dim)."""
 
 LOSES = {"log_softmax"}
+HINT = "called torch.Tensor.log_softmax"
 
 import torch
 

@@ -1,6 +1,7 @@
 """Bug: a banned call: softmax is just torch.softmax."""
 
 LOSES = {"softmax"}
+HINT = "called torch.softmax"
 
 import torch
 

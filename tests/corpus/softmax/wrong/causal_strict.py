@@ -1,6 +1,7 @@
 """Bug: causal mask off by one on the diagonal: j < i (strict triangle), a query cannot see itself."""
 
 LOSES = {"causal_mask"}
+HINT = "True on the diagonal"
 
 import torch
 

@@ -1,6 +1,7 @@
 """Bug: causal mask aligned top-left (j <= i) instead of bottom-right when q_len != k_len."""
 
 LOSES = {"causal_mask"}
+HINT = "bottom-right"
 
 import torch
 

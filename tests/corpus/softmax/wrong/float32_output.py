@@ -1,6 +1,7 @@
 """Bug: softmax computed in float32 and returned as float32, also for float64 input."""
 
 LOSES = {"softmax"}
+HINT = "input's dtype"
 
 import torch
 

@@ -1,6 +1,7 @@
 """Bug: the input is modified in place (x -= max): the caller's logits change."""
 
 LOSES = {"softmax"}
+HINT = "modified its input in place"
 
 import torch
 

@@ -2,6 +2,7 @@
 fully masked row comes out uniform (1/n) instead of all zeros."""
 
 LOSES = {"masked_softmax"}
+HINT = "large negative fill such as -1e9 gives 1/n"
 
 import torch
 

@@ -1,6 +1,7 @@
 """Bug: log_softmax as log(softmax(x)): softmax underflows to exactly 0 at -1e4, log(0) = -inf."""
 
 LOSES = {"log_softmax"}
+HINT = "log(softmax(x)) underflows"
 
 import torch
 

@@ -2,6 +2,7 @@
 normalisation, so the kept ones no longer sum to 1."""
 
 LOSES = {"masked_softmax"}
+HINT = "apply the mask before the softmax"
 
 import torch
 

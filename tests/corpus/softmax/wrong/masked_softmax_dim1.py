@@ -1,6 +1,7 @@
 """Bug: masked_softmax over a hard-coded dim=1 (written for [B, T] scores), whatever `dim` says."""
 
 LOSES = {"masked_softmax"}
+HINT = "softmax along another dimension"
 
 import torch
 

@@ -2,6 +2,7 @@
 makes every kept exp() underflow to 0, and 0/0 = NaN."""
 
 LOSES = {"masked_softmax"}
+HINT = "maximum is taken over the kept positions"
 
 import torch
 

@@ -1,6 +1,7 @@
 """Bug: -inf masking then a plain stable softmax: a fully masked row is -inf - (-inf) = NaN."""
 
 LOSES = {"masked_softmax"}
+HINT = "got NaN"
 
 import torch
 

@@ -1,6 +1,7 @@
 """Bug: softmax without subtracting the row maximum: exp(1000) overflows to inf, inf/inf = NaN."""
 
 LOSES = {"softmax"}
+HINT = "subtract the maximum of each row"
 
 import torch
 

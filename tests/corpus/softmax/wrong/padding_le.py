@@ -1,6 +1,7 @@
 """Bug: padding mask off by one: t <= lengths[b] keeps one padding position per row."""
 
 LOSES = {"padding_mask"}
+HINT = "t < lengths[b]"
 
 import torch
 

@@ -2,6 +2,7 @@
 large masked logit leaves all kept probabilities at exactly 0, and 0/0 = NaN."""
 
 LOSES = {"masked_softmax"}
+HINT = "mask before the softmax"
 
 import torch
 

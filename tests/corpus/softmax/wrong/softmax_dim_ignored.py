@@ -1,6 +1,7 @@
 """Bug: softmax over the wrong dim: the `dim` argument is ignored, always the last axis."""
 
 LOSES = {"softmax"}
+HINT = "softmax along another dimension"
 
 import torch
 

@@ -1,6 +1,7 @@
 """Bug: the row sum taken without keepdim=True: it broadcasts against the wrong axis (or fails)."""
 
 LOSES = {"softmax"}
+HINT = "keepdim=True"
 
 import torch
 
