@@ -382,14 +382,66 @@ def _state_dicts(value):
     return value
 
 
+_HOOK_DICTS = ("_forward_hooks", "_forward_pre_hooks", "_backward_hooks", "_backward_pre_hooks")
+_GLOBAL_HOOKS = ("_global_forward_hooks", "_global_forward_pre_hooks", "_global_backward_hooks",
+                 "_global_backward_pre_hooks")
+
+
+def _hook_count(model):
+    return sum(len(getattr(m, name, None) or ()) for m in model.modules() for name in _HOOK_DICTS)
+
+
+def _global_state():
+    """The torch settings a graded call must leave as it found them."""
+    import torch
+    from torch.nn.modules import module as nn_module
+
+    return {"default_dtype": torch.get_default_dtype(), "grad_mode": torch.is_grad_enabled(),
+            "global_hooks": tuple(len(getattr(nn_module, name, ())) for name in _GLOBAL_HOOKS)}
+
+
+def _side_effects(before, models):
+    """The kinds of forbidden side effect the call had (restoring torch's settings as it goes):
+    "default_dtype", "grad_mode", "global_hooks" changed; "hooks" left on a model argument;
+    "model_changed": a model argument's weights changed."""
+    import torch
+
+    effects = []
+    after = _global_state()
+    if after["default_dtype"] != before["default_dtype"]:
+        effects.append("default_dtype")
+        torch.set_default_dtype(before["default_dtype"])
+    if after["grad_mode"] != before["grad_mode"]:
+        effects.append("grad_mode")
+        torch.set_grad_enabled(before["grad_mode"])
+    if after["global_hooks"] != before["global_hooks"]:
+        effects.append("global_hooks")
+    for model, state_dict, hooks in models:
+        if _hook_count(model) != hooks and "hooks" not in effects:
+            effects.append("hooks")
+        now = model.state_dict()
+        if "model_changed" not in effects and (now.keys() != state_dict.keys() or not all(
+                now[k].shape == v.shape and torch.equal(now[k], v) for k, v in state_dict.items())):
+            effects.append("model_changed")
+    return effects
+
+
 def _call(namespace, header, blobs):
     import torch
 
     target = namespace.get(header["target"])
     if target is None:
         return {"status": "missing"}, []
-    args = decode(header["args"], blobs, _build_model)
-    kwargs = decode(header["kwargs"], blobs, _build_model)
+    models = []  # (each model argument, a copy of the weights it was given, its hook count)
+
+    def build(recipe):
+        model = _build_model(recipe)
+        models.append((model, {k: v.detach().clone() for k, v in recipe["state_dict"].items()}, _hook_count(model)))
+        return model
+
+    args = decode(header["args"], blobs, build)
+    kwargs = decode(header["kwargs"], blobs, build)
+    before = _global_state()
     used = []
     # torch.manual_seed would also queue seeds for CUDA, XPU and MTIA, formatting a stack trace
     # for each: 0.5 ms, most of a small graded call. The CPU generator is all a worker has.
@@ -417,6 +469,7 @@ def _call(namespace, header, blobs):
             if header.get("state_dicts"):  # a trained model comes back as its tensors only
                 result = _state_dicts(result)
     except BaseException as exc:
+        _side_effects(before, ())  # restore torch's settings for the next call
         return {
             "status": "banned" if used else "error",
             "banned_used": used,
@@ -424,7 +477,11 @@ def _call(namespace, header, blobs):
             "traceback": _student_traceback(exc),
         }, []
     if used:  # the student caught our BannedCallError and carried on
+        _side_effects(before, ())
         return {"status": "banned", "banned_used": used}, []
+    effects = _side_effects(before, models)
+    if effects:
+        return {"status": "side_effect", "effects": effects}, []
     out_blobs = []
     reply = {
         "status": "ok",

@@ -416,7 +416,7 @@ def test_gradescope_scores_equal_the_cli(graded, name):
 
 def test_reference_gets_full_marks_and_stub_zero(graded):
     reference, stub = graded.results("reference.ipynb"), graded.results("stub.ipynb")
-    assert total(reference) == 14 and all(t["score"] == t["max_score"] for t in reference["tests"])
+    assert total(reference) == 16.5 and all(t["score"] == t["max_score"] for t in reference["tests"])
     assert total(stub) == 0
     for test in stub["tests"]:
         assert "not implemented yet" in test["output"], test
