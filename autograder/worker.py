@@ -305,6 +305,58 @@ def _banned_mode(names, used):
     return Mode()
 
 
+# A banned function -> the ATen operators that do its work. The function mode above refuses a
+# banned function by its Python name (and aliases of the same object); this table refuses the
+# work itself, however it is reached: another public function (F.cross_entropy runs
+# log_softmax), a private entry point (torch._softmax, torch._C._nn.gelu) or the operator
+# itself (torch.ops.aten._softmax). Keyed by the banned name's last part; ATen decomposes
+# composite operators before they reach a dispatch mode, so the kernels are what is listed.
+_SDPA_KERNELS = ("_scaled_dot_product_flash_attention_for_cpu", "_scaled_dot_product_attention_math",
+                 "_scaled_dot_product_flash_attention", "_scaled_dot_product_efficient_attention",
+                 "_scaled_dot_product_cudnn_attention", "_scaled_dot_product_fused_attention_overrideable")
+_NLL_KERNELS = ("nll_loss_forward", "nll_loss2d_forward")
+_ATEN_WORK = {
+    "softmax": ("_softmax",), "log_softmax": ("_log_softmax",),
+    "scaled_dot_product_attention": _SDPA_KERNELS,
+    "multi_head_attention_forward": ("_native_multi_head_attention",),
+    "MultiheadAttention": ("_native_multi_head_attention",),
+    "TransformerEncoderLayer": ("_transformer_encoder_layer_fwd",),
+    "layer_norm": ("native_layer_norm",), "LayerNorm": ("native_layer_norm",),
+    "gelu": ("gelu",), "GELU": ("gelu",),
+    "cross_entropy": ("_log_softmax", *_NLL_KERNELS), "nll_loss": _NLL_KERNELS,
+}
+
+
+def _banned_ops(names):
+    """{ATen operator name: the banned name it does the work of}; "*" for a "torch.*" ban."""
+    ops = {}
+    for name in names:
+        if name.endswith(".*"):
+            ops["*"] = name
+        for op in _ATEN_WORK.get(name.rsplit(".", 1)[-1], ()):
+            ops.setdefault(op, name)
+    return ops
+
+
+def _banned_dispatch_mode(names, used):
+    """A TorchDispatchMode that refuses the ATen operators of the banned functions, or None."""
+    ops = _banned_ops(names)
+    if not ops:
+        return None
+    from torch.utils._python_dispatch import TorchDispatchMode
+
+    class Mode(TorchDispatchMode):
+        def __torch_dispatch__(self, func, types, args=(), kwargs=None):
+            op = getattr(getattr(func, "overloadpacket", None), "__name__", "")
+            name = ops.get(op) or ops.get("*")
+            if name:
+                used.append(f"{name} (its operator aten.{op})")
+                raise BannedCallError(f"{name} is not allowed in this question")
+            return func(*args, **(kwargs or {}))
+
+    return Mode()
+
+
 def _student_traceback(exc):
     """The traceback lines that point into the student's own cells, and the error line."""
     import traceback
@@ -348,6 +400,14 @@ def _build_model(recipe):
     model = getattr(module, recipe["factory"])(**recipe["kwargs"])
     model.load_state_dict(recipe["state_dict"], strict=True)
     return model.eval()
+class _no_mode:
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        return False
+
+
 class _cpu_budget:
     """Lower the soft RLIMIT_CPU to `seconds` more than used so far, for one call (SIGXCPU past it)."""
 
@@ -453,7 +513,8 @@ def _call(namespace, header, blobs):
     if cls is None or config_class is None:
         return {"status": "missing"}, []
     try:
-        with _banned_mode(header.get("banned", []), used):
+        dispatch = _banned_dispatch_mode(header.get("banned", []), used)
+        with _banned_mode(header.get("banned", []), used), dispatch or _no_mode():
             if "init" in header:  # an nn.Module class: construct, load weights, then call
                 init_args, init_kwargs = decode(header["init"], blobs)
                 if "config_class" in header:
