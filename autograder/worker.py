@@ -501,6 +501,10 @@ def _call(namespace, header, blobs):
 
     args = decode(header["args"], blobs, build)
     kwargs = decode(header["kwargs"], blobs, build)
+    # Every graded call starts from torch's own settings, whatever the notebook's cells (which
+    # may call the student's functions) left behind; a change the call makes is its own.
+    torch.set_default_dtype(torch.float32)
+    torch.set_grad_enabled(True)
     before = _global_state()
     used = []
     # torch.manual_seed would also queue seeds for CUDA, XPU and MTIA, formatting a stack trace
