@@ -177,9 +177,9 @@ FLOOR_SAMPLE = 5  # mutants per unit that `make test` grades against the unit's 
 def floor_sample(unit: Unit, source: str, size: int = FLOOR_SAMPLE) -> list[mutate.Mutant]:
     """A fixed, quick sample for the floor test: `size` mutants of the computation in the graded
     functions themselves (not argument checks, whose mutants are mostly equivalent on valid
-    inputs and cost a battery each), drawn deterministically."""
+    inputs and cost a battery each), drawn deterministically from the classic operators."""
     graded = {f for q in auditable(unit).questions for f in q.functions}
-    every = [m for m in mutate.mutants_of(source, graded) if not m.in_guard]
+    every = [m for m in mutate.mutants_of(source, graded) if not m.in_guard and m.operator in mutate.CLASSIC]
     chosen = random.Random(f"floor:{unit.name}").sample(sorted(every, key=lambda m: m.key), min(size, len(every)))
     return sorted(chosen, key=lambda m: (m.line, m.key))
 
