@@ -129,8 +129,8 @@ class ModelRef:
 
 
 def encode(value, blobs):
-    """Turn tensors, NumPy arrays and scalars, NumPy functions, numbers, strings, lists, tuples
-    and str-keyed dicts into JSON + blobs.
+    """Turn tensors, NumPy arrays and scalars, NumPy functions, torch dtypes, unused seeded
+    torch.Generators, numbers, strings, lists, tuples and str-keyed dicts into JSON + blobs.
 
     Anything else becomes {"$other": type name, "repr": short repr}: the trusted side reports
     it as a wrong type without ever reconstructing the object.
@@ -155,6 +155,11 @@ def encode(value, blobs):
                            "kwargs": encode(value.kwargs, blobs), "state_dict": encode(value.state_dict, blobs)}}
     if isinstance(value, torch.dtype):
         return {"$dtype": str(value).removeprefix("torch.")}
+    if type(value) is torch.Generator and value.device.type == "cpu":
+        # an unused seeded generator travels as its seed (a used one's state cannot be sent)
+        fresh = torch.Generator().manual_seed(value.initial_seed())
+        if torch.equal(fresh.get_state(), value.get_state()):
+            return {"$generator": value.initial_seed()}
     if type(value) is torch.Tensor or type(value) is torch.nn.Parameter:
         t = value.detach().cpu()
         dtype = str(t.dtype).removeprefix("torch.")
@@ -216,6 +221,11 @@ def decode(value, blobs, build=None):
         if not isinstance(dtype, torch.dtype):
             raise ValueError("unknown dtype")
         return dtype
+    if "$generator" in value:
+        seed = value["$generator"]
+        if type(seed) is not int or not 0 <= seed < 2**64:
+            raise ValueError("malformed generator seed")
+        return torch.Generator().manual_seed(seed)
     if "$other" in value:
         return Opaque(value["$other"], value.get("repr", ""))
     if "$array" in value:  # a NumPy array (or scalar, e.g. np.float32(1.5)) stays NumPy

@@ -300,6 +300,9 @@ from torch import nn
 def to_dtype(x, dtype=torch.float32):
     return x.to(dtype), dtype
 
+def sample(generator):
+    return torch.rand(3, generator=generator)
+
 def sets_default_dtype(x):
     torch.set_default_dtype(torch.float64)
     return x
@@ -345,7 +348,7 @@ def own_softmax(x):
 
 
 def test_dtypes_cross_the_wire_and_side_effects_and_banned_work_are_reported(make_worker):
-    """A torch.dtype travels both ways; a call that changes torch's global settings, leaves a
+    """A torch.dtype travels both ways, a seeded generator as its seed; a call that changes torch's global settings, leaves a
     hook on or changes the weights of a model argument is reported as a side effect (typed
     kinds) and the settings are restored; a banned function's ATen operator is refused however
     it is reached (a private entry point, torch.ops), even when the student catches the error."""
@@ -355,6 +358,9 @@ def test_dtypes_cross_the_wire_and_side_effects_and_banned_work_are_reported(mak
     assert run(w, CONTRACT_CELL)["ok"]
     got, dtype = call(w, "to_dtype", torch.ones(2), torch.float64)
     assert dtype is torch.float64 and got.dtype == torch.float64
+    # an unused seeded generator travels as its seed: the worker draws what we would
+    assert torch.equal(call(w, "sample", torch.Generator().manual_seed(3)),
+                       torch.rand(3, generator=torch.Generator().manual_seed(3)))
 
     def reply(target, *args, banned=(), **kwargs):
         blobs: list[bytes] = []
