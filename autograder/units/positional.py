@@ -1,7 +1,7 @@
 """Unit `positional`: sinusoidal encodings, rotary embeddings (RoPE), ALiBi slopes and biases.
 
 Each question's hidden checks compare the student's function with solutions/positional.py on
-hypothesis-drawn inputs; the explicit examples aim at the classic bugs of DESIGN.md (sin/cos
+hypothesis-drawn inputs; the explicit examples aim at the classic bugs (sin/cos
 concatenated, wrong frequency exponent, `base` ignored, odd d_model crashing, RoPE rotated the
 other way or in the half-split layout, `positions` ignored, ALiBi slopes wrong for
 non-powers of two, ALiBi aligned top-left or with its sign flipped, inputs modified in place).

@@ -1,7 +1,9 @@
 """Unit `softmax`: softmax, log-softmax, masked softmax, causal and padding masks.
 
 Each question's hidden checks compare the student's function with solutions/softmax.py on
-hypothesis-drawn inputs; the explicit examples aim at the classic bugs of DESIGN.md.
+hypothesis-drawn inputs; the explicit examples aim at the classic bugs. Each
+function's documented ValueError cases are a small check of their own (`refusals`). The
+docstrings' "on the same device" cases are not graded: the grader runs on the CPU only.
 """
 
 import torch
