@@ -148,13 +148,18 @@ def model_calls(draw, too_long=False, eps=False):
 
 
 @st.composite
-def generate_calls(draw, past_n_ctx=False):
-    """A prompt and a number of new tokens; past_n_ctx: the sequence grows beyond n_ctx."""
+def generate_calls(draw, past_n_ctx=False, sampled=False):
+    """A prompt and a number of new tokens; past_n_ctx: the sequence grows beyond n_ctx;
+    sampled: temperature > 0 with a seeded torch.Generator (it crosses the wire as its seed)."""
     sizes = draw(configs(max_ctx=5))
     n_ctx = sizes["n_ctx"]
     t = draw(st.integers(1, n_ctx))
     new = draw(st.integers(n_ctx - t + 1, n_ctx - t + 4)) if past_n_ctx else draw(st.integers(0, n_ctx - t))
     idx = _idx(draw, sizes["vocab_size"], draw(st.integers(1, 2)), t)
+    if sampled:
+        generator = torch.Generator().manual_seed(draw(st.integers(0, 2**31)))
+        return Call((idx, new), {"temperature": draw(st.sampled_from([0.5, 1.0, 2.0])), "generator": generator},
+                    names=("idx", "max_new_tokens"), init=_init(sizes))
     return Call((idx, new), names=("idx", "max_new_tokens"), init=_init(sizes))
 
 
@@ -206,6 +211,8 @@ MODEL_EPS = Call((torch.tensor([[0, 3, 1, 4], [2, 2, 4, 1]]),), names=("idx",),
 MODEL_TOO_LONG = Call((torch.zeros(1, 7, dtype=torch.int64),), names=("idx",), init=_init(SIZES_TWO_HEADS))
 GENERATE_FITS = Call((torch.tensor([[1, 2], [4, 0]]), 3), names=("idx", "max_new_tokens"),
                      init=_init(SIZES_TWO_HEADS))
+GENERATE_SAMPLED = Call((torch.tensor([[1, 2], [4, 0]]), 4), {"temperature": 1.0, "generator": torch.Generator().manual_seed(3)},
+                        names=("idx", "max_new_tokens"), init=_init(SIZES_TWO_HEADS))
 GENERATE_PAST = Call((torch.tensor([[1, 2, 3, 4]]), 5), names=("idx", "max_new_tokens"),
                      init=_init(dict(SIZES_TWO_HEADS, n_ctx=4)))
 
@@ -360,6 +367,11 @@ generate_q = Question(
               generate_calls(past_n_ctx=True), points=1, max_examples=5, module="GPT",
               **dict(MODEL_CHECK, compare=Exact()),
               examples=_examples(GENERATE_PAST, hint="feed the model idx[:, -n_ctx:] at each step")),
+        Check("temperature > 0: sampled with torch.multinomial and the given generator", "generate",
+              generate_calls(sampled=True), points=0.5, max_examples=4, module="GPT",
+              **dict(MODEL_CHECK, compare=Exact()),
+              examples=_examples(GENERATE_SAMPLED, hint="at temperature > 0 sample each token with "
+                                 "torch.multinomial(softmax(logits / temperature), 1, generator=generator)")),
     ))
 
 TRAIN_CALL = Call()  # one call of train_sorter(), shared by the four bars (one training run)
