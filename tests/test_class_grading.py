@@ -41,7 +41,7 @@ from autograder import export, sandbox
 from conftest import (CORPUS, EXPECTED_SANDBOX_UID, PROJECT, PYTHON, QUESTIONS, STUB, corpus_names,
                       entry_notebook, leftover_processes, load_entry, reference_notebook)
 
-POINTS = {"softmax": 3, "log_softmax": 3, "masked_softmax": 4, "causal_mask": 2, "padding_mask": 2}
+POINTS = {"softmax": 3.5, "log_softmax": 3.5, "masked_softmax": 4.5, "causal_mask": 2.5, "padding_mask": 2.5}
 HEADER = ["name", "email", "sid", "submission", *QUESTIONS, "total", "max", "status"]
 SLOW = os.environ.get("AUTOGRADER_SLOW_TESTS") == "1"
 # sandbox uids of the CLI runs here: disjoint from every other test's (one block per xdist worker)

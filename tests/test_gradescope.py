@@ -535,7 +535,7 @@ def test_detached_child_does_not_outlive_grading(graded):
     assert "pwned_by_child" not in sim["marks"], "a pickle sent by the child was unpickled"
     # the rest of the notebook was graded normally
     assert {q: s for q, s in scores(graded.results("hostile")).items() if q != "softmax"} == \
-        {"log_softmax": 3, "masked_softmax": 4, "causal_mask": 2, "padding_mask": 2}
+        {"log_softmax": 3.5, "masked_softmax": 4.5, "causal_mask": 2.5, "padding_mask": 2.5}
 
 
 def test_no_pdf_is_made(graded):
