@@ -142,6 +142,12 @@ def test_reports_list_survivors_as_diffs_and_leave_equivalent_mutants_out_of_the
     assert "<html" in page and "Smallest failing input" in page
     paths = audit.write_reports(result, tmp_path)
     assert [p.name for p in paths] == ["toy.md", "toy.html", "toy.json"]
+    # the kill rate of each operator: killed / (killed + survived), equivalent mutants apart
+    rates = audit.per_operator(result)
+    assert sum(map(sum, rates.values())) == 3
+    line = audit.operator_line(result)
+    for op, (killed, survived, equivalent) in rates.items():
+        assert f"{op} {killed}/{killed + survived}" in line and f"| {op} | {killed} | {survived} |" in markdown
 
 
 def test_audit_command_has_help_and_refuses_unknown_units(capsys):
