@@ -504,7 +504,12 @@ SDPA_REFUSALS = refusals(
             _uniform(2, 2, 4, seed=405), _uniform(3, 3, 4, seed=406), _uniform(3, 3, 2, seed=407)),
     _refuse("mask must be a torch.bool tensor: raise ValueError for a float mask", _Q, _K, _V, torch.ones(2, 3)),
     _refuse("mask must broadcast to [Lq, Lk] without enlarging it: raise ValueError", _Q, _K, _V,
-            torch.ones(2, 2, 3, dtype=torch.bool)))
+            torch.ones(2, 2, 3, dtype=torch.bool)),
+    _refuse("q, k and v must be floating-point tensors: raise ValueError for integer ones",
+            *(torch.ones(2, 4, dtype=torch.int64) for _ in range(3))),
+    _refuse("q must be a torch.Tensor: raise ValueError for a list", [[1.0, 0.0, 0.0, 1.0]], _K, _V),
+    _refuse("mask must be a torch.bool tensor: raise ValueError for a list", _Q, _K, _V,
+            [[True, False, True], [True, True, True]]))
 
 MERGE_REFUSALS = refusals(
     "merge_heads",
@@ -532,6 +537,8 @@ MODULE_REFUSALS = refusals(
             init=_module_init(4, 3)),
     _refuse("n_heads must be an int >= 1: raise ValueError in __init__ for 0", _X, names=("x",),
             init=_module_init(4, 0)),
+    _refuse("n_heads must be an int (bool is refused): raise ValueError in __init__ for True", _X,
+            names=("x",), init=_module_init(4, True)),
     _refuse("x must have d_model features: raise ValueError for 3 features with d_model=4",
             _uniform(2, 3, 3, seed=421), names=("x",), init=_module_init(4, 2)),
     _refuse("x must have the parameters' dtype: raise ValueError for float64 x with float32 parameters",
