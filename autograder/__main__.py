@@ -61,14 +61,16 @@ Measure how many plausible wrong programs each UNIT's hidden checks catch (mutat
 Mutants of the reference solutions/<unit>.py (one small edit each: an operator or a
 comparison swapped, a constant nudged, a dim= changed, keepdim flipped, a transpose removed,
 a term dropped, a call unwrapped, arguments swapped, a mask inverted, a slice shifted by one,
-...; at most --cap per function, sampled deterministically) are graded like student
-notebooks, in the sandbox. A mutant that keeps full marks is run again on a battery of
---battery times as many hypothesis examples: if it still matches the reference it is
-"probably equivalent" and left out of the score; if not, it is a survivor, a bug the
-checks let through, listed with the input that exposes it (a ready-made Example).
+a keyword or argument dropped, a raise check or a cleanup call deleted, a passed-through value
+replaced by its default, an op made in-place, ...; at most --cap per function, sampled
+deterministically) are graded like student notebooks, in the sandbox. A mutant that keeps
+full marks is run again on a battery of --battery times as many hypothesis examples: if it
+still matches the reference it is "probably equivalent" and left out of the score; if not,
+it is a survivor, a bug the checks let through, listed with the input that exposes it (a ready-made Example).
 
-Writes, under --out, per unit: <unit>.md and <unit>.html (score, survivors as one-line
-diffs with their function, equivalent mutants), and <unit>.json.
+Prints each unit's score and the kill rate of each operator. Writes, under --out, per unit:
+<unit>.md and <unit>.html (score, survivors as one-line diffs with their function,
+equivalent mutants, kill rate by operator), and <unit>.json.
 
 Exit status: 0, or 1 when a unit's score is below the mutation_floor its spec declares.
 

@@ -177,9 +177,9 @@ FLOOR_SAMPLE = 5  # mutants per unit that `make test` grades against the unit's 
 def floor_sample(unit: Unit, source: str, size: int = FLOOR_SAMPLE) -> list[mutate.Mutant]:
     """A fixed, quick sample for the floor test: `size` mutants of the computation in the graded
     functions themselves (not argument checks, whose mutants are mostly equivalent on valid
-    inputs and cost a battery each), drawn deterministically."""
+    inputs and cost a battery each), drawn deterministically from the classic operators."""
     graded = {f for q in auditable(unit).questions for f in q.functions}
-    every = [m for m in mutate.mutants_of(source, graded) if not m.in_guard]
+    every = [m for m in mutate.mutants_of(source, graded) if not m.in_guard and m.operator in mutate.CLASSIC]
     chosen = random.Random(f"floor:{unit.name}").sample(sorted(every, key=lambda m: m.key), min(size, len(every)))
     return sorted(chosen, key=lambda m: (m.line, m.key))
 
@@ -318,14 +318,27 @@ def to_markdown(audit: Audit) -> str:
     lines += ["", f"## Probably equivalent ({len(equivalent)}): same results as the reference on the battery", "",
               EQUIVALENT_NOTE, ""]
     lines += [f"- {o.mutant.diff()}" for o in equivalent] or ["None."]
-    lines += ["", "## Killed, by operator", "", "| operator | killed | of graded |", "|---|---|---|"]
+    lines += ["", "## Kill rate, by operator", "",
+              "| operator | killed | survived | probably equivalent | kill rate |", "|---|---|---|---|---|"]
+    lines += [f"| {op} | {k} | {s} | {e} | {_percent(k / (k + s) if k + s else None)} |"
+              for op, (k, s, e) in per_operator(audit).items()]
+    return "\n".join(lines) + "\n"
+
+
+def per_operator(audit: Audit) -> dict[str, tuple[int, int, int]]:
+    """operator → (killed, survived, probably equivalent), operators in name order."""
     ops: dict[str, list[int]] = {}
     for o in audit.outcomes:
-        row = ops.setdefault(o.mutant.operator, [0, 0])
-        row[0] += o.verdict == "killed"
-        row[1] += 1
-    lines += [f"| {op} | {k} | {n} |" for op, (k, n) in sorted(ops.items())]
-    return "\n".join(lines) + "\n"
+        ops.setdefault(o.mutant.operator, [0, 0, 0])[("killed", "survived", "equivalent").index(o.verdict)] += 1
+    return {op: tuple(counts) for op, counts in sorted(ops.items())}
+
+
+def operator_line(audit: Audit) -> str:
+    """One line of kill rates per operator, e.g. "drop-raise 4/4, inplace 2/3 (1 equivalent)"."""
+    parts = []
+    for op, (k, s, e) in per_operator(audit).items():
+        parts.append(f"{op} {k}/{k + s}" + (f" ({e} equivalent)" if e else ""))
+    return "kill rate by operator: " + ", ".join(parts)
 
 
 def to_html(audit: Audit) -> str:
@@ -374,6 +387,8 @@ def write_reports(audit: Audit, out: Path) -> list[Path]:
         "outcomes": [{"function": o.mutant.function, "operator": o.mutant.operator, "line": o.mutant.line,
                       "before": o.mutant.before, "after": o.mutant.after, "verdict": o.verdict,
                       "lost": list(o.lost)} for o in audit.outcomes],
+        "operators": {op: dict(zip(("killed", "survived", "equivalent"), counts))
+                      for op, counts in per_operator(audit).items()},
     }, indent=1))
     return paths
 
@@ -396,6 +411,7 @@ def audit_command(unit_names: list[str], out: Path, cap: int | None, factor: int
         print(f"{name}: mutation score {_percent(result.score)} ({result.count('killed')} killed, "
               f"{result.count('survived')} survived, {result.count('equivalent')} probably equivalent) "
               f"in {result.seconds:.0f} s -> {paths[0]}", flush=True)
+        print(f"  {operator_line(result)}", flush=True)
         if result.below_floor:
             below.append(f"{name} ({_percent(result.score)} < floor {_percent(result.floor)})")
     if below:

@@ -171,6 +171,8 @@ def run_check(session: Session, unit: Unit, question: Question, check: Check,
             raise _Stop(f"`{name}` called {used}, which this question does not allow; "
                         "write it yourself with basic operations")
         _check_exempted(session, unit, question, name, reply.get("banned_in"))
+        if status == "side_effect":
+            raise _Failed(call, _side_effect_message(name, reply))
         error = str(reply.get("error")) if status == "error" else None
         if error == "NotImplementedError":
             raise _Stop(f"`{name}` is not implemented yet (it raises NotImplementedError)")
@@ -178,8 +180,8 @@ def run_check(session: Session, unit: Unit, question: Question, check: Check,
             if error == "ValueError":
                 return
             did = f"raised {error}" if error else "returned a value"
-            raise _Failed(call, f"`{name}` {did}, but these arguments are invalid ({expected}): "
-                                "raise ValueError with a message that names the problem")
+            hint = hints.get(id(call)) or "raise ValueError with a message that names the problem"
+            raise _Failed(call, f"`{name}` {did}, but these arguments are invalid ({expected})\nHint: {hint}")
         if error:
             if deps and question.follow_through:  # raised where the student's own dependency raises
                 followed = _follow_through(session, unit, check, reference, deps, planned)
@@ -539,6 +541,8 @@ def run_judged_check(session: Session, unit: Unit, question: Question, check: Ch
             if reply.get("error") == "NotImplementedError":
                 return _failed(check, f"`{name}` is not implemented yet (it raises NotImplementedError)")
             return _failed(check, f"`{name}` raised {reply.get('error')}:\n{indent(str(reply.get('traceback', '')))}")
+        if status == "side_effect":
+            return _failed(check, _side_effect_message(name, reply))
         if check.cpu_seconds is not None and used > check.cpu_seconds:
             return _failed(check, f"`{name}` used {used:.0f} s of CPU time, more than its budget of "
                                   f"{check.cpu_seconds:g} s")
@@ -596,6 +600,24 @@ def _spec_inputs_only():
     finally:
         providers._get_local_constants = saved
         providers.CONSTANTS_CACHE.cache.clear()
+
+
+# What a graded call must not leave behind (the kinds the worker reports, see worker._side_effects)
+SIDE_EFFECTS = {
+    "default_dtype": "changed torch's default dtype (torch.set_default_dtype) and did not restore it",
+    "grad_mode": "left gradient tracking switched on or off (torch.set_grad_enabled); use "
+                 "`with torch.no_grad():` so that it is restored",
+    "global_hooks": "left a global module hook registered",
+    "hooks": "left hooks registered on the model it was given: keep each handle that "
+             "register_forward_hook returns and call handle.remove() (in a `finally:`) before returning",
+    "model_changed": "changed the weights of the model it was given",
+}
+
+
+def _side_effect_message(name: str, reply: dict) -> str:
+    effects = [str(e) for e in reply.get("effects", []) if isinstance(e, str)]
+    said = "; ".join(SIDE_EFFECTS.get(e, "changed global state") for e in effects) or "changed global state"
+    return f"`{name}` has a side effect a graded function must not have.\nHint: it {said}"
 
 
 def _failed(check: Check, message: str) -> CheckResult:

@@ -271,6 +271,109 @@ def drop_statement(node, parent):
         yield ast.Pass()
 
 
+def drop_keyword(node, parent):
+    """A keyword argument dropped, so the callee's default applies: `LayerNorm(d, eps=eps)` →
+    `LayerNorm(d)`, `torch.multinomial(p, 1, generator=g)` → `torch.multinomial(p, 1)`."""
+    if isinstance(node, ast.Call):
+        for kw in node.keywords:
+            if kw.arg is not None:
+                call = copy.copy(node)
+                call.keywords = [k for k in node.keywords if k is not kw]
+                yield call
+
+
+def drop_argument(node, parent):
+    """The last positional argument of a call dropped (of two or more), so the callee's default
+    applies: `LayerNorm(config.d_model, config.layer_norm_eps)` → `LayerNorm(config.d_model)`."""
+    if not isinstance(node, ast.Call) or len(node.args) < 2:
+        return
+    last = node.args[-1]
+    if not isinstance(last, ast.Starred) \
+            and not (isinstance(last, ast.Constant) and isinstance(last.value, str)) \
+            and not (isinstance(node.func, ast.Name) and node.func.id in NO_SWAP):
+        call = copy.copy(node)
+        call.args = node.args[:-1]
+        yield call
+
+
+def drop_raise(node, parent):
+    """An argument check deleted: `if d % 2: raise ValueError(...)` → `pass`."""
+    if isinstance(node, ast.If) and not node.orelse and any(isinstance(s, ast.Raise) for s in node.body):
+        yield ast.Pass()
+
+
+def drop_call(node, parent):
+    """A call made for its effect deleted: a cleanup (`handle.remove()`), a check helper
+    (`_check_tokens(tokens, model)`), an in-place update (`p.copy_(...)`)."""
+    if isinstance(node, ast.Expr) and isinstance(node.value, ast.Call):
+        yield ast.Pass()
+
+
+INPLACE = {"add", "sub", "mul", "div", "masked_fill", "clamp", "exp", "neg", "abs", "sqrt", "log", "fill",
+           "zero", "copy", "pow", "tril", "triu", "sigmoid", "tanh", "relu", "clamp_min", "clamp_max",
+           "index_fill", "scatter", "transpose", "unsqueeze", "squeeze", "t"}
+
+
+def inplace(node, parent):
+    """An out-of-place op swapped for its in-place twin and back: `x.masked_fill(m, v)` ↔
+    `x.masked_fill_(m, v)`, and `z = z - m` → `z -= m` (which changes the caller's tensor
+    when z is an argument)."""
+    if isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute) and not _is_module(node.func.value):
+        attr = node.func.attr
+        if attr in INPLACE:
+            yield ast.Call(ast.Attribute(node.func.value, attr + "_", node.func.ctx), node.args, node.keywords)
+        elif attr.endswith("_") and attr[:-1] in INPLACE:
+            yield ast.Call(ast.Attribute(node.func.value, attr[:-1], node.func.ctx), node.args, node.keywords)
+    if isinstance(node, ast.Assign) and len(node.targets) == 1 and isinstance(node.targets[0], ast.Name) \
+            and isinstance(node.value, ast.BinOp) and isinstance(node.value.left, ast.Name) \
+            and node.value.left.id == node.targets[0].id and type(node.value.op) in ARITH_SWAP:
+        yield ast.AugAssign(ast.Name(node.targets[0].id, ast.Store()), node.value.op, node.value.right)
+
+
+def _defaults(tree: ast.Module) -> dict[str, ast.expr]:
+    """Name → its default, a literal: every parameter default and every dataclass-style field
+    (`layer_norm_eps: float = 1e-5`) of the module."""
+    found: dict[str, ast.expr] = {}
+    for node in ast.walk(tree):
+        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
+            positional = node.args.posonlyargs + node.args.args
+            pairs = list(zip(positional[len(positional) - len(node.args.defaults):], node.args.defaults))
+            pairs += [(a, d) for a, d in zip(node.args.kwonlyargs, node.args.kw_defaults) if d is not None]
+            for arg, default in pairs:
+                if _literal(default):
+                    found.setdefault(arg.arg, default)
+        elif isinstance(node, ast.ClassDef):
+            for item in node.body:
+                if isinstance(item, ast.AnnAssign) and isinstance(item.target, ast.Name) and item.value is not None \
+                        and _literal(item.value):
+                    found.setdefault(item.target.id, item.value)
+    return found
+
+
+def _literal(node: ast.AST) -> bool:
+    return _number(node) is not None or (isinstance(node, ast.Constant) and node.value is None) or (
+        isinstance(node, ast.Attribute) and _is_module(node.value))  # torch.float32
+
+
+def default_value(node, parent, defaults=None):
+    """A value passed through to a call replaced by its default: `LayerNorm(d, config.layer_norm_eps)`
+    → `LayerNorm(d, 1e-05)`, `_frequencies(n, d, base)` → `_frequencies(n, d, 10000.0)`."""
+    if not isinstance(node, ast.Call) or not defaults:
+        return
+    places = [(i, a) for i, a in enumerate(node.args)] + [(kw, kw.value) for kw in node.keywords if kw.arg]
+    for where, value in places:
+        name = value.id if isinstance(value, ast.Name) else value.attr if isinstance(value, ast.Attribute) else None
+        if name not in defaults or isinstance(value, ast.Attribute) and _is_module(value.value):
+            continue
+        call = copy.copy(node)
+        if isinstance(where, int):
+            call.args = [*node.args[:where], copy.deepcopy(defaults[name]), *node.args[where + 1:]]
+        else:
+            call.keywords = [ast.keyword(k.arg, copy.deepcopy(defaults[name])) if k is where else k
+                             for k in node.keywords]
+        yield call
+
+
 def _is_module(node: ast.AST) -> bool:
     """`torch`, `math`, `torch.nn.functional`: a module, not a tensor (by the names used here)."""
     while isinstance(node, ast.Attribute):
@@ -284,7 +387,15 @@ OPERATORS: dict[str, Operator] = {
     "sibling": sibling, "slice": slice_bound, "compare": compare, "arith": arith, "drop-term": drop_term,
     "constant": constant, "special-float": special_float, "sign": sign, "swap-args": swap_args,
     "drop-statement": drop_statement,
+    # the bugs of an API's edges: a keyword or argument left out, a check or cleanup deleted,
+    # a configured value replaced by its default, an op made in-place or out-of-place
+    "drop-kwarg": drop_keyword, "drop-arg": drop_argument, "drop-raise": drop_raise, "drop-call": drop_call,
+    "default-value": default_value, "inplace": inplace,
 }
+# The operators before the API-edge ones: `make test`'s fixed floor sample draws from these only,
+# so its mutants (and its cost in the default suite) stay what they were; `make audit` uses all.
+CLASSIC = ("dim", "keepdim", "mask", "reshape", "unwrap", "sibling", "slice", "compare", "arith", "drop-term",
+           "constant", "special-float", "sign", "swap-args", "drop-statement")
 
 
 # --------------------------------------------------------------------------- generation
@@ -366,6 +477,7 @@ def _mutants_of(source: str, names: frozenset[str] | None) -> tuple[Mutant, ...]
         offsets.append(offsets[-1] + len(line))
     seen = {source}
     found: list[Mutant] = []
+    operators = dict(OPERATORS, **{"default-value": functools.partial(default_value, defaults=_defaults(tree))})
     for qualified, top, func in functions(tree):
         if names is not None and top not in names:
             continue
@@ -375,7 +487,7 @@ def _mutants_of(source: str, names: frozenset[str] | None) -> tuple[Mutant, ...]
         for node in ast.walk(func):
             if id(node) in skip or node is func or getattr(node, "lineno", None) is None:
                 continue
-            for op_name, operator in OPERATORS.items():
+            for op_name, operator in operators.items():
                 for new in operator(node, parents.get(id(node))):
                     mutant = _apply(source, offsets, span, func, node, new)
                     if mutant is None or mutant in seen:
@@ -386,7 +498,7 @@ def _mutants_of(source: str, names: frozenset[str] | None) -> tuple[Mutant, ...]
                     before = "".join(lines[start - 1:end])
                     after = "\n".join(mutant.splitlines()[start - 1:end + shift])
                     found.append(Mutant(qualified, op_name, start, _one_line(before), _one_line(after), mutant,
-                                        id(node) in guards))
+                                        id(node) in guards or op_name == "drop-raise"))
     return tuple(found)
 
 

@@ -159,3 +159,17 @@ class Unit:
 
     def banned_for(self, question: Question) -> tuple[str, ...]:
         return self.banned if question.banned is None else question.banned
+
+
+REFUSALS = "raises ValueError for the invalid arguments its docstring lists"
+
+
+def refusals(function: str, *examples: Example, points: float = 0.5, **check: Any) -> Check:
+    """A small check of its own: each of `examples` is a call the reference refuses with
+    ValueError (its documented invalid arguments), so the student's must raise ValueError too.
+    Each example's hint names the documented case. tests/test_refusals.py proves that the
+    reference does raise on every one."""
+    from hypothesis import strategies as st
+
+    return Check(REFUSALS, function, st.sampled_from([ex.call for ex in examples]), points=points,
+                 examples=examples, max_examples=1, **check)

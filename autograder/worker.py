@@ -129,8 +129,8 @@ class ModelRef:
 
 
 def encode(value, blobs):
-    """Turn tensors, NumPy arrays and scalars, NumPy functions, numbers, strings, lists, tuples
-    and str-keyed dicts into JSON + blobs.
+    """Turn tensors, NumPy arrays and scalars, NumPy functions, torch dtypes, unused seeded
+    torch.Generators, numbers, strings, lists, tuples and str-keyed dicts into JSON + blobs.
 
     Anything else becomes {"$other": type name, "repr": short repr}: the trusted side reports
     it as a wrong type without ever reconstructing the object.
@@ -155,6 +155,11 @@ def encode(value, blobs):
                            "kwargs": encode(value.kwargs, blobs), "state_dict": encode(value.state_dict, blobs)}}
     if isinstance(value, torch.dtype):
         return {"$dtype": str(value).removeprefix("torch.")}
+    if type(value) is torch.Generator and value.device.type == "cpu":
+        # an unused seeded generator travels as its seed (a used one's state cannot be sent)
+        fresh = torch.Generator().manual_seed(value.initial_seed())
+        if torch.equal(fresh.get_state(), value.get_state()):
+            return {"$generator": value.initial_seed()}
     if type(value) is torch.Tensor or type(value) is torch.nn.Parameter:
         t = value.detach().cpu()
         dtype = str(t.dtype).removeprefix("torch.")
@@ -216,6 +221,11 @@ def decode(value, blobs, build=None):
         if not isinstance(dtype, torch.dtype):
             raise ValueError("unknown dtype")
         return dtype
+    if "$generator" in value:
+        seed = value["$generator"]
+        if type(seed) is not int or not 0 <= seed < 2**64:
+            raise ValueError("malformed generator seed")
+        return torch.Generator().manual_seed(seed)
     if "$other" in value:
         return Opaque(value["$other"], value.get("repr", ""))
     if "$array" in value:  # a NumPy array (or scalar, e.g. np.float32(1.5)) stays NumPy
@@ -366,6 +376,66 @@ def _banned_mode(names, used, owners=None, exempted=None):
     return Mode()
 
 
+# A banned function -> the ATen operators that do its work. The function mode above refuses a
+# banned function by its Python name (and aliases of the same object); this table refuses the
+# work itself, however it is reached: another public function (F.cross_entropy runs
+# log_softmax), a private entry point (torch._softmax, torch._C._nn.gelu) or the operator
+# itself (torch.ops.aten._softmax). Keyed by the banned name's last part; ATen decomposes
+# composite operators before they reach a dispatch mode, so the kernels are what is listed.
+_SDPA_KERNELS = ("_scaled_dot_product_flash_attention_for_cpu", "_scaled_dot_product_attention_math",
+                 "_scaled_dot_product_flash_attention", "_scaled_dot_product_efficient_attention",
+                 "_scaled_dot_product_cudnn_attention", "_scaled_dot_product_fused_attention_overrideable")
+_NLL_KERNELS = ("nll_loss_forward", "nll_loss2d_forward")
+_ATEN_WORK = {
+    "softmax": ("_softmax",), "log_softmax": ("_log_softmax",),
+    "scaled_dot_product_attention": _SDPA_KERNELS,
+    "multi_head_attention_forward": ("_native_multi_head_attention",),
+    "MultiheadAttention": ("_native_multi_head_attention",),
+    "TransformerEncoderLayer": ("_transformer_encoder_layer_fwd",),
+    "layer_norm": ("native_layer_norm",), "LayerNorm": ("native_layer_norm",),
+    "gelu": ("gelu",), "GELU": ("gelu",),
+    "cross_entropy": ("_log_softmax", *_NLL_KERNELS), "nll_loss": _NLL_KERNELS,
+}
+
+
+def _banned_ops(names):
+    """{ATen operator name: the banned name it does the work of}; "*" for a "torch.*" ban."""
+    ops = {}
+    for name in names:
+        if name.endswith(".*"):
+            ops["*"] = name
+        for op in _ATEN_WORK.get(name.rsplit(".", 1)[-1], ()):
+            ops.setdefault(op, name)
+    return ops
+
+
+def _banned_dispatch_mode(names, used, owners=None, exempted=None):
+    """A TorchDispatchMode that refuses the ATen operators of the banned functions, or None.
+
+    As in `_banned_mode`, work done inside one of the target's dependencies (`owners`) is let
+    through and noted in `exempted`, for the dependency's own question.
+    """
+    ops = _banned_ops(names)
+    if not ops:
+        return None
+    from torch.utils._python_dispatch import TorchDispatchMode
+
+    class Mode(TorchDispatchMode):
+        def __torch_dispatch__(self, func, types, args=(), kwargs=None):
+            op = getattr(getattr(func, "overloadpacket", None), "__name__", "")
+            name = ops.get(op) or ops.get("*")
+            if name:
+                dependency = owners.dependency() if owners is not None else None
+                if dependency is not None:
+                    exempted.setdefault(dependency, []).append(name)
+                    return func(*args, **(kwargs or {}))
+                used.append(f"{name} (its operator aten.{op})")
+                raise BannedCallError(f"{name} is not allowed in this question")
+            return func(*args, **(kwargs or {}))
+
+    return Mode()
+
+
 def _student_traceback(exc):
     """The traceback lines that point into the student's own cells, and the error line."""
     import traceback
@@ -443,14 +513,70 @@ def _state_dicts(value):
     return value
 
 
+_HOOK_DICTS = ("_forward_hooks", "_forward_pre_hooks", "_backward_hooks", "_backward_pre_hooks")
+_GLOBAL_HOOKS = ("_global_forward_hooks", "_global_forward_pre_hooks", "_global_backward_hooks",
+                 "_global_backward_pre_hooks")
+
+
+def _hook_count(model):
+    return sum(len(getattr(m, name, None) or ()) for m in model.modules() for name in _HOOK_DICTS)
+
+
+def _global_state():
+    """The torch settings a graded call must leave as it found them."""
+    import torch
+    from torch.nn.modules import module as nn_module
+
+    return {"default_dtype": torch.get_default_dtype(), "grad_mode": torch.is_grad_enabled(),
+            "global_hooks": tuple(len(getattr(nn_module, name, ())) for name in _GLOBAL_HOOKS)}
+
+
+def _side_effects(before, models):
+    """The kinds of forbidden side effect the call had (restoring torch's settings as it goes):
+    "default_dtype", "grad_mode", "global_hooks" changed; "hooks" left on a model argument;
+    "model_changed": a model argument's weights changed."""
+    import torch
+
+    effects = []
+    after = _global_state()
+    if after["default_dtype"] != before["default_dtype"]:
+        effects.append("default_dtype")
+        torch.set_default_dtype(before["default_dtype"])
+    if after["grad_mode"] != before["grad_mode"]:
+        effects.append("grad_mode")
+        torch.set_grad_enabled(before["grad_mode"])
+    if after["global_hooks"] != before["global_hooks"]:
+        effects.append("global_hooks")
+    for model, state_dict, hooks in models:
+        if _hook_count(model) != hooks and "hooks" not in effects:
+            effects.append("hooks")
+        now = model.state_dict()
+        if "model_changed" not in effects and (now.keys() != state_dict.keys() or not all(
+                now[k].shape == v.shape and torch.equal(now[k], v) for k, v in state_dict.items())):
+            effects.append("model_changed")
+    return effects
+
+
 def _call(namespace, header, blobs):
     import torch
 
     target = namespace.get(header["target"])
     if target is None:
         return {"status": "missing"}, []
-    args = decode(header["args"], blobs, _build_model)
-    kwargs = decode(header["kwargs"], blobs, _build_model)
+    models = []  # (each model argument, a copy of the weights it was given, its hook count)
+
+    def build(recipe):
+        model = _build_model(recipe)
+        models.append((model, {k: v.detach().clone() for k, v in recipe["state_dict"].items()}, _hook_count(model)))
+        return model
+
+    args = decode(header["args"], blobs, build)
+    kwargs = decode(header["kwargs"], blobs, build)
+    # Every graded call starts from torch's own settings, whatever the notebook's cells (which
+    # may call the student's functions) left behind; a change the call makes is its own.
+    torch.set_default_dtype(torch.float32)
+    torch.set_grad_enabled(True)
+    before = _global_state()
     used, exempted = [], {}
     exempt = [str(n) for n in header.get("exempt", [])]
     # the module a function is given (generate's GPT) is the target's own code, unless it is a
@@ -468,7 +594,11 @@ def _call(namespace, header, blobs):
     if cls is None or config_class is None:
         return {"status": "missing"}, []
     try:
-        with _banned_mode(header.get("banned", []), used, owners, exempted):
+        import contextlib
+
+        banned = header.get("banned", [])
+        dispatch = _banned_dispatch_mode(banned, used, owners, exempted) or contextlib.nullcontext()
+        with _banned_mode(banned, used, owners, exempted), dispatch:
             if "init" in header:  # an nn.Module class: construct, load weights, then call
                 init_args, init_kwargs = decode(header["init"], blobs)
                 if "config_class" in header:
@@ -484,6 +614,7 @@ def _call(namespace, header, blobs):
             if header.get("state_dicts"):  # a trained model comes back as its tensors only
                 result = _state_dicts(result)
     except BaseException as exc:
+        _side_effects(before, ())  # restore torch's settings for the next call
         return {
             "status": "banned" if used else "error",
             "banned_used": used,
@@ -491,7 +622,11 @@ def _call(namespace, header, blobs):
             "traceback": _student_traceback(exc),
         }, []
     if used:  # the student caught our BannedCallError and carried on
+        _side_effects(before, ())
         return {"status": "banned", "banned_used": used}, []
+    effects = _side_effects(before, models)
+    if effects:
+        return {"status": "side_effect", "effects": effects}, []
     out_blobs = []
     reply = {
         "status": "ok",

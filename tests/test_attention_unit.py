@@ -100,13 +100,13 @@ def test_reference_scores_full_marks(grader, unit):
     report = grader.cached("reference")
     assert report.status == "ok", report.notes
     assert report.scores() == full_marks(unit), feedback(report)
-    assert report.score == report.max_score == 22
+    assert report.score == report.max_score == 24
     assert not report.notes, report.notes  # every cell of the notebook ran
 
 
 def test_untouched_stub_scores_zero_with_a_message_per_question(grader, unit):
     report = grader.cached("stub")
-    assert report.score == 0 and report.max_score == 22
+    assert report.score == 0 and report.max_score == 24
     assert [q.name for q in report.questions] == list(QUESTIONS)
     for question in report.questions:
         for check in question.checks:

@@ -21,8 +21,10 @@ from autograder.__main__ import main
 
 
 def afters(source: str, operator: str) -> set[str]:
-    """The edited lines that `operator` makes of a tiny function body."""
-    code = "import math\nimport torch\n\ndef f(x, y, m, n, dim):\n" + textwrap.indent(textwrap.dedent(source), "    ")
+    """The edited lines that `operator` makes of a tiny function body (`dim` and `eps` have
+    defaults, for the default-value operator)."""
+    code = ("import math\nimport torch\n\ndef f(x, y, m, n, dim=-1, eps=1e-5):\n"
+            + textwrap.indent(textwrap.dedent(source), "    "))
     return {m.after for m in mutate.mutants_of(code) if m.operator == operator}
 
 
@@ -61,6 +63,15 @@ def afters(source: str, operator: str) -> set[str]:
     ("sibling", "return torch.sin(x)", {"return torch.cos(x)"}),
     ("special-float", 'return x.masked_fill(m, float("-inf"))', {"return x.masked_fill(m, float('inf'))"}),
     ("drop-statement", "x = x - x.amax()\nreturn x", {"pass"}),
+    ("drop-kwarg", "return g(x, eps=n, dim=dim)", {"return g(x, dim=dim)", "return g(x, eps=n)"}),
+    ("drop-arg", "return g(x, y, n)", {"return g(x, y)"}),
+    ("drop-raise", "if n < 0:\n    raise ValueError('n')\nreturn x", {"pass"}),
+    ("drop-call", "h = x.register_forward_hook(y)\nh.remove()\nreturn x", {"pass"}),
+    ("default-value", "return g(x, dim)", {"return g(x, -1)"}),
+    ("default-value", "return g(x, eps=m.eps)", {"return g(x, eps=1e-05)"}),
+    ("inplace", "return x.masked_fill(m, 0.0)", {"return x.masked_fill_(m, 0.0)"}),
+    ("inplace", "x.mul_(2)\nreturn x", {"x.mul(2)"}),
+    ("inplace", "x = x - y\nreturn x", {"x -= y"}),
 ])
 def test_each_operator_makes_the_expected_mutant(operator, source, expected):
     assert afters(source, operator) == expected
@@ -76,7 +87,9 @@ def test_docstrings_messages_and_argument_names_are_left_alone():
     ''')
     found = mutate.mutants_of(code)
     assert found, "the condition and the call are still mutated"
-    assert all("Scale" not in m.before and "must be" not in m.before for m in found)
+    # the whole check may go (drop-raise), but its message is never edited
+    assert all("Scale" not in m.before and "must be" not in m.before for m in found if m.operator != "drop-raise")
+    assert all("must be" not in m.after for m in found)
     assert not [m for m in found if m.operator == "swap-args"]  # ("x", x) is a name, not a bug
 
 
@@ -129,6 +142,12 @@ def test_reports_list_survivors_as_diffs_and_leave_equivalent_mutants_out_of_the
     assert "<html" in page and "Smallest failing input" in page
     paths = audit.write_reports(result, tmp_path)
     assert [p.name for p in paths] == ["toy.md", "toy.html", "toy.json"]
+    # the kill rate of each operator: killed / (killed + survived), equivalent mutants apart
+    rates = audit.per_operator(result)
+    assert sum(map(sum, rates.values())) == 3
+    line = audit.operator_line(result)
+    for op, (killed, survived, equivalent) in rates.items():
+        assert f"{op} {killed}/{killed + survived}" in line and f"| {op} | {killed} | {survived} |" in markdown
 
 
 def test_audit_command_has_help_and_refuses_unknown_units(capsys):

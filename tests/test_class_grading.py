@@ -41,7 +41,7 @@ from autograder import export, sandbox
 from conftest import (CORPUS, EXPECTED_SANDBOX_UID, PROJECT, PYTHON, QUESTIONS, STUB, corpus_names,
                       entry_notebook, leftover_processes, load_entry, reference_notebook)
 
-POINTS = {"softmax": 3, "log_softmax": 3, "masked_softmax": 4, "causal_mask": 2, "padding_mask": 2}
+POINTS = {"softmax": 3.5, "log_softmax": 3.5, "masked_softmax": 4.5, "causal_mask": 2.5, "padding_mask": 2.5}
 HEADER = ["name", "email", "sid", "submission", *QUESTIONS, "total", "max", "status"]
 SLOW = os.environ.get("AUTOGRADER_SLOW_TESTS") == "1"
 # sandbox uids of the CLI runs here: disjoint from every other test's (one block per xdist worker)
@@ -265,7 +265,7 @@ def test_every_student_gets_a_row_with_the_right_scores(graded):
             assert row[1:4] == [email, sid, sub.key], row
             scores = dict(zip(QUESTIONS, map(float, row[4:9])))
             total, maximum, status = float(row[9]), float(row[10]), row[11]
-            assert maximum == 14 and total == sum(scores.values())
+            assert maximum == 16.5 and total == sum(scores.values())
             if sub.expect == "full":
                 assert scores == POINTS and status == "ok", (sub.key, row)
             elif sub.expect == "zero":
@@ -290,7 +290,7 @@ def test_hostile_neighbours_under_jobs_2_change_no_honest_score(graded):
     assert not graded["left"], "sandboxed processes outlived grading"
     for sub in graded["subs"]:  # the results writer could not touch any results.json
         results = json.loads((graded["first"] / sub.key / "results.json").read_text())
-        assert results["score"] <= 14 and [t["name"] for t in results["tests"]] == list(QUESTIONS)
+        assert results["score"] <= 16.5 and [t["name"] for t in results["tests"]] == list(QUESTIONS)
 
 
 def test_killed_and_resumed_run_gives_the_same_csv(graded):
@@ -315,7 +315,7 @@ def test_results_and_feedback_per_submission(graded):
         results = json.loads((folder / "results.json").read_text())
         assert {t["name"]: t["max_score"] for t in results["tests"]} == POINTS
         md, page = (folder / "feedback.md").read_text(), (folder / "feedback.html").read_text()
-        assert f"Score: {results['score']:g} / 14" in md and f"Score: {results['score']:g} / 14" in page
+        assert f"Score: {results['score']:g} / 16.5" in md and f"Score: {results['score']:g} / 16.5" in page
         assert sub.students[0][0] in md
     wrong = [s for s in graded["subs"] if s.expect == "loses" and s.honest]
     hinted = [s for s in wrong if "Hint:" in (graded["first"] / s.key / "feedback.md").read_text()]

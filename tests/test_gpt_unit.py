@@ -149,7 +149,7 @@ def test_reference_trains_to_full_marks(reference_report, unit):
     report = reference_report
     assert report.status == "ok", report.notes
     assert report.scores() == full_marks(unit), feedback(report)
-    assert report.score == report.max_score == 18
+    assert report.score == report.max_score == 19.5
     assert not report.notes, report.notes  # every cell ran (the training demo is otter_ignore'd)
     assert "of 2000 fresh sequences exactly" in message_all(report, TRAIN)
     assert_no_secrets(feedback(report))
@@ -162,7 +162,7 @@ def message_all(report, question: str) -> str:
 
 def test_untouched_stub_scores_zero_with_a_message_per_question(grader, unit):
     report = grader.cached("stub")
-    assert report.score == 0 and report.max_score == 18
+    assert report.score == 0 and report.max_score == 19.5
     assert [q.name for q in report.questions] == list(QUESTIONS)
     for question in report.questions:
         for check in question.checks:

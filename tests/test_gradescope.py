@@ -416,7 +416,7 @@ def test_gradescope_scores_equal_the_cli(graded, name):
 
 def test_reference_gets_full_marks_and_stub_zero(graded):
     reference, stub = graded.results("reference.ipynb"), graded.results("stub.ipynb")
-    assert total(reference) == 14 and all(t["score"] == t["max_score"] for t in reference["tests"])
+    assert total(reference) == 16.5 and all(t["score"] == t["max_score"] for t in reference["tests"])
     assert total(stub) == 0
     for test in stub["tests"]:
         assert "not implemented yet" in test["output"], test
@@ -535,7 +535,7 @@ def test_detached_child_does_not_outlive_grading(graded):
     assert "pwned_by_child" not in sim["marks"], "a pickle sent by the child was unpickled"
     # the rest of the notebook was graded normally
     assert {q: s for q, s in scores(graded.results("hostile")).items() if q != "softmax"} == \
-        {"log_softmax": 3, "masked_softmax": 4, "causal_mask": 2, "padding_mask": 2}
+        {"log_softmax": 3.5, "masked_softmax": 4.5, "causal_mask": 2.5, "padding_mask": 2.5}
 
 
 def test_no_pdf_is_made(graded):

@@ -28,7 +28,7 @@ from conftest import UnitFiles
 UNIT = "positional"
 FILES = UnitFiles(UNIT)
 QUESTIONS = ("sinusoidal_encoding", "rotary_embedding", "alibi_slopes", "alibi_bias")
-POINTS = {"sinusoidal_encoding": 3.0, "rotary_embedding": 3.0, "alibi_slopes": 2.0, "alibi_bias": 2.5}
+POINTS = {"sinusoidal_encoding": 4.0, "rotary_embedding": 3.5, "alibi_slopes": 2.5, "alibi_bias": 3.0}
 WRONG, CORRECT, HOSTILE = (FILES.corpus_names(kind) for kind in ("wrong", "correct", "hostile"))
 
 
@@ -131,12 +131,12 @@ def test_reference_scores_full_marks(pos_grader):
     report = pos_grader.cached("reference")
     assert report.status == "ok", report.notes
     assert report.scores() == POINTS, feedback(report)
-    assert report.score == report.max_score == 10.5
+    assert report.score == report.max_score == 13
 
 
 def test_untouched_stub_scores_zero_with_a_message_per_question(pos_grader):
     report = pos_grader.cached("stub")
-    assert report.score == 0 and report.max_score == 10.5
+    assert report.score == 0 and report.max_score == 13
     assert [q.name for q in report.questions] == list(QUESTIONS)
     for question in report.questions:
         for check in question.checks:

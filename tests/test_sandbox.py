@@ -291,3 +291,101 @@ print([pid for pid in orphans if os.path.exists(f"/proc/{pid}")])
     done = subprocess.run([sys.executable, "-c", script], cwd=PROJECT, capture_output=True, text=True, timeout=60)
     assert done.returncode == 0, done.stderr
     assert done.stdout.strip() == "[]", "orphans still existed (dying or zombie) after kill_strays"
+
+
+CONTRACT_CELL = r'''
+import torch
+from torch import nn
+
+def to_dtype(x, dtype=torch.float32):
+    return x.to(dtype), dtype
+
+def sample(generator):
+    return torch.rand(3, generator=generator)
+
+def sets_default_dtype(x):
+    torch.set_default_dtype(torch.float64)
+    return x
+
+def grad_off(x):
+    torch.set_grad_enabled(False)
+    return x
+
+def polite(x):
+    with torch.no_grad():
+        return x * 2
+
+def leaves_hook(model):
+    model.register_forward_hook(lambda *a: None)
+    return 1
+
+def removes_hook(model):
+    handle = model.register_forward_hook(lambda *a: None)
+    handle.remove()
+    return 1
+
+def changes_weights(model):
+    with torch.no_grad():
+        model.weight.add_(1.0)
+    return 1
+
+def private_softmax(x):
+    return torch._softmax(x, -1, False)
+
+def aten_softmax(x):
+    return torch.ops.aten._softmax.default(x, -1, False)
+
+def caught_private_softmax(x):
+    try:
+        return torch._softmax(x, -1, False)
+    except Exception:
+        return x
+
+def own_softmax(x):
+    e = (x - x.amax(-1, keepdim=True)).exp()
+    return e / e.sum(-1, keepdim=True)
+'''
+
+
+def test_dtypes_cross_the_wire_and_side_effects_and_banned_work_are_reported(make_worker):
+    """A torch.dtype travels both ways, a seeded generator as its seed; a call that changes torch's global settings, leaves a
+    hook on or changes the weights of a model argument is reported as a side effect (typed
+    kinds) and the settings are restored; a banned function's ATen operator is refused however
+    it is reached (a private entry point, torch.ops), even when the student catches the error."""
+    import torch
+
+    w = make_worker(Limits(cell_seconds=30, call_seconds=60))  # the first ban resolves torch's names: seconds
+    assert run(w, CONTRACT_CELL)["ok"]
+    got, dtype = call(w, "to_dtype", torch.ones(2), torch.float64)
+    assert dtype is torch.float64 and got.dtype == torch.float64
+    # an unused seeded generator travels as its seed: the worker draws what we would
+    assert torch.equal(call(w, "sample", torch.Generator().manual_seed(3)),
+                       torch.rand(3, generator=torch.Generator().manual_seed(3)))
+
+    def reply(target, *args, banned=(), **kwargs):
+        blobs: list[bytes] = []
+        header = {"target": target, "args": wire.encode(tuple(args), blobs),
+                  "kwargs": wire.encode(kwargs, blobs), "banned": list(banned)}
+        answer = w.call(header, blobs)[0]
+        answer.pop("blobs", None)
+        return answer
+
+    assert reply("sets_default_dtype", torch.ones(1)) == {"status": "side_effect", "effects": ["default_dtype"]}
+    assert reply("grad_off", torch.ones(1)) == {"status": "side_effect", "effects": ["grad_mode"]}
+    assert reply("polite", torch.ones(1))["status"] == "ok"  # and the settings were restored above
+    assert call(w, "to_dtype", torch.ones(2))[0].dtype == torch.float32
+
+    linear = torch.nn.Linear(2, 2)
+    model = wire.ModelRef("torch_nn", "Linear", {"in_features": 2, "out_features": 2}, 0,
+                          {k: v.detach().clone() for k, v in linear.state_dict().items()})
+    run(w, "import sys, torch\nsys.modules['torch_nn'] = torch.nn")  # a "provided" module for the recipe
+    assert reply("leaves_hook", model) == {"status": "side_effect", "effects": ["hooks"]}
+    assert reply("removes_hook", model)["status"] == "ok"
+    assert reply("changes_weights", model) == {"status": "side_effect", "effects": ["model_changed"]}
+
+    x = torch.randn(2, 3)
+    for target in ("private_softmax", "aten_softmax", "caught_private_softmax"):
+        answer = reply(target, x, banned=["torch.softmax"])
+        assert answer["status"] == "banned" and "aten._softmax" in " ".join(answer["banned_used"]), answer
+    assert reply("own_softmax", x, banned=["torch.softmax"])["status"] == "ok"
+    assert reply("private_softmax", x)["status"] == "ok"  # not banned where the unit allows it

@@ -152,12 +152,12 @@ def test_reference_scores_full_marks(grader, unit):
     report = grader.cached("reference")
     assert report.status == "ok", report.notes
     assert report.scores() == full_marks(unit)
-    assert report.score == report.max_score == 14
+    assert report.score == report.max_score == 16.5
 
 
 def test_untouched_stub_scores_zero_with_a_message_per_question(grader, unit):
     report = grader.cached("stub")
-    assert report.score == 0 and report.max_score == 14
+    assert report.score == 0 and report.max_score == 16.5
     assert [q.name for q in report.questions] == list(QUESTIONS)
     for question in report.questions:
         for check in question.checks:

@@ -4,7 +4,7 @@ Each question's hidden checks compare the student's code with solutions/attentio
 hypothesis-drawn inputs: Lq != Lk, d_k != d_v, batch dims of rank 0 to 2, n_heads >= 2 (so
 d_head != D), masks broadcast from [Lq, Lk] and [B, 1, Lk], fully masked query rows,
 cross-attention, biases present and absent, float32 and float64. The explicit examples aim
-at the classic bugs of DESIGN.md; the hints below recompute each classic bug from the
+at the classic bugs; the hints below recompute each classic bug from the
 failing input and name it when the student's output matches it.
 
 Points are split so that a bug on extreme inputs (fully masked rows, huge scores) keeps the
@@ -20,7 +20,7 @@ from hypothesis.extra import numpy as hnp
 
 from .. import strategies as ts
 from ..compare import Exact
-from ..spec import Call, Check, Example, Hint, Question, Unit
+from ..spec import Call, Check, Example, Hint, Question, Unit, refusals
 from . import attention_public as public
 
 BANNED = (
@@ -483,6 +483,72 @@ def _examples(*calls):
     return tuple(Example(call, "") for call in calls)
 
 
+# ----------------------------------------------------------------------------- invalid arguments
+# One example per documented ValueError case, each function's a check of its own (0.5 points).
+
+
+def _refuse(hint, *args, names=SDPA_NAMES, init=None, **kwargs):
+    return Example(Call(args, kwargs, names=names, init=init), hint)
+
+
+_Q, _K, _V = _uniform(2, 4, seed=400), _uniform(3, 4, seed=401), _uniform(3, 2, seed=402)
+SDPA_REFUSALS = refusals(
+    "scaled_dot_product_attention",
+    _refuse("q must be a floating-point tensor: raise ValueError for an integer one", torch.ones(2, 4, dtype=torch.int64),
+            _K, _V),
+    _refuse("q must have at least 2 dimensions: raise ValueError for a 1-D q", _Q[0], _K, _V),
+    _refuse("q and k must have the same d_k: raise ValueError", _uniform(2, 3, seed=403), _K, _V),
+    _refuse("k and v must have the same number of keys: raise ValueError", _Q, _K, _uniform(2, 2, seed=404)),
+    _refuse("q, k and v must have the same dtype: raise ValueError", _Q, _K.double(), _V),
+    _refuse("the batch dimensions must broadcast: raise ValueError for batches 2 and 3",
+            _uniform(2, 2, 4, seed=405), _uniform(3, 3, 4, seed=406), _uniform(3, 3, 2, seed=407)),
+    _refuse("mask must be a torch.bool tensor: raise ValueError for a float mask", _Q, _K, _V, torch.ones(2, 3)),
+    _refuse("mask must broadcast to [Lq, Lk] without enlarging it: raise ValueError", _Q, _K, _V,
+            torch.ones(2, 2, 3, dtype=torch.bool)),
+    _refuse("q, k and v must be floating-point tensors: raise ValueError for integer ones",
+            *(torch.ones(2, 4, dtype=torch.int64) for _ in range(3))),
+    _refuse("q must be a torch.Tensor: raise ValueError for a list", [[1.0, 0.0, 0.0, 1.0]], _K, _V),
+    _refuse("mask must be a torch.bool tensor: raise ValueError for a list", _Q, _K, _V,
+            [[True, False, True], [True, True, True]]))
+
+MERGE_REFUSALS = refusals(
+    "merge_heads",
+    _refuse("x must have at least 3 dimensions [..., H, T, d]: raise ValueError for a 2-D x",
+            torch.zeros(2, 3), names=("x",)),
+    _refuse("x must be a torch.Tensor: raise ValueError for a list", [[[1.0]]], names=("x",)))
+
+_XQ, _W = _uniform(3, 4, seed=410), _uniform(4, 4, seed=411)
+MHA_REFUSALS = refusals(
+    "multi_head_attention",
+    _refuse("n_heads=3 does not divide D=4: raise ValueError", _XQ, _XQ, _W, _W, _W, _W, 3, names=MHA_NAMES),
+    _refuse("n_heads must be an int >= 1: raise ValueError for 0", _XQ, _XQ, _W, _W, _W, _W, 0, names=MHA_NAMES),
+    _refuse("W_q must be a matrix (2-D): raise ValueError", _XQ, _XQ, _W[0], _W, _W, _W, 2, names=MHA_NAMES),
+    _refuse("W_k must have shape (D_in, D): raise ValueError", _XQ, _XQ, _W, _uniform(3, 4, seed=412), _W, _W, 2,
+            names=MHA_NAMES),
+    _refuse("mask must be a torch.bool tensor: raise ValueError for a float mask", _XQ, _XQ, _W, _W, _W, _W, 2,
+            torch.ones(3, 3), names=MHA_NAMES),
+    _refuse("b_q must have shape (D,): raise ValueError", _XQ, _XQ, _W, _W, _W, _W, 2, names=MHA_NAMES,
+            b_q=_uniform(3, seed=413)))
+
+_X = _uniform(2, 3, 4, seed=420)
+MODULE_REFUSALS = refusals(
+    "MultiHeadSelfAttention",
+    _refuse("d_model=4 is not divisible by n_heads=3: raise ValueError in __init__", _X, names=("x",),
+            init=_module_init(4, 3)),
+    _refuse("n_heads must be an int >= 1: raise ValueError in __init__ for 0", _X, names=("x",),
+            init=_module_init(4, 0)),
+    _refuse("n_heads must be an int (bool is refused): raise ValueError in __init__ for True", _X,
+            names=("x",), init=_module_init(4, True)),
+    _refuse("x must have d_model features: raise ValueError for 3 features with d_model=4",
+            _uniform(2, 3, 3, seed=421), names=("x",), init=_module_init(4, 2)),
+    _refuse("x must have the parameters' dtype: raise ValueError for float64 x with float32 parameters",
+            _X.double(), names=("x",), init=_module_init(4, 2)),
+    _refuse("key_padding_mask must have shape x.shape[:-1]: raise ValueError", _X, names=("x",),
+            init=_module_init(4, 2), key_padding_mask=torch.ones(2, 2, dtype=torch.bool)),
+    _refuse("key_padding_mask must be a torch.bool tensor: raise ValueError", _X, names=("x",),
+            init=_module_init(4, 2), key_padding_mask=torch.ones(2, 3)))
+
+
 # ----------------------------------------------------------------------------- questions
 
 attention_q = Question(
@@ -501,6 +567,7 @@ attention_q = Question(
         Check("stays finite and exact for large scores (up to 1e4)", "scaled_dot_product_attention",
               st.one_of(attention_calls(large=True), attention_calls(mask="kept", large=True)), points=1,
               hints=SDPA_HINTS, max_examples=15, examples=_examples(SDPA_LARGE, SDPA_LARGE_MASKED, SDPA_LARGE_NEGATIVE)),
+        SDPA_REFUSALS,
     ))
 
 split_heads_q = Question(
@@ -531,6 +598,7 @@ merge_heads_q = Question(
                         Example(Call((_uniform(2, 2, 3, 2, seed=300, bound=4.0),), names=("x",)),
                                 "merge_heads must undo split_heads, with any batch dimensions: transpose the "
                                 "heads and positions back, then reshape"))),
+        MERGE_REFUSALS,
     ))
 
 mha_q = Question(
@@ -550,6 +618,7 @@ mha_q = Question(
         Check("biases b_q, b_k, b_v, b_o, each present or absent", "multi_head_attention",
               mha_calls(cross=True, biases=True), points=1, hints=MHA_HINTS, max_examples=15,
               examples=_examples(MHA_ALL_BIASES, *MHA_ONE_BIAS)),
+        MHA_REFUSALS,
     ))
 
 module_q = Question(
@@ -568,6 +637,7 @@ module_q = Question(
         Check("bias=False: four nn.Linear layers without bias", "MultiHeadSelfAttention",
               module_calls(causal="any", bias=False), points=1, hints=MODULE_HINTS, max_examples=8,
               examples=_examples(MODULE_NO_BIAS)),
+        MODULE_REFUSALS,
     ))
 
 UNIT = Unit(

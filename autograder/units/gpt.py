@@ -19,7 +19,7 @@ import torch
 from hypothesis import strategies as st
 
 from ..compare import Close, Exact
-from ..spec import Call, Check, Example, Hint, Question, Unit
+from ..spec import Call, Check, Example, Hint, Question, Unit, refusals
 from . import gpt_public as public
 
 SOFTMAX_FAMILY = ("torch.softmax", "torch.log_softmax", "torch.nn.functional.softmax",
@@ -138,20 +138,28 @@ def _idx(draw, vocab, b, t):
 
 
 @st.composite
-def model_calls(draw, too_long=False):
+def model_calls(draw, too_long=False, eps=False):
+    """idx [B, T] and GPTConfig arguments; eps: a layer_norm_eps large enough to move the logits."""
     sizes = draw(configs())
+    if eps:
+        sizes["layer_norm_eps"] = draw(st.sampled_from([0.5, 2.0, 0.25]))
     t = sizes["n_ctx"] + draw(st.integers(1, 2)) if too_long else draw(st.integers(1, sizes["n_ctx"]))
     return Call((_idx(draw, sizes["vocab_size"], draw(st.integers(1, 2)), t),), names=("idx",), init=_init(sizes))
 
 
 @st.composite
-def generate_calls(draw, past_n_ctx=False):
-    """A prompt and a number of new tokens; past_n_ctx: the sequence grows beyond n_ctx."""
+def generate_calls(draw, past_n_ctx=False, sampled=False):
+    """A prompt and a number of new tokens; past_n_ctx: the sequence grows beyond n_ctx;
+    sampled: temperature > 0 with a seeded torch.Generator (it crosses the wire as its seed)."""
     sizes = draw(configs(max_ctx=5))
     n_ctx = sizes["n_ctx"]
     t = draw(st.integers(1, n_ctx))
     new = draw(st.integers(n_ctx - t + 1, n_ctx - t + 4)) if past_n_ctx else draw(st.integers(0, n_ctx - t))
     idx = _idx(draw, sizes["vocab_size"], draw(st.integers(1, 2)), t)
+    if sampled:
+        generator = torch.Generator().manual_seed(draw(st.integers(0, 2**31)))
+        return Call((idx, new), {"temperature": draw(st.sampled_from([0.5, 1.0, 2.0])), "generator": generator},
+                    names=("idx", "max_new_tokens"), init=_init(sizes))
     return Call((idx, new), names=("idx", "max_new_tokens"), init=_init(sizes))
 
 
@@ -349,9 +357,13 @@ MODEL_TWO_HEADS = Call((torch.tensor([[0, 3, 1, 4, 2, 2], [4, 4, 0, 1, 3, 0]]),)
                        init=_init(SIZES_TWO_HEADS))
 MODEL_SHORT = Call((torch.tensor([[2, 0, 1]]),), names=("idx",), init=_init(dict(SIZES_TWO_HEADS, n_layers=3)))
 MODEL_ONE_TOKEN = Call((torch.tensor([[3], [1]]),), names=("idx",), init=_init(dict(SIZES_TWO_HEADS, n_heads=4)))
+MODEL_EPS = Call((torch.tensor([[0, 3, 1, 4], [2, 2, 4, 1]]),), names=("idx",),
+                 init=_init(dict(SIZES_TWO_HEADS, layer_norm_eps=1.0)))
 MODEL_TOO_LONG = Call((torch.zeros(1, 7, dtype=torch.int64),), names=("idx",), init=_init(SIZES_TWO_HEADS))
 GENERATE_FITS = Call((torch.tensor([[1, 2], [4, 0]]), 3), names=("idx", "max_new_tokens"),
                      init=_init(SIZES_TWO_HEADS))
+GENERATE_SAMPLED = Call((torch.tensor([[1, 2], [4, 0]]), 4), {"temperature": 1.0, "generator": torch.Generator().manual_seed(3)},
+                        names=("idx", "max_new_tokens"), init=_init(SIZES_TWO_HEADS))
 GENERATE_PAST = Call((torch.tensor([[1, 2, 3, 4]]), 5), names=("idx", "max_new_tokens"),
                      init=_init(dict(SIZES_TWO_HEADS, n_ctx=4)))
 
@@ -484,6 +496,17 @@ gpt_q = Question(
                   "tok_emb(idx) + pos_emb(positions); attention is causal; ln_f before lm_head"))),
         Check("an input longer than n_ctx raises ValueError", "GPT", model_calls(too_long=True), points=1,
               max_examples=3, **MODEL_CHECK, examples=_examples(MODEL_TOO_LONG)),
+        Check("every LayerNorm uses the config's layer_norm_eps (here not the default 1e-5)", "GPT",
+              model_calls(eps=True), points=0.5, max_examples=3, **MODEL_CHECK,
+              examples=_examples(MODEL_EPS, hint="pass config.layer_norm_eps to every LayerNorm "
+                                 "(ln1, ln2 and ln_f), and use it in LayerNorm.forward")),
+        refusals("GPTConfig",
+                 Example(Call((), dict(SIZES_TWO_HEADS, d_model=6, n_heads=4)),
+                         "GPTConfig(d_model=6, n_heads=4): d_model must be divisible by n_heads; raise "
+                         "ValueError in __post_init__"),
+                 Example(Call((), dict(SIZES_TWO_HEADS, d_model=9, n_heads=2, d_mlp=5)),
+                         "GPTConfig(d_model=9, n_heads=2): d_model must be divisible by n_heads; raise "
+                         "ValueError in __post_init__")),
     ))
 
 generate_q = Question(
@@ -496,6 +519,11 @@ generate_q = Question(
               generate_calls(past_n_ctx=True), points=1, max_examples=5, module="GPT",
               **dict(MODEL_CHECK, compare=Exact()),
               examples=_examples(GENERATE_PAST, hint="feed the model idx[:, -n_ctx:] at each step")),
+        Check("temperature > 0: sampled with torch.multinomial and the given generator", "generate",
+              generate_calls(sampled=True), points=0.5, max_examples=4, module="GPT",
+              **dict(MODEL_CHECK, compare=Exact()),
+              examples=_examples(GENERATE_SAMPLED, hint="at temperature > 0 sample each token with "
+                                 "torch.multinomial(softmax(logits / temperature), 1, generator=generator)")),
     ))
 
 TRAIN_CALL = Call()  # one call of train_sorter(), shared by the four bars (one training run)

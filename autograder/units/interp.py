@@ -20,7 +20,7 @@ from hypothesis import strategies as st
 
 from .. import units
 from ..compare import Close, Exact
-from ..spec import Call, Check, Example, Hint, Model, Question, Unit
+from ..spec import Call, Check, Example, Hint, Model, Question, Unit, refusals
 from . import interp_public as public
 
 MODULE = "interp_model"
@@ -373,6 +373,52 @@ PATCH_HINTS = (
 )
 
 
+# ----------------------------------------------------------------------------- invalid arguments
+# RANDOM_SMALL has n_ctx = 8; each example is one case of a docstring's "(else ValueError)".
+
+
+def _refuse(hint, *args, names=("model", "tokens")):
+    return Example(Call(args, names=names), hint)
+
+
+def _token_refusals(function, min_len=1):
+    cases = [
+        _refuse("tokens must be an int64 tensor: raise ValueError for int32 tokens", RANDOM_SMALL,
+                RANDOM_TOKENS.to(torch.int32)),
+        _refuse("tokens must have shape [B, T]: raise ValueError for a 1-D tensor", RANDOM_SMALL, RANDOM_TOKENS[0]),
+        _refuse("T must be at most model.n_ctx: raise ValueError for T = n_ctx + 1", RANDOM_SMALL,
+                _tokens(1, 9, 7, seed=11)),
+    ]
+    if min_len == 2:
+        cases.append(_refuse("T must be at least 2 (a next token to predict): raise ValueError for T = 1",
+                             RANDOM_SMALL, RANDOM_TOKENS[:, :1]))
+    return refusals(function, *cases)
+
+
+PATCH_NAMES = ("model", "clean_tokens", "corrupted_tokens", "answer", "wrong")
+_CLEAN, _ANSWER = _tokens(2, 5, 7, seed=12), torch.tensor([1, 2])
+PATCH_REFUSALS = refusals(
+    "patch_heads",
+    _refuse("clean_tokens and corrupted_tokens must have the same shape: raise ValueError",
+            RANDOM_SMALL, _CLEAN, _CLEAN[:, :4], _ANSWER, _ANSWER, names=PATCH_NAMES),
+    _refuse("answer must be an int64 tensor of shape [B]: raise ValueError for 3 answers of a batch of 2",
+            RANDOM_SMALL, _CLEAN, _CLEAN, torch.tensor([1, 2, 3]), _ANSWER, names=PATCH_NAMES),
+    _refuse("wrong must be an int64 tensor of shape [B]: raise ValueError for an int32 one",
+            RANDOM_SMALL, _CLEAN, _CLEAN, _ANSWER, _ANSWER.to(torch.int32), names=PATCH_NAMES),
+    _refuse("clean_tokens must be an int64 tensor [B, T]: raise ValueError for float tokens",
+            RANDOM_SMALL, _CLEAN.float(), _CLEAN, _ANSWER, _ANSWER, names=PATCH_NAMES),
+    _refuse("corrupted_tokens must be at most model.n_ctx long: raise ValueError for T = n_ctx + 1",
+            RANDOM_SMALL, _tokens(2, 9, 7, seed=13), _tokens(2, 9, 7, seed=14), _ANSWER, _ANSWER,
+            names=PATCH_NAMES))
+
+PREV_REFUSALS = refusals(
+    "prev_token_scores",
+    _refuse("prev_token_scores needs T >= 2: raise ValueError for T = 1", _causal_patterns(1, 2, 2, 1, seed=15),
+            names=("patterns",)),
+    _refuse("patterns must have shape [B, n_layers, n_heads, T, T]: raise ValueError for a 4-D tensor",
+            _causal_patterns(1, 2, 2, 3, seed=16)[0], names=("patterns",)))
+
+
 # ----------------------------------------------------------------------------- questions
 
 patterns_q = Question(
@@ -384,6 +430,7 @@ patterns_q = Question(
         Check("random models of drawn sizes on random tokens", "attention_patterns", random_model_calls(), points=1,
               compare=MODEL_CLOSE, hints=PATTERN_HINTS, max_examples=10,
               examples=_examples(_model_call(RANDOM_SMALL, RANDOM_TOKENS))),
+        _token_refusals("attention_patterns"),
     ))
 
 prev_q = Question(
@@ -392,6 +439,7 @@ prev_q = Question(
         Check("matches the reference on random causal patterns", "prev_token_scores", prev_token_calls(), points=1,
               hints=PREV_HINTS, max_examples=20,
               examples=_examples(Call((_causal_patterns(2, 2, 3, 5, seed=5),), names=("patterns",)))),
+        PREV_REFUSALS,
     ))
 
 induction_q = Question(
@@ -447,6 +495,7 @@ dla_q = Question(
         Check("random models of drawn sizes on random tokens", "direct_logit_attribution",
               random_model_calls(min_len=2), points=2, compare=MODEL_CLOSE, hints=DLA_HINTS, max_examples=10,
               examples=_examples(_model_call(RANDOM_SMALL, RANDOM_TOKENS))),
+        _token_refusals("direct_logit_attribution", min_len=2),
     ))
 
 lens_q = Question(
@@ -458,6 +507,7 @@ lens_q = Question(
         Check("random models of drawn sizes on random tokens", "logit_lens", random_model_calls(), points=1,
               compare=MODEL_CLOSE, hints=LENS_HINTS, max_examples=10,
               examples=_examples(_model_call(RANDOM_SMALL, RANDOM_TOKENS))),
+        _token_refusals("logit_lens"),
     ))
 
 patch_q = Question(
@@ -468,6 +518,7 @@ patch_q = Question(
         Check("random models, corrupted tokens in drawn positions", "patch_heads", patch_calls(trained=False),
               points=2, compare=RATIO_CLOSE, hints=PATCH_HINTS, max_examples=8,
               examples=_examples(_random_patch_example(RANDOM_SMALL, RANDOM_TOKENS, [1, 3]))),
+        PATCH_REFUSALS,
     ))
 
 UNIT = Unit(

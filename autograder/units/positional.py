@@ -1,7 +1,7 @@
 """Unit `positional`: sinusoidal encodings, rotary embeddings (RoPE), ALiBi slopes and biases.
 
 Each question's hidden checks compare the student's function with solutions/positional.py on
-hypothesis-drawn inputs; the explicit examples aim at the classic bugs of DESIGN.md (sin/cos
+hypothesis-drawn inputs; the explicit examples aim at the classic bugs (sin/cos
 concatenated, wrong frequency exponent, `base` ignored, odd d_model crashing, RoPE rotated the
 other way or in the half-split layout, `positions` ignored, ALiBi slopes wrong for
 non-powers of two, ALiBi aligned top-left or with its sign flipped, inputs modified in place).
@@ -9,8 +9,8 @@ non-powers of two, ALiBi aligned top-left or with its sign flipped, inputs modif
 Tolerance: sinusoids and rotations are judged relative to the size of the angle. At position p
 an angle p * freq (freq <= 1) computed the textbook way in float32 is off by ~p * eps32, so
 PE[p] may be off by that much, and a rotated pair of length r by r times that (AngleClose).
-The `dtype` argument of sinusoidal_encoding is not graded here: a torch.dtype cannot cross the
-worker's wire (worker.encode sends plain data and tensors only); the public checks test it.
+The `dtype` argument of sinusoidal_encoding is graded (a torch.dtype crosses the worker's wire
+by name), and so is each ValueError the docstrings list, each function's as a small check of its own.
 """
 
 import math
@@ -22,7 +22,7 @@ from hypothesis.extra import numpy as hnp
 
 from .. import strategies as ts
 from ..compare import EPS32, Close, Mismatch
-from ..spec import Call, Check, Example, Hint, Question, Unit
+from ..spec import Call, Check, Example, Hint, Question, Unit, refusals
 from ..strategies import tensor
 from . import positional_public as public
 
@@ -314,6 +314,59 @@ BIAS_HINTS = (
 # examples pin down each classic bug, so 25 draws (not the engine's 50) keep grading fast.
 EXAMPLES = 25
 
+# ----------------------------------------------------------------------------- invalid arguments
+
+
+def _refuse(hint, *args, names=("seq_len", "d_model"), **kwargs):
+    return Example(Call(args, kwargs, names=names), hint)
+
+
+SIN_REFUSALS = refusals(
+    "sinusoidal_encoding",
+    _refuse("seq_len must be >= 0: raise ValueError for -1", -1, 4),
+    _refuse("d_model must be >= 1: raise ValueError for 0", 3, 0),
+    _refuse("seq_len must be an int (bool is refused): raise ValueError for True", True, 4),
+    _refuse("d_model must be an int: raise ValueError for 4.0", 3, 4.0),
+    _refuse("base must be a positive finite number: raise ValueError for -1.0", 3, 4, base=-1.0),
+    _refuse("base must be a positive finite number: raise ValueError for inf", 3, 4, base=float("inf")),
+    _refuse("dtype must be a floating-point torch.dtype: raise ValueError for torch.int64", 3, 4,
+            dtype=torch.int64))
+
+ROPE_REFUSALS = refusals(
+    "rotary_embedding",
+    _refuse("x must be a floating-point tensor: raise ValueError for an integer one",
+            torch.ones(2, 4, dtype=torch.int64), names=("x",)),
+    _refuse("x must have at least 2 dims [..., T, d]: raise ValueError for a 1-D x", tensor([1.0, 2.0]),
+            names=("x",)),
+    _refuse("positions must be an integer tensor: raise ValueError for float positions",
+            tensor([[1.0, 0.0]] * 2), positions=tensor([0.0, 1.0]), names=("x",)),
+    _refuse("positions must have shape [T]: raise ValueError for 3 positions of 2 tokens",
+            tensor([[1.0, 0.0]] * 2), positions=torch.tensor([0, 1, 2]), names=("x",)),
+    _refuse("base must be a positive finite number: raise ValueError for 0.0", tensor([[1.0, 0.0]] * 2),
+            base=0.0, names=("x",)))
+
+SLOPES_REFUSALS = refusals(
+    "alibi_slopes",
+    _refuse("n_heads must be >= 1: raise ValueError for 0", 0, names=("n_heads",)),
+    _refuse("n_heads must be an int (bool is refused): raise ValueError for True", True, names=("n_heads",)),
+    _refuse("n_heads must be an int: raise ValueError for 4.0", 4.0, names=("n_heads",)))
+
+BIAS_REFUSALS = refusals(
+    "alibi_bias",
+    _refuse("n_heads must be >= 1: raise ValueError for 0", 0, 3, names=("n_heads", "q_len")),
+    _refuse("q_len must be >= 0: raise ValueError for -1", 2, -1, names=("n_heads", "q_len")),
+    _refuse("k_len must be >= 0: raise ValueError for -2", 2, 3, -2, names=("n_heads", "q_len", "k_len")),
+    _refuse("q_len must be an int (bool is refused): raise ValueError for True", 2, True,
+            names=("n_heads", "q_len")))
+
+
+@st.composite
+def dtype_tables(draw):
+    """sinusoidal_encoding(seq_len, d_model, dtype=float64): the table in the dtype asked for."""
+    call = draw(tables(st.integers(1, 16)))
+    return Call(call.args, {"dtype": torch.float64}, names=call.names)
+
+
 sinusoidal_q = Question(
     "sinusoidal_encoding", functions=("sinusoidal_encoding",),
     public=tuple(public.CHECKS["sinusoidal_encoding"]),
@@ -333,6 +386,11 @@ sinusoidal_q = Question(
               "sinusoidal_encoding", tables(st.integers(1, 32).map(lambda n: 2 * n), max_len=2048, min_len=256),
               points=0.5, max_examples=8, compare=AngleClose(), hints=SIN_HINTS,
               examples=(Example(_sin_call(2048, 64), ""),)),
+        Check("returns the `dtype` asked for (float64 here)", "sinusoidal_encoding", dtype_tables(),
+              points=0.5, max_examples=5, compare=AngleClose(), hints=SIN_HINTS,
+              examples=(Example(Call((4, 6), {"dtype": torch.float64}, names=("seq_len", "d_model")),
+                                "return a table of the `dtype` argument (here torch.float64)"),)),
+        SIN_REFUSALS,
     ))
 
 rotary_q = Question(
@@ -355,6 +413,7 @@ rotary_q = Question(
         Check("raises ValueError when d is odd", "rotary_embedding", rope_inputs(odd=True),
               points=0.5, max_examples=EXAMPLES,
               examples=(Example(_rope_call(tensor([[1.0, 2.0, 3.0]] * 2)), ODD_D_HINT),)),
+        ROPE_REFUSALS,
     ))
 
 SLOPES = Close(atol=1e-8)  # slopes and biases are exact up to float32 rounding of 2^(-8(h+1)/n)
@@ -368,6 +427,7 @@ slopes_q = Question(
         Check("head counts that are not powers of two (the paper's rule)", "alibi_slopes", OTHER_HEADS.map(_heads),
               points=1, max_examples=EXAMPLES, compare=SLOPES, hints=SLOPE_HINTS,
               examples=(Example(_heads(6), ""), Example(_heads(3), ""), Example(_heads(12), ""))),
+        SLOPES_REFUSALS,
     ))
 
 bias_q = Question(
@@ -382,6 +442,7 @@ bias_q = Question(
         Check("head counts that are not powers of two", "alibi_bias", biases(OTHER_HEADS, square=False),
               points=0.5, max_examples=EXAMPLES, compare=SLOPES, hints=BIAS_HINTS,
               examples=(Example(_bias_call(6, 3, 3), ""),)),
+        BIAS_REFUSALS,
     ))
 
 UNIT = Unit(

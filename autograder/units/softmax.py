@@ -1,7 +1,9 @@
 """Unit `softmax`: softmax, log-softmax, masked softmax, causal and padding masks.
 
 Each question's hidden checks compare the student's function with solutions/softmax.py on
-hypothesis-drawn inputs; the explicit examples aim at the classic bugs of DESIGN.md.
+hypothesis-drawn inputs; the explicit examples aim at the classic bugs. Each
+function's documented ValueError cases are a small check of their own (`refusals`). The
+docstrings' "on the same device" cases are not graded: the grader runs on the CPU only.
 """
 
 import torch
@@ -9,7 +11,7 @@ from hypothesis import strategies as st
 
 from .. import strategies as ts
 from ..compare import Close, Exact
-from ..spec import Call, Check, Example, Hint, Question, Unit
+from ..spec import Call, Check, Example, Hint, Question, Unit, refusals
 from ..strategies import tensor
 from . import softmax_public as public
 
@@ -105,6 +107,70 @@ FULLY_MASKED = ("a row in which every position is masked must be all zeros: -inf
                 "(-inf - (-inf)), and a large negative fill such as -1e9 gives 1/n; handle such rows explicitly")
 SHIFT = "subtract the maximum of each row before exp: exp(1000) overflows to inf in float32"
 
+# ----------------------------------------------------------------------------- invalid arguments
+# Each docstring's "Raises:" cases, one example each (graded together, 0.5 points per function).
+
+
+def _refuse(hint, *args, names=("x",), **kwargs):
+    return Example(Call(args, kwargs, names=names), hint)
+
+
+def _logit_refusals(function):
+    x = tensor([[1.0, 2.0], [3.0, 4.0]])
+    return refusals(function,
+                    _refuse("x must be a torch.Tensor: raise ValueError for a list", [[1.0, 2.0]]),
+                    _refuse("x must be a floating-point tensor: raise ValueError for an integer one",
+                            torch.tensor([[1, 2]])),
+                    _refuse("a 0-dimensional x has nothing to normalise over: raise ValueError", tensor(1.0)),
+                    _refuse("dim=2 is out of range for a 2-D x: raise ValueError", x, dim=2),
+                    _refuse("dim=-3 is out of range for a 2-D x: raise ValueError", x, dim=-3),
+                    _refuse("dim must be an int: raise ValueError for dim=1.0", x, dim=1.0),
+                    _refuse("dim must be an int (bool is refused): raise ValueError for dim=True", x, dim=True))
+
+
+MASK_NAMES = ("x", "mask")
+X22 = tensor([[1.0, 2.0], [3.0, 4.0]])
+KEEP = torch.tensor([[True, False], [True, True]])
+MASKED_REFUSALS = refusals(
+    "masked_softmax",
+    _refuse("mask must be a tensor of dtype torch.bool: raise ValueError for a float mask", X22,
+            torch.ones(2, 2), names=MASK_NAMES),
+    _refuse("mask must be a torch.Tensor: raise ValueError for a list", X22, [[True, False], [True, True]],
+            names=MASK_NAMES),
+    _refuse("a mask of shape (3,) does not broadcast to x's shape (2, 2): raise ValueError", X22,
+            torch.tensor([True, False, True]), names=MASK_NAMES),
+    _refuse("a mask of shape (2, 2, 2) would make the result larger than x: raise ValueError", X22,
+            torch.ones(2, 2, 2, dtype=torch.bool), names=MASK_NAMES),
+    _refuse("x must be a floating-point tensor: raise ValueError for an integer one", torch.tensor([[1, 2]]),
+            torch.tensor([True, False]), names=MASK_NAMES),
+    _refuse("dim=2 is out of range for a 2-D x: raise ValueError", X22, KEEP, names=MASK_NAMES, dim=2))
+
+Q_NAMES, QK_NAMES = ("q_len",), ("q_len", "k_len")
+CAUSAL_REFUSALS = refusals(
+    "causal_mask",
+    _refuse("q_len must be >= 0: raise ValueError for -1", -1, names=Q_NAMES),
+    _refuse("k_len must be >= 0: raise ValueError for -2", 3, -2, names=QK_NAMES),
+    _refuse("q_len must be an int: raise ValueError for 2.0", 2.0, names=Q_NAMES),
+    _refuse("q_len must be an int (bool is refused): raise ValueError for True", True, names=Q_NAMES),
+    _refuse("k_len must be an int (bool is refused): raise ValueError for False", 2, False, names=QK_NAMES))
+
+LEN_NAMES = ("lengths", "max_len")
+PADDING_REFUSALS = refusals(
+    "padding_mask",
+    _refuse("lengths must have an integer dtype: raise ValueError for float lengths",
+            torch.tensor([1.0, 2.0]), 3, names=LEN_NAMES),
+    _refuse("lengths must have an integer dtype (bool is refused): raise ValueError",
+            torch.tensor([True, False]), 3, names=LEN_NAMES),
+    _refuse("lengths must be 1-D [B]: raise ValueError for shape (2, 1)", torch.tensor([[1], [2]]), 3,
+            names=LEN_NAMES),
+    _refuse("lengths must be a torch.Tensor: raise ValueError for a list", [1, 2], 3, names=LEN_NAMES),
+    _refuse("a length larger than max_len must raise ValueError (refuse rather than truncate)",
+            torch.tensor([1, 4]), 3, names=LEN_NAMES),
+    _refuse("a negative length must raise ValueError", torch.tensor([1, -1]), 3, names=LEN_NAMES),
+    _refuse("max_len must be >= 0: raise ValueError for -1", torch.tensor([0, 0]), -1, names=LEN_NAMES),
+    _refuse("max_len must be an int (bool is refused): raise ValueError for True", torch.tensor([1]), True,
+            names=LEN_NAMES))
+
 softmax_q = Question(
     "softmax", functions=("softmax",), public=tuple(public.CHECKS["softmax"]),
     checks=(
@@ -117,6 +183,7 @@ softmax_q = Question(
               examples=(Example(_x([[1000.0, 0.0]]), SHIFT),
                         Example(_x([[-1e4, -1e4 + 1.0]]), "subtract the maximum of each row, not a constant: "
                                 "exp(-10000) underflows to 0 and 0/0 is NaN"))),
+        _logit_refusals("softmax"),
     ))
 
 log_softmax_q = Question(
@@ -128,6 +195,7 @@ log_softmax_q = Question(
               examples=(Example(_x([[0.0, -1e4]]), "log(softmax(x)) underflows: softmax gives exactly 0 for the "
                                 "-1e4 entry and log(0) = -inf; compute x - max - log(sum(exp(x - max))) instead"),
                         Example(_x([[1000.0, 0.0]]), SHIFT))),
+        _logit_refusals("log_softmax"),
     ))
 
 masked_softmax_q = Question(
@@ -151,6 +219,7 @@ masked_softmax_q = Question(
                                 "a large masked logit must not matter: mask before the softmax, so that the maximum "
                                 "is taken over the kept positions only (masked logits to -inf, or a large "
                                 "negative number, before subtracting it)"))),
+        MASKED_REFUSALS,
     ))
 
 causal_mask_q = Question(
@@ -167,6 +236,7 @@ causal_mask_q = Question(
                                 "True where j <= i + (k_len - q_len)"),
                         Example(Call((4, 2), names=("q_len", "k_len")),
                                 "when q_len > k_len the first queries see no key at all"))),
+        CAUSAL_REFUSALS,
     ))
 
 padding_mask_q = Question(
@@ -177,6 +247,7 @@ padding_mask_q = Question(
                                 "position t is real when t < lengths[b]: a length of 0 gives an all-False row"),
                         Example(Call((torch.tensor([0]), 0), names=("lengths", "max_len")),
                                 "max_len = 0 is valid: return a [B, 0] mask"))),
+        PADDING_REFUSALS,
     ))
 
 UNIT = Unit(

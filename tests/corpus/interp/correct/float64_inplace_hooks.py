@@ -4,7 +4,31 @@ hooks collected in a list, attribution computed in float64 and cast back."""
 import torch
 
 
+# argument checks: every documented invalid argument is a ValueError
+def _check_tokens(model, tokens, least=1):
+    if not isinstance(tokens, torch.Tensor) or tokens.dtype != torch.int64 or tokens.dim() != 2:
+        raise ValueError("tokens must be an int64 tensor [B, T]")
+    if not least <= tokens.shape[1] <= model.n_ctx:
+        raise ValueError(f"T must be in [{least}, n_ctx]")
+
+
+def _check_patterns(patterns):
+    if not isinstance(patterns, torch.Tensor) or patterns.dim() != 5 or patterns.shape[-1] < 2:
+        raise ValueError("patterns must be [B, n_layers, n_heads, T, T] with T >= 2")
+
+
+def _check_patching(model, clean_tokens, corrupted_tokens, answer, wrong):
+    _check_tokens(model, clean_tokens)
+    _check_tokens(model, corrupted_tokens)
+    if clean_tokens.shape != corrupted_tokens.shape:
+        raise ValueError("clean and corrupted tokens differ in shape")
+    for ids in (answer, wrong):
+        if not isinstance(ids, torch.Tensor) or ids.dtype != torch.int64 or ids.shape != clean_tokens.shape[:1]:
+            raise ValueError("answer and wrong must be int64 [B]")
+
+
 def attention_patterns(model, tokens):
+    _check_tokens(model, tokens)
     if tokens.dim() != 2 or tokens.dtype != torch.int64 or not 1 <= tokens.shape[1] <= model.n_ctx:
         raise ValueError("tokens must be int64 [B, T] with 1 <= T <= n_ctx")
     found = []
@@ -20,6 +44,7 @@ def attention_patterns(model, tokens):
 
 
 def prev_token_scores(patterns):
+    _check_patterns(patterns)
     if patterns.shape[-1] < 2:
         raise ValueError("T must be >= 2")
     mask = torch.diag(torch.ones(patterns.shape[-1] - 1), -1).bool()
@@ -41,6 +66,7 @@ def find_induction_heads(model, tokens, seg_len, threshold=0.4):
 
 
 def direct_logit_attribution(model, tokens):
+    _check_tokens(model, tokens, least=2)
     if tokens.shape[1] < 2:
         raise ValueError("need T >= 2")
     store = {}
@@ -68,6 +94,7 @@ def direct_logit_attribution(model, tokens):
 
 
 def logit_lens(model, tokens):
+    _check_tokens(model, tokens)
     if tokens.dim() != 2 or not 1 <= tokens.shape[1] <= model.n_ctx:
         raise ValueError("bad tokens")
     outs = []
@@ -83,6 +110,7 @@ def logit_lens(model, tokens):
 
 
 def patch_heads(model, clean_tokens, corrupted_tokens, answer, wrong):
+    _check_patching(model, clean_tokens, corrupted_tokens, answer, wrong)
     if clean_tokens.shape != corrupted_tokens.shape:
         raise ValueError("clean and corrupted tokens must have the same shape")
     B = clean_tokens.shape[0]

@@ -5,6 +5,29 @@ import math
 import torch
 
 
+# argument checks: every documented invalid argument is a ValueError
+def _check_tokens(model, tokens, least=1):
+    if not isinstance(tokens, torch.Tensor) or tokens.dtype != torch.int64 or tokens.dim() != 2:
+        raise ValueError("tokens must be an int64 tensor [B, T]")
+    if not least <= tokens.shape[1] <= model.n_ctx:
+        raise ValueError(f"T must be in [{least}, n_ctx]")
+
+
+def _check_patterns(patterns):
+    if not isinstance(patterns, torch.Tensor) or patterns.dim() != 5 or patterns.shape[-1] < 2:
+        raise ValueError("patterns must be [B, n_layers, n_heads, T, T] with T >= 2")
+
+
+def _check_patching(model, clean_tokens, corrupted_tokens, answer, wrong):
+    _check_tokens(model, clean_tokens)
+    _check_tokens(model, corrupted_tokens)
+    if clean_tokens.shape != corrupted_tokens.shape:
+        raise ValueError("clean and corrupted tokens differ in shape")
+    for ids in (answer, wrong):
+        if not isinstance(ids, torch.Tensor) or ids.dtype != torch.int64 or ids.shape != clean_tokens.shape[:1]:
+            raise ValueError("answer and wrong must be int64 [B]")
+
+
 def _run(model, tokens, patch=None):
     """(per-layer patterns, per-layer z, residual after embed and after each block, logits).
     patch = (layer, head, z_clean) replaces that head's z."""
@@ -31,6 +54,7 @@ def _run(model, tokens, patch=None):
 
 
 def attention_patterns(model, tokens):
+    _check_tokens(model, tokens)
     if tokens.dim() != 2 or tokens.dtype != torch.int64 or not 1 <= tokens.shape[1] <= model.n_ctx:
         raise ValueError("tokens must be int64 [B, T] with 1 <= T <= n_ctx")
     with torch.no_grad():
@@ -38,6 +62,7 @@ def attention_patterns(model, tokens):
 
 
 def prev_token_scores(patterns):
+    _check_patterns(patterns)
     if patterns.shape[-1] < 2:
         raise ValueError("T must be >= 2")
     total = sum(patterns[..., i, i - 1] for i in range(1, patterns.shape[-1]))
@@ -58,6 +83,7 @@ def find_induction_heads(model, tokens, seg_len, threshold=0.4):
 
 
 def direct_logit_attribution(model, tokens):
+    _check_tokens(model, tokens, least=2)
     if tokens.shape[1] < 2:
         raise ValueError("need T >= 2")
     with torch.no_grad():
@@ -71,6 +97,7 @@ def direct_logit_attribution(model, tokens):
 
 
 def logit_lens(model, tokens):
+    _check_tokens(model, tokens)
     if tokens.dim() != 2 or not 1 <= tokens.shape[1] <= model.n_ctx:
         raise ValueError("bad tokens")
     with torch.no_grad():
@@ -78,6 +105,7 @@ def logit_lens(model, tokens):
 
 
 def patch_heads(model, clean_tokens, corrupted_tokens, answer, wrong):
+    _check_patching(model, clean_tokens, corrupted_tokens, answer, wrong)
     if clean_tokens.shape != corrupted_tokens.shape:
         raise ValueError("clean and corrupted tokens must have the same shape")
     rows = torch.arange(clean_tokens.shape[0])

@@ -3,6 +3,29 @@
 import torch
 
 
+# argument checks: every documented invalid argument is a ValueError
+def _check_tokens(model, tokens, least=1):
+    if not isinstance(tokens, torch.Tensor) or tokens.dtype != torch.int64 or tokens.dim() != 2:
+        raise ValueError("tokens must be an int64 tensor [B, T]")
+    if not least <= tokens.shape[1] <= model.n_ctx:
+        raise ValueError(f"T must be in [{least}, n_ctx]")
+
+
+def _check_patterns(patterns):
+    if not isinstance(patterns, torch.Tensor) or patterns.dim() != 5 or patterns.shape[-1] < 2:
+        raise ValueError("patterns must be [B, n_layers, n_heads, T, T] with T >= 2")
+
+
+def _check_patching(model, clean_tokens, corrupted_tokens, answer, wrong):
+    _check_tokens(model, clean_tokens)
+    _check_tokens(model, corrupted_tokens)
+    if clean_tokens.shape != corrupted_tokens.shape:
+        raise ValueError("clean and corrupted tokens differ in shape")
+    for ids in (answer, wrong):
+        if not isinstance(ids, torch.Tensor) or ids.dtype != torch.int64 or ids.shape != clean_tokens.shape[:1]:
+            raise ValueError("answer and wrong must be int64 [B]")
+
+
 def _cache(model, tokens, modules):
     saved = {}
     handles = [m.register_forward_hook(lambda mod, inp, out: saved.update({mod: out.detach()})) for m in modules]
@@ -16,6 +39,7 @@ def _cache(model, tokens, modules):
 
 
 def attention_patterns(model, tokens):
+    _check_tokens(model, tokens)
     if tokens.dim() != 2 or tokens.dtype != torch.int64 or not 1 <= tokens.shape[1] <= model.n_ctx:
         raise ValueError("tokens must be int64 [B, T] with 1 <= T <= n_ctx")
     hooks = [block.attn.hook_pattern for block in model.blocks]
@@ -24,6 +48,7 @@ def attention_patterns(model, tokens):
 
 
 def prev_token_scores(patterns):
+    _check_patterns(patterns)
     T = patterns.shape[-1]
     if T < 2:
         raise ValueError("T must be >= 2")
@@ -44,6 +69,7 @@ def find_induction_heads(model, tokens, seg_len, threshold=0.4):
 
 
 def direct_logit_attribution(model, tokens):
+    _check_tokens(model, tokens, least=2)
     if tokens.shape[1] < 2:
         raise ValueError("need T >= 2")
     hooks = [model.hook_embed] + [b.attn.hook_z for b in model.blocks]
@@ -63,6 +89,7 @@ def direct_logit_attribution(model, tokens):
 
 
 def logit_lens(model, tokens):
+    _check_tokens(model, tokens)
     if tokens.dim() != 2 or not 1 <= tokens.shape[1] <= model.n_ctx:
         raise ValueError("bad tokens")
     hooks = [model.hook_embed] + list(model.blocks)
@@ -76,6 +103,7 @@ def _logit_diff(logits, answer, wrong):
 
 
 def patch_heads(model, clean_tokens, corrupted_tokens, answer, wrong):
+    _check_patching(model, clean_tokens, corrupted_tokens, answer, wrong)
     if clean_tokens.shape != corrupted_tokens.shape:
         raise ValueError("clean and corrupted tokens must have the same shape")
     hooks = [b.attn.hook_z for b in model.blocks]

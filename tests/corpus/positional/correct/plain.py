@@ -9,7 +9,43 @@ import math
 import torch
 
 
+# argument checks: every documented invalid argument is a ValueError
+def _whole(value, name, least):
+    if isinstance(value, bool) or not isinstance(value, int) or value < least:
+        raise ValueError(f"{name} must be an int >= {least}, got {value!r}")
+
+
+def _positive(base):
+    if isinstance(base, bool) or not isinstance(base, (int, float)) or not 0 < base < float("inf"):
+        raise ValueError(f"base must be a positive finite number, got {base!r}")
+
+
+def _check_table(seq_len, d_model, base, dtype):
+    _whole(seq_len, "seq_len", 0)
+    _whole(d_model, "d_model", 1)
+    _positive(base)
+    if not isinstance(dtype, torch.dtype) or not dtype.is_floating_point:
+        raise ValueError(f"dtype must be a floating-point dtype, got {dtype!r}")
+
+
+def _check_rope(x, positions, base):
+    if not isinstance(x, torch.Tensor) or not x.is_floating_point() or x.dim() < 2:
+        raise ValueError("x must be a floating-point tensor [..., T, d]")
+    if positions is not None and (not isinstance(positions, torch.Tensor) or positions.is_floating_point()
+                                  or positions.dtype == torch.bool or positions.shape != x.shape[-2:-1]):
+        raise ValueError("positions must be an integer tensor of shape [T]")
+    _positive(base)
+
+
+def _check_bias(n_heads, q_len, k_len):
+    _whole(n_heads, "n_heads", 1)
+    _whole(q_len, "q_len", 0)
+    if k_len is not None:
+        _whole(k_len, "k_len", 0)
+
+
 def sinusoidal_encoding(seq_len, d_model, base=10000.0, *, dtype=torch.float32):
+    _check_table(seq_len, d_model, base, dtype)
     if seq_len < 0 or d_model < 1 or base <= 0:
         raise ValueError("seq_len must be >= 0, d_model >= 1 and base > 0")
     pos = torch.arange(seq_len, dtype=torch.float32)[:, None]
@@ -22,6 +58,7 @@ def sinusoidal_encoding(seq_len, d_model, base=10000.0, *, dtype=torch.float32):
 
 
 def rotary_embedding(x, positions=None, base=10000.0):
+    _check_rope(x, positions, base)
     T, d = x.shape[-2], x.shape[-1]
     if d % 2 != 0:
         raise ValueError(f"d must be even, got {d}")
@@ -36,6 +73,7 @@ def rotary_embedding(x, positions=None, base=10000.0):
 
 
 def alibi_slopes(n_heads):
+    _whole(n_heads, "n_heads", 1)
     if n_heads < 1:
         raise ValueError("n_heads must be >= 1")
 
@@ -48,6 +86,7 @@ def alibi_slopes(n_heads):
 
 
 def alibi_bias(n_heads, q_len, k_len=None):
+    _check_bias(n_heads, q_len, k_len)
     if k_len is None:
         k_len = q_len
     if q_len < 0 or k_len < 0:
