@@ -51,7 +51,7 @@ def _check_cell(op: str, reply: dict) -> None:
 
 def _check_call(reply: dict, blobs: int) -> None:
     status = reply.get("status")
-    if status not in _CALL:
+    if not isinstance(status, str) or status not in _CALL:
         raise MalformedReply(f"unknown status {str(status)[:40]!r}")
     allowed = _CALL[status] | ({"error", "traceback"} if status == "banned" else set())
     _fields(reply, _CALL[status], allowed)

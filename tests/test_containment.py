@@ -1,0 +1,318 @@
+"""Containment: nothing one submission sends, writes or returns raises in the grader, and its
+grading is bounded in time.
+
+* the reply decoder (frames, headers, fields, values), the notebook reader and the comparators,
+  each on the inputs that once aborted a class run, then fuzzed with hypothesis;
+* the per-submission deadline, the total time of graded calls, and a function that timed out
+  not being called again (small LIMITS, so these tests take seconds);
+* the class run: a submission on which grading raises gets `crash` and the others are graded.
+
+The hostile corpus entries (tests/corpus/softmax/hostile/deep_reply_frame.py, …) run the same
+attacks through a whole notebook.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import json
+import math
+import os
+import struct
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from hypothesis.extra import numpy as hnp
+
+from autograder import cli, notebook, pool, replies, sandbox
+from autograder import worker as wire
+from autograder.compare import Close, Exact, Mismatch, unchanged
+from autograder.feedback import describe_value
+from autograder.report import Report
+from conftest import SOFTMAX
+
+FUZZ = settings(max_examples=60, derandomize=True, database=None, deadline=None,
+                suppress_health_check=list(HealthCheck))
+
+
+# --------------------------------------------------------------------------- the reply decoder
+
+
+def _reader(frames: list[bytes]) -> sandbox.Worker:
+    """A Worker whose reply pipe holds `frames` (no process: nothing is killed)."""
+    read, write = os.pipe()
+    fcntl.fcntl(write, 1031, 1 << 20)  # F_SETPIPE_SZ: the whole message fits
+    for frame in frames:
+        os.write(write, struct.pack(">Q", len(frame)) + frame)
+    os.close(write)
+    worker = sandbox.Worker.__new__(sandbox.Worker)
+    worker._rep, worker._process, worker._call_cpu_budget = read, None, None
+    worker.limits, worker.deadline, worker._calls_left = sandbox.Limits(), math.inf, math.inf
+    return worker
+
+
+def receive(frames: list[bytes], op: str = "call"):
+    """What the grader makes of these reply frames: (header, blobs), or the WorkerLost reason."""
+    worker = _reader(frames)
+    try:
+        return worker._receive(5.0, "answering a graded call", op)
+    except sandbox.WorkerLost as lost:
+        return lost.reason
+    finally:
+        os.close(worker._rep)
+
+
+def _header(**fields) -> bytes:
+    return json.dumps({"blobs": 0, **fields}).encode()
+
+
+OK_CALL = dict(status="ok", value=1.5, args_after={"$tuple": []}, kwargs_after={"$dict": {}})
+
+
+def test_a_reply_nested_too_deeply_is_unreadable():
+    reason = receive([b"[" * 100_000 + b"]" * 100_000])
+    assert isinstance(reason, str) and "unreadable" in reason and "nested too deeply" in reason
+
+
+@pytest.mark.parametrize("reply,words", [
+    (dict(OK_CALL, args_after=5), "'args_after' is not a tuple"),
+    (dict(OK_CALL, kwargs_after=[1]), "'kwargs_after' is not a dict"),
+    ({k: v for k, v in OK_CALL.items() if k != "value"}, "lacks value"),
+    (dict(OK_CALL, surprise=1), "unexpected field(s) surprise"),
+    (dict(status="done"), "unknown status"),
+    (dict(status="banned", banned_used="torch.softmax"), "not a list of names"),
+    (dict(status="error", banned_used=[], error=3, traceback=""), "'error' is not text"),
+    (dict(OK_CALL, value={"$tensor": 0}), "refers to a missing array"),
+    (dict(OK_CALL, value={"$tensor": -1}), "refers to a missing array"),
+    (dict(OK_CALL, value=json.loads("[" * 80 + "]" * 80)), "nested more than 64 levels"),
+    (dict(ok=True), "unknown status"),  # an answer to another kind of request
+])
+def test_a_malformed_call_reply_is_a_clear_failure_of_that_call(reply, words):
+    reason = receive([_header(**reply)])
+    assert isinstance(reason, str) and words in reason, reason
+
+
+@pytest.mark.parametrize("op,reply,words", [
+    ("exec", dict(status="ok"), "no true/false 'ok'"),
+    ("exec", dict(ok=True, error="x"), "unexpected field(s) error"),
+    ("exec", dict(ok=False, traceback=["x"]), "'traceback' is not text"),
+    ("ping", dict(ok=False), "no true/false 'ok'"),
+])
+def test_a_malformed_cell_reply_is_a_clear_failure(op, reply, words):
+    reason = receive([_header(**reply)], op)
+    assert isinstance(reason, str) and words in reason, reason
+
+
+def test_well_formed_replies_pass_as_they_are():
+    header, blobs = receive([_header(**OK_CALL)])
+    assert header["value"] == 1.5 and blobs == []
+    assert receive([_header(status="missing")])[0]["status"] == "missing"
+    assert receive([_header(ok=False, error="ValueError", traceback="...")], "exec")[0]["ok"] is False
+
+
+def test_a_reply_before_any_request_fails_the_request():
+    worker = _reader([_header(**OK_CALL)])
+    worker._req = os.open(os.devnull, os.O_WRONLY)
+    worker._process, worker._kill_only = object(), lambda: None  # as if it were running
+    try:
+        with pytest.raises(sandbox.WorkerLost, match="reply before it was asked"):
+            worker._send({"op": "call"}, [], "answering a graded call")
+    finally:
+        os.close(worker._req)
+        os.close(worker._rep)
+
+
+json_values = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.floats() | st.text(max_size=8),
+    lambda inner: st.lists(inner, max_size=4) | st.dictionaries(
+        st.sampled_from(["$tensor", "$array", "$tuple", "$dict", "$float", "$dtype", "$numpy", "$model",
+                         "$other", "repr", "scalar", "dtype", "x"]), inner, max_size=3),
+    max_leaves=20)
+_npy = st.builds(lambda a: _npy_bytes(a), hnp.arrays(st.sampled_from(["<f4", ">f8", "i1", "?", "c8", "u2", "f2"]),
+                                                  hnp.array_shapes(min_dims=0, max_dims=3, max_side=3)))
+
+
+def _npy_bytes(array) -> bytes:
+    import io
+
+    buffer = io.BytesIO()
+    np.save(buffer, array, allow_pickle=False)
+    return buffer.getvalue()
+
+
+@FUZZ
+@given(fields=st.dictionaries(st.sampled_from(["status", "value", "args_after", "kwargs_after", "banned_used",
+                                               "error", "traceback", "ok", "blobs"]), json_values, max_size=6),
+       status=st.sampled_from(["ok", "error", "banned", "missing", None]),
+       blobs=st.lists(_npy | st.binary(max_size=40), max_size=3),
+       depth=st.integers(0, 3000))
+def test_fuzz_reply_decoder_raises_nothing_but_a_lost_call(fields, status, blobs, depth):
+    """Any header, any blobs, any nesting: the reply reaches the grader well-formed, or the call
+    is lost with a reason; decoding and judging a well-formed one never raises."""
+    if status is not None:
+        fields["status"] = status
+    frame = json.dumps(dict(fields, blobs=len(blobs))).encode()
+    if depth:  # spliced in as text: json itself cannot build or write it
+        fields.pop("value", None)
+        frame = json.dumps(dict(fields, blobs=len(blobs))).encode()[:-1] + b', "value": ' + (
+            b"[" * depth + b"]" * depth + b"}")
+    result = receive([frame, *blobs])
+    if isinstance(result, str):
+        return
+    reply, out = result
+    if reply["status"] != "ok":
+        return
+    try:
+        got = wire.decode(reply["value"], out)
+        after = wire.decode(reply["args_after"], out), wire.decode(reply["kwargs_after"], out)
+    except Exception:  # caught by the grader: "a value the grader cannot read"
+        return
+    assert isinstance(after[0], tuple) and isinstance(after[1], dict)
+    _judge_everything(got)
+
+
+# --------------------------------------------------------------------------- the comparators
+
+
+def _judge_everything(got) -> None:
+    """Every comparator and every helper that looks at a student's value, on `got`: never raises."""
+    expected_values = [torch.zeros(2, 3), torch.zeros(2, dtype=torch.float64), torch.zeros(2, dtype=torch.bool),
+                       1.5, (torch.zeros(1), 2.0), {"w": torch.zeros(1)}, np.zeros(2), 3]
+    for expected in expected_values:
+        for comparator in (Close(), Exact()):
+            mismatch = comparator(expected, got, 1.0)
+            assert mismatch is None or isinstance(mismatch, Mismatch)
+            if mismatch is not None and mismatch.expected is not None:
+                describe_value(mismatch.expected)
+                describe_value(mismatch.got)
+        unchanged(expected, got)
+    describe_value(got)
+
+
+def test_a_python_int_beyond_float_range_is_a_wrong_answer():
+    mismatch = Close()(1.5, 10**400, 1.0)
+    assert mismatch is not None and "inf" in mismatch.summary
+    assert Close()(torch.zeros(2), 10**400, 1.0).summary.startswith("expected a torch.Tensor")
+
+
+_dtypes = st.sampled_from([torch.float16, torch.bfloat16, torch.float32, torch.float64, torch.int64, torch.uint8,
+                           torch.bool, torch.complex64])
+_tensors = st.builds(lambda shape, dtype, fill: torch.full(shape, fill).to(dtype),
+                     st.lists(st.integers(0, 3), max_size=3).map(tuple), _dtypes,
+                     st.sampled_from([0.0, -1.0, 1e30, float("nan"), float("inf")]))
+_arrays = hnp.arrays(st.sampled_from(["<f4", ">f8", "<f8", "i1", "?", "c8", "u2", "f2"]),
+                     hnp.array_shapes(min_dims=0, max_dims=3, max_side=3))
+_numbers = (st.integers(-10**500, 10**500) | st.floats() | st.booleans()
+            | st.builds(np.float16, st.floats(width=16)) | st.builds(np.int64, st.integers(-2**63, 2**63 - 1)))
+student_values = st.recursive(
+    _numbers | st.none() | st.text(max_size=5) | _tensors | _arrays | st.just(wire.Opaque("object", "<x>")),
+    lambda inner: st.lists(inner, max_size=3) | st.lists(inner, max_size=3).map(tuple)
+    | st.dictionaries(st.sampled_from(["w", "b", "x"]), inner, max_size=3),
+    max_leaves=8)
+
+
+@FUZZ
+@given(got=student_values)
+def test_fuzz_comparators_raise_nothing(got):
+    _judge_everything(got)
+
+
+# --------------------------------------------------------------------------- the notebook reader
+
+
+def _notebook(*sources: str, **extra) -> bytes:
+    cells = [{"cell_type": "code", "source": s, "metadata": {}, "outputs": [], "execution_count": None}
+             for s in sources]
+    return json.dumps({"nbformat": 4, "nbformat_minor": 5, "metadata": {}, "cells": cells, **extra}).encode()
+
+
+def test_a_cell_too_deep_for_the_parser_is_left_to_the_worker():
+    deep = "x = 1" + " + 1" * 200_000
+    submission = notebook.parse("n.ipynb", _notebook(deep, "y = 2"), "softmax")
+    assert [c.strip() for c in submission.cells] == [deep, "y = 2"]
+
+
+def test_a_notebook_too_deep_for_json_is_malformed():
+    with pytest.raises(notebook.SubmissionError, match="not valid JSON"):
+        notebook.parse("n.ipynb", b'{"cells": ' + b"[" * 100_000 + b"]" * 100_000 + b"}", "softmax")
+
+
+def test_many_shell_escapes_are_converted_one_by_one():
+    cell = "\n".join(f"!echo {i}" for i in range(2000)) + "\nfor i in range(2):\n    %time x = 1\n"
+    converted = notebook.parse("n.ipynb", _notebook(cell), "softmax").cells[0]
+    assert converted.count("get_ipython().system(") == 2000
+    assert "    get_ipython().run_line_magic('time', 'x = 1')" in converted
+
+
+def test_converting_a_notebook_stops_at_its_time_bound(monkeypatch):
+    """A cell IPython converts slowly (here: any, with a bound of zero) is sent as written, with
+    a note, and the cells after it too."""
+    monkeypatch.setattr(notebook, "TRANSFORM_SECONDS", 1e-6)
+    cells = ["x = 1\n%time y = 2", "!ls"]
+    submission = notebook.parse("n.ipynb", _notebook(*cells), "softmax")
+    assert submission.cells == cells
+    assert any("took longer than" in note for note in submission.notes)
+
+
+@FUZZ
+@given(data=st.binary(max_size=200) | st.builds(lambda v: json.dumps(v).encode(), json_values),
+       sources=st.lists(st.text(alphabet="!%?()[]{}\\\"'# \n=+-abcx01:", max_size=60), max_size=4),
+       cells=json_values)
+def test_fuzz_notebook_reader_raises_only_submission_errors(data, sources, cells):
+    for raw in (data, _notebook(*sources), json.dumps({"nbformat": 4, "cells": cells, "metadata": cells}).encode()):
+        try:
+            submission = notebook.parse("n.ipynb", raw, "softmax")
+        except notebook.SubmissionError:
+            continue
+        assert all(isinstance(c, str) for c in submission.cells)
+
+
+# --------------------------------------------------------------------------- the class run
+
+
+def test_a_submission_grading_raises_on_is_a_crash_and_the_run_goes_on(monkeypatch, tmp_path):
+    """Whatever escapes `grade` (here: forced), the submission gets `crash` with the reason,
+    the others are graded, and a resumed run does not grade it again."""
+    from autograder import grade
+
+    real = grade.grade_submission
+
+    def raising(unit, reference, submission, label):
+        if label == "bad.ipynb":
+            raise RecursionError("maximum recursion depth exceeded")
+        return real(unit, reference, submission, label)
+
+    monkeypatch.setattr(grade, "grade_submission", raising)
+    stub = SOFTMAX.stub.read_bytes()
+    inputs = tmp_path / "in"
+    inputs.mkdir()
+    for name in ("bad", "good"):
+        (inputs / f"{name}.ipynb").write_bytes(stub)
+    out = tmp_path / "out"
+    assert cli.grade_command("softmax", [inputs], out, quiet=True, jobs=1) == 0
+    rows = (out / "grades.csv").read_text()
+    assert "\nbad,,,bad,0,0,0,0,0,0,14,crash\n" in rows and "\ngood,,,good," in rows
+    bad = json.loads((out / "bad" / "results.json").read_text())
+    assert "RecursionError" in bad["output"] and bad["score"] == 0
+    state = json.loads((out / "bad" / cli.STATE).read_text())
+    assert state["report"]["status"] == "crash"
+    good = json.loads((out / "good" / cli.STATE).read_text())
+    assert good["report"]["status"] == "ok"
+
+    def must_not_grade(*args):
+        raise AssertionError("graded again")
+
+    monkeypatch.setattr(pool, "_timed", must_not_grade)
+    assert cli.grade_command("softmax", [inputs], out, quiet=True, jobs=1) == 0
+
+
+def test_a_report_of_a_crash_names_what_went_wrong():
+    from autograder import units
+    from autograder.grade import crash_report
+
+    report = crash_report(units.load("softmax"), "x.ipynb", "grading the notebook", OverflowError("too big"))
+    assert isinstance(report, Report) and report.status == "crash" and report.score == 0
+    assert "OverflowError: too big" in report.notes[0]
