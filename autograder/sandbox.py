@@ -62,7 +62,8 @@ class Limits:
     # fails at once: sized so that grading ends inside Gradescope's default 10 minutes at
     # 0.5 vCPU, with time left for Otter's start and for writing results.json.
     submission_seconds: float = 420.0
-    calls_seconds: float = 300.0  # wall clock of all graded calls together (a training run too)
+    calls_seconds: float = 360.0  # wall clock of all graded calls together (a training run too)
+    function_seconds: float = 300.0  # of all graded calls of one function (> a training call's 270)
 
 
 class WorkerLost(Exception):
@@ -419,6 +420,9 @@ class Worker:
         self._cpu = _GroupCpu()  # CPU of every process of the worker, as seen so far
         self.deadline = time.monotonic() + limits.submission_seconds  # of the whole submission
         self._calls_left = limits.calls_seconds  # wall clock graded calls may still use
+        self._function_used: dict[str, float] = {}  # wall clock used by each function's calls
+        self._calls_end: float | None = None  # during a graded call: when its time is up
+        self._calls_started = 0.0
         self._timed_out: dict[str, WorkerLost] = {}  # functions that timed out: never called again
         try:
             self._start()
@@ -520,7 +524,7 @@ class Worker:
             header = dict(header, cpu_seconds=cpu_seconds)
         self._refuse_timed_out([header])
         self._call_cpu_budget = cpu_seconds
-        start = time.monotonic()
+        start = self._open_calls(header)
         try:
             return self._request(dict(header, op="call"), blobs, timeout=timeout or self.limits.call_seconds,
                                  what="answering a graded call")
@@ -529,7 +533,7 @@ class Worker:
             raise
         finally:
             self._call_cpu_budget = None
-            self._calls_left -= time.monotonic() - start
+            self._close_calls(header, start)
 
     def call_many(self, headers: list[dict], blobs: list[bytes]) -> tuple[list[tuple[dict, list[bytes]]], WorkerLost | None]:
         """Several graded calls in one request (`blobs` shared by every header), answered in
@@ -537,7 +541,7 @@ class Worker:
         if the worker was lost on the way, why (the answers read before stand)."""
         what = "answering a graded call"
         answers: list[tuple[dict, list[bytes]]] = []
-        start = time.monotonic()
+        start = self._open_calls(headers[0])  # a batch is one check's calls: one function
         try:
             self._refuse_timed_out(headers)
             self._send({"op": "calls", "calls": [dict(h, op="call") for h in headers]}, blobs, what)
@@ -548,8 +552,24 @@ class Worker:
                 self._remember_timeout(headers[len(answers)], lost)
             return answers, lost
         finally:
-            self._calls_left -= time.monotonic() - start
+            self._close_calls(headers[0], start)
         return answers, None
+
+    def _open_calls(self, header: dict) -> float:
+        """Start timing graded calls of header's function: when they must end, by the total
+        time of all calls and of this function's calls."""
+        start = time.monotonic()
+        used = self._function_used.get(str(header.get("target")), 0.0)
+        self._calls_end = start + min(self._calls_left, self.limits.function_seconds - used)
+        self._calls_started = start
+        return start
+
+    def _close_calls(self, header: dict, start: float) -> None:
+        spent = time.monotonic() - start
+        self._calls_left -= spent
+        target = str(header.get("target"))
+        self._function_used[target] = self._function_used.get(target, 0.0) + spent
+        self._calls_end = None
 
     def _refuse_timed_out(self, headers: list[dict]) -> None:
         """A function that timed out once is not called again: its later calls fail at once."""
@@ -558,6 +578,9 @@ class Worker:
             if lost is not None:
                 raise WorkerLost(f"{lost.reason} (on an earlier input: it is not called again)",
                                  timed_out=True, alive=self._process is not None)
+            if self._function_used.get(str(header.get("target")), 0.0) >= self.limits.function_seconds:
+                raise WorkerLost(f"used up the {self.limits.function_seconds:g} s all graded calls of one "
+                                 "function may take together", timed_out=True, alive=self._process is not None)
         if self._calls_left <= 0:
             raise WorkerLost(f"used up the {self.limits.calls_seconds:g} s all graded calls of a "
                              "submission may take together", timed_out=True, out_of_time=True,
@@ -578,10 +601,16 @@ class Worker:
         return self._receive(timeout, what, header["op"])
 
     def _out_of_time(self, what: str) -> WorkerLost:
-        if time.monotonic() >= self.deadline:
+        """Why a wait ended at a bound of more than one request: the submission's deadline, the
+        total time of graded calls (both end the submission), or one function's (only it)."""
+        now = time.monotonic()
+        if now >= self.deadline:
             reason = f"ran past the {self.limits.submission_seconds:g} s a whole submission may take"
-        else:
+        elif self._calls_end is not None and self._calls_left - (now - self._calls_started) <= 0.01:
             reason = f"used up the {self.limits.calls_seconds:g} s all graded calls of a submission may take together"
+        else:
+            return WorkerLost(f"used up the {self.limits.function_seconds:g} s all graded calls of one function "
+                              f"may take together (while {what})", timed_out=True)
         return WorkerLost(f"{reason} (while {what})", timed_out=True, out_of_time=True)
 
     def _send(self, header: dict, blobs, what: str) -> None:
@@ -600,7 +629,7 @@ class Worker:
     def _receive(self, timeout: float, what: str, op: str) -> tuple[dict, list[bytes]]:
         now = time.monotonic()
         # the submission's deadline, and for graded calls their total time, bound every wait
-        limit = min(self.deadline, now + self._calls_left) if op == "call" else self.deadline
+        limit = min(self.deadline, self._calls_end) if op == "call" and self._calls_end else self.deadline
         deadline = min(now + timeout, limit)
         try:
             if self._call_cpu_budget is not None:

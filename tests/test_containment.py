@@ -51,6 +51,7 @@ def _reader(frames: list[bytes]) -> sandbox.Worker:
     worker = sandbox.Worker.__new__(sandbox.Worker)
     worker._rep, worker._process, worker._call_cpu_budget = read, None, None
     worker.limits, worker.deadline, worker._calls_left = sandbox.Limits(), math.inf, math.inf
+    worker._calls_end = None
     return worker
 
 
@@ -316,3 +317,51 @@ def test_a_report_of_a_crash_names_what_went_wrong():
     report = crash_report(units.load("softmax"), "x.ipynb", "grading the notebook", OverflowError("too big"))
     assert isinstance(report, Report) and report.status == "crash" and report.score == 0
     assert "OverflowError: too big" in report.notes[0]
+
+
+# --------------------------------------------------------------------------- grading time
+
+
+def _sleepy(functions: dict[str, str], seconds: float) -> dict[str, str]:
+    """Each function first sleeps `seconds` when the grader calls it (not from the notebook)."""
+    slow = {}
+    for name, source in functions.items():
+        lines = source.splitlines()
+        at = next(i for i, line in enumerate(lines) if line.startswith("def ")) + 1
+        while lines[at - 1].rstrip().endswith(",") or not lines[at - 1].rstrip().endswith(":"):
+            at += 1
+        lines.insert(at, f"    import sys, time\n    if not sys._getframe(1).f_code.co_filename.startswith('<cell'):\n"
+                         f"        time.sleep({seconds})")
+        slow[name] = "\n".join(lines)
+    return slow
+
+
+def test_sleeping_calls_end_the_submission_at_its_calls_budget(grader):
+    """Every graded call sleeps just under the call limit: once all calls together have used
+    `calls_seconds`, the submission ends as `timeout`, every remaining check failing at once."""
+    plain = SOFTMAX.load_entry("correct", "plain")
+    nb = SOFTMAX.submission_notebook(_sleepy(plain.functions, 1.5), plain.preamble)
+    report = grader.notebook(nb, limits={"cell_seconds": 6, "call_seconds": 2, "calls_seconds": 6})
+    assert report.status == "timeout", report.notes
+    assert report.score == 0
+    messages = [c.message for q in report.questions for c in q.checks]
+    assert "used up the 6 s all graded calls of a submission may take together" in messages[0]
+    assert all("6 s all graded calls" in m for m in messages), messages
+
+
+def test_a_function_past_its_time_is_not_called_again(grader):
+    report = grader.cached("hostile/sleep_under_call_limit")
+    first, second = next(q for q in report.questions if q.name == "log_softmax").checks
+    assert "used up the 5 s all graded calls of one function may take together" in first.message
+    assert "it is not called again" in second.message
+    assert report.status == "ok"
+
+
+def test_the_submission_deadline_stops_a_notebook_of_slow_cells(grader):
+    plain = SOFTMAX.load_entry("correct", "plain")
+    nb = SOFTMAX.submission_notebook(plain.functions, plain.preamble,
+                                     first=["import time\ntime.sleep(4)"] * 4)
+    report = grader.notebook(nb, limits={"cell_seconds": 6, "submission_seconds": 10})
+    assert report.status == "timeout"
+    assert report.score == 0
+    assert any("ran past the 10 s a whole submission may take" in n for n in report.notes), report.notes
