@@ -409,8 +409,9 @@ def run_judged_check(session: Session, unit: Unit, question: Question, check: Ch
     object (e.g. accuracy thresholds of one training run) share its one call."""
     fraction, messages = 1.0, []
     for ex in check.examples:
+        call = check.draw(session.submission.cells) if check.draw else ex.call
         try:
-            reply, out, used = _judged_call(session, unit, question, check, ex.call)
+            reply, out, used = _judged_call(session, unit, question, check, call)
         except _Stop as stop:  # the hint (about the budget) only when time ran out
             out_of_time = "CPU time" in stop.message or "timed out" in stop.message
             return _failed(check, stop.message + (f"\nHint: {ex.hint}" if ex.hint and out_of_time else ""))
@@ -432,7 +433,7 @@ def run_judged_check(session: Session, unit: Unit, question: Question, check: Ch
         except Exception as exc:  # anything the decoder meets in what the student's code sent
             return _failed(check, f"the notebook sent back a value the grader cannot read ({exc})")
         try:
-            earned, message = check.judge(ex.call, got)
+            earned, message = check.judge(call, got)
             earned = min(1.0, max(0.0, float(earned)))
         except Exception as exc:  # the judge met something the student returned that it cannot use
             earned, message = 0.0, f"the grader could not evaluate what `{name}` returned ({type(exc).__name__}: {exc})"

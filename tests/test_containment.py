@@ -365,3 +365,27 @@ def test_the_submission_deadline_stops_a_notebook_of_slow_cells(grader):
     assert report.status == "timeout"
     assert report.score == 0
     assert any("ran past the 10 s a whole submission may take" in n for n in report.notes), report.notes
+
+
+# --------------------------------------------------------------------------- the training task
+
+
+def test_the_training_task_is_drawn_from_the_code_within_the_stated_ranges():
+    from autograder.units import gpt, gpt_public
+
+    tasks = {tuple(sorted(gpt.draw_task([f"# version {i}", "x = 1"]).kwargs.items())) for i in range(200)}
+    assert tasks == {(("digits", d), ("length", n)) for n in gpt_public.SORT_LENGTHS
+                     for d in gpt_public.SORT_DIGIT_COUNTS}
+    cells = ["import torch", "def train_sorter(): ..."]
+    assert gpt.draw_task(cells) is gpt.draw_task(list(cells))  # one Call: the four bars share one run
+
+
+def test_weights_prepared_for_the_default_task_meet_another_task():
+    """The hostile entry gpt/hostile/pretrained_weights is asked for a task its weights are not for."""
+    from autograder.corpus import UnitFiles
+    from autograder.units import gpt
+
+    files = UnitFiles("gpt")
+    nb = files.entry_notebook(files.load_entry("hostile", "pretrained_weights"))
+    cells = notebook.parse("gpt.ipynb", json.dumps(nb).encode(), "gpt").cells
+    assert dict(gpt.draw_task(cells).kwargs) != {"length": 6, "digits": 10}
