@@ -588,7 +588,7 @@ class Worker:
 
     def _remember_timeout(self, header: dict, lost: WorkerLost) -> None:
         if lost.timed_out and not lost.out_of_time and not lost.alive:
-            self._timed_out[str(header.get("target"))] = lost
+            self._timed_out.setdefault(str(header.get("target")), lost)
 
     def cpu_time(self) -> float:
         """CPU seconds (user + system) the worker and every process it started have used so far,

@@ -389,3 +389,35 @@ def test_weights_prepared_for_the_default_task_meet_another_task():
     nb = files.entry_notebook(files.load_entry("hostile", "pretrained_weights"))
     cells = notebook.parse("gpt.ipynb", json.dumps(nb).encode(), "gpt").cells
     assert dict(gpt.draw_task(cells).kwargs) != {"length": 6, "digits": 10}
+
+
+@pytest.mark.skipif(os.environ.get("AUTOGRADER_SLOW_TESTS") != "1",
+                    reason="starts two grading pools (about a minute on a loaded machine): AUTOGRADER_SLOW_TESTS=1")
+def test_a_grading_process_that_dies_is_replaced_and_its_submissions_graded_again(tmp_path):
+    """A grading process killed mid-run (as a fatal error in it would): the pool is started
+    again, what was pending is graded one at a time, and every submission gets its report."""
+    import signal
+    import threading
+    import time
+
+    paths = []
+    for i in range(3):
+        path = tmp_path / f"s{i}.ipynb"
+        path.write_bytes(SOFTMAX.stub.read_bytes())
+        paths.append(path)
+    with pool.Graders("softmax", 2) as graders:
+        first = graders._executor
+
+        def kill_one():
+            while not first._processes:
+                time.sleep(0.05)
+            time.sleep(1.0)
+            os.kill(next(iter(first._processes)), signal.SIGKILL)
+
+        killer = threading.Thread(target=kill_one)
+        killer.start()
+        results = dict(graders.map(paths))
+        killer.join()
+        assert graders._executor is not first
+    assert sorted(results) == [0, 1, 2]
+    assert all(data["status"] == "ok" for data, _ in results.values()), [d["notes"] for d, _ in results.values()]

@@ -150,7 +150,7 @@ def test_reference_trains_to_full_marks(reference_report, unit):
     assert report.scores() == full_marks(unit), feedback(report)
     assert report.score == report.max_score == 18
     assert not report.notes, report.notes  # every cell ran (the training demo is otter_ignore'd)
-    assert "of 2000 fresh sequences exactly" in message_all(report, TRAIN)
+    assert "of 2000 fresh sequences of the task train_sorter(length=" in message_all(report, TRAIN)
     assert_no_secrets(feedback(report))
 
 
@@ -206,7 +206,7 @@ def test_hostile_training_scores_zero_with_a_message(graders, name):
 
 # Which words the training question's feedback must contain.
 TRAINING_FEEDBACK = {
-    "wrong/train_too_short": "sorts 8",
+    "wrong/train_too_short": "sorts 9",
     "wrong/train_nan_loss": "training diverged: the loss is nan",
     "wrong/training_never_ends": f"budget of {TEST_BUDGET} s of CPU time",
     "wrong/train_wrong_sizes": "does not fit GPT(GPTConfig(**sort_sizes(",

@@ -265,9 +265,10 @@ works well), and return `(model, losses)`.
 ({', '.join(map(str, spec.public.SORT_LENGTHS))}) and a number of digits `D` in
 `SORT_DIGIT_COUNTS` ({', '.join(map(str, spec.public.SORT_DIGIT_COUNTS))}), chosen from a hidden
 seed and your code, so your function must train on the task it is given: weights trained in
-advance (or pasted into the notebook) do not pass. It runs in the sandbox within **{budget} s of
-CPU time** (one core, counting every process your code starts; a few hundred steps of batch 64
-take about a quarter of that; going over the budget scores 0 for this question). It then loads
+advance (or pasted into the notebook) do not pass. It runs in the sandbox within
+**{budget} s of CPU time** (one core, counting every process your code starts; a few hundred
+steps of batch 64 take about a quarter of that; going over the budget scores 0 for this
+question). It then loads
 your model's `state_dict` into its **reference** GPT and measures greedy exact-match accuracy
 on {spec.EVAL_SEQUENCES} fresh sequences of that task it draws itself; a `forward` that sorts
 by hard-coded rules earns nothing. Credit:
