@@ -392,7 +392,7 @@ def test_weights_prepared_for_the_default_task_meet_another_task():
 
 
 @pytest.mark.skipif(os.environ.get("AUTOGRADER_SLOW_TESTS") != "1",
-                    reason="starts two grading pools (about a minute on a loaded machine): AUTOGRADER_SLOW_TESTS=1")
+                    reason="starts a grading pool twice (10-20 s): AUTOGRADER_SLOW_TESTS=1")
 def test_a_grading_process_that_dies_is_replaced_and_its_submissions_graded_again(tmp_path):
     """A grading process killed mid-run (as a fatal error in it would): the pool is started
     again, what was pending is graded one at a time, and every submission gets its report."""
