@@ -114,6 +114,22 @@ def test_well_formed_replies_pass_as_they_are():
     assert receive([_header(ok=False, error="ValueError", traceback="...")], "exec")[0]["ok"] is False
 
 
+def test_an_oversized_reply_is_refused_unread():
+    read, write = os.pipe()
+    os.write(write, struct.pack(">Q", wire.MAX_MESSAGE_BYTES + 1))
+    os.close(write)
+    worker = _reader([])
+    os.close(worker._rep)
+    worker._rep = read
+    try:
+        reason = worker._receive(5.0, "answering a graded call", "call")
+    except sandbox.WorkerLost as lost:
+        reason = lost.reason
+    finally:
+        os.close(read)
+    assert "unreadable" in reason and "message larger than" in reason
+
+
 def test_a_reply_before_any_request_fails_the_request():
     worker = _reader([_header(**OK_CALL)])
     worker._req = os.open(os.devnull, os.O_WRONLY)
@@ -421,3 +437,60 @@ def test_a_grading_process_that_dies_is_replaced_and_its_submissions_graded_agai
         assert graders._executor is not first
     assert sorted(results) == [0, 1, 2]
     assert all(data["status"] == "ok" for data, _ in results.values()), [d["notes"] for d, _ in results.values()]
+
+
+# --------------------------------------------------------------------------- CPU of the group
+
+_SPIN_IN_A_CHILD = """
+import sys
+sys.path.insert(0, sys.argv[1])
+from autograder import worker as wire
+from autograder.sandbox import Limits, Worker, WorkerLost
+
+with Worker({}, Limits()) as w:
+    assert w.uid is None  # the ordinary user's path: the worker's group is its descendants
+    w.exec_cell(0, "import os, time\\ndef train():\\n    if os.fork() == 0:\\n        while True:\\n            pass\\n"
+                   "    time.sleep(30)\\n    return 1\\n")
+    blobs = []
+    header = {"target": "train", "args": wire.encode((), blobs), "kwargs": wire.encode({}, blobs)}
+    try:
+        w.call(header, blobs, timeout=60, cpu_seconds=1)
+        print("not stopped")
+    except WorkerLost as lost:
+        print(lost.reason)
+"""
+
+
+def test_cpu_of_a_forked_child_counts_against_the_budget_as_an_ordinary_user(tmp_path):
+    """Without root (no uid of its own), a call that works in a forked child while the worker
+    sleeps is stopped at its CPU budget: the worker's descendants are its group. (As root,
+    gpt/hostile/train_in_forked_child shows the same for every process of the sandbox uid.)"""
+    import shutil
+    import subprocess
+    import tempfile
+
+    from conftest import PROJECT, PYTHON
+
+    if os.geteuid() != 0:
+        root = tmp_path
+        user = {}
+    else:
+        uid, lock = sandbox.claim_uid()
+        root = Path(tempfile.mkdtemp(prefix="autograder-ta-"))
+        user = dict(user=uid, group=uid, extra_groups=[])
+    try:
+        shutil.copytree(PROJECT / "autograder", root / "project" / "autograder",
+                        ignore=shutil.ignore_patterns("__pycache__"))
+        if user:
+            for path in [root, *root.rglob("*")]:
+                os.chown(path, user["user"], user["user"])
+        done = subprocess.run([str(PYTHON), "-c", _SPIN_IN_A_CHILD, str(root / "project")], cwd=root,
+                              env={"PATH": "/usr/bin:/bin", "HOME": str(root), "LANG": "C.UTF-8"},
+                              capture_output=True, text=True, timeout=300, **user)
+    finally:
+        if user:
+            sandbox.kill_uid(user["user"])
+            shutil.rmtree(root, ignore_errors=True)
+            os.close(lock)
+    assert "more than its budget of 1 s of CPU time" in done.stdout, done.stdout + done.stderr
+    assert "counting every process it started" in done.stdout
