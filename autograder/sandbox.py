@@ -6,7 +6,10 @@ A `Worker` is one process running `worker.py` with:
 * a scrubbed environment and `sys.path` (no PYTHONPATH, no cwd on the path);
 * resource limits: CPU seconds, address space, file size, open files, processes;
 * stdout and stderr in a capped file the trusted side reads back;
-* a wall-clock timeout on every request, enforced with SIGKILL;
+* a wall-clock timeout on every request, enforced with SIGKILL; a deadline for the whole
+  submission, and totals for all graded calls and for each function's calls;
+* replies checked as the untrusted input they are (autograder/replies.py);
+* a call's CPU budget counted over every process of the worker (`group_cpu_time`);
 * when the grader is root: an unprivileged uid with no groups, its own network namespace
   (no network at all), and every process of that uid killed when the worker is closed.
 
