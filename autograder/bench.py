@@ -150,7 +150,7 @@ torch.set_num_threads(1)
 from autograder import units
 from autograder.units import gpt, gpt_public as task
 ref = units.reference("gpt")
-ref.sort_batch, ref.SORT_CONFIG = task.sort_batch, ref.GPTConfig(**task.SORT_SIZES)
+ref.sort_batch, ref.sort_sizes = task.sort_batch, task.sort_sizes
 cpu, wall = time.process_time(), time.perf_counter()
 model, losses = ref.train_sorter(seed=int(sys.argv[1]))
 cpu, wall = time.process_time() - cpu, time.perf_counter() - wall

@@ -72,10 +72,12 @@ def _number(value: Any) -> float | None:
     """A real number a student may return for a float (Python or NumPy scalar, 0-d array)."""
     if isinstance(value, (bool, np.bool_)):
         return None
-    if isinstance(value, (int, float, np.integer, np.floating)):
-        return float(value)
-    if isinstance(value, np.ndarray) and value.shape == () and value.dtype.kind in "iuf":
-        return float(value)
+    if isinstance(value, (int, float, np.integer, np.floating)) or (
+            isinstance(value, np.ndarray) and value.shape == () and value.dtype.kind in "iuf"):
+        try:
+            return float(value)
+        except OverflowError:  # a Python int beyond float's range (10**400): infinitely far off
+            return float("inf") if value > 0 else float("-inf")
     return None
 
 

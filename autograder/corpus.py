@@ -24,6 +24,13 @@ PROJECT = Path(__file__).resolve().parents[1]
 HEADER_NAMES = {"LOSES", "HINT", "BASE", "LIMITS"}
 
 
+# Placeholders for hostile cells too large to keep in a corpus file as text.
+GENERATED = {
+    "__LONG_SUM__": "1" + " + 1" * 200_000,  # one expression too deep for ast.parse's recursion
+    "__SHELL_ESCAPES__": "\n".join(f"!echo {i}" for i in range(400)),  # IPython's transformer: quadratic
+}
+
+
 @dataclasses.dataclass
 class Entry:
     """One corpus file: a submission described as code to put into the stub notebook.
@@ -210,7 +217,7 @@ class UnitFiles:
         return nb
 
     def entry_notebook(self, entry: Entry, out_dir: Path | str = "/nonexistent-out") -> nbformat.NotebookNode:
-        subs = {"__PROJECT__": str(PROJECT), "__OUT__": str(out_dir)}
+        subs = {"__PROJECT__": str(PROJECT), "__OUT__": str(out_dir), **GENERATED}
         return self.submission_notebook(entry.functions, entry.preamble, entry.first, entry.last, subs)
 
     def reference_notebook(self) -> nbformat.NotebookNode:

@@ -60,6 +60,7 @@ class Session:
         self.good_cells: list[int] = []
         self.notes: list[str] = []
         self.dead = ""  # why the notebook can no longer be called, if it cannot
+        self.out_of_time = False  # the submission's deadline passed: nothing more is asked
         self.judged_calls: dict = {}  # results of judged checks' calls, shared between checks
         self.results: dict[str, QuestionResult] = {}  # the questions graded so far, by name
         self.excused: set[str] = set()  # questions whose banned calls were their dependencies' loss
@@ -94,7 +95,9 @@ class Session:
                 reply = self.worker.exec_cell(index, source)
             except WorkerLost as lost:
                 self.notes.append(f"{where}: the notebook {lost.reason}; skipped it")
-                if not self._revive():
+                if lost.out_of_time:
+                    self._stop(lost)
+                if self.dead or not self._revive():
                     return
                 continue
             if reply.get("ok"):
@@ -102,6 +105,11 @@ class Session:
             else:
                 self.notes.append(f"{where} raised {reply.get('error')}; later cells still ran:\n"
                                   + indent(str(reply.get("traceback", ""))))
+
+    def _stop(self, lost: WorkerLost) -> None:
+        """The submission's time is up: every later request fails at once with this message."""
+        self.out_of_time = True
+        self.dead = f"grading stopped: the notebook {lost.reason}"
 
     def _revive(self) -> bool:
         """Restart the worker and replay the cells that succeeded before."""
@@ -112,7 +120,10 @@ class Session:
                 self.worker.exec_cell(index, self.submission.cells[index])
             return True
         except WorkerLost as lost:
-            self.dead = f"the notebook could not be restarted after a crash ({lost.reason})"
+            if lost.out_of_time:
+                self._stop(lost)
+            else:
+                self.dead = f"the notebook could not be restarted after a crash ({lost.reason})"
             return False
 
     def call(self, header: dict, blobs: list[bytes], cpu_seconds: float | None = None) -> tuple[dict, list[bytes]]:
@@ -129,7 +140,11 @@ class Session:
 
     def revive_after(self, lost: WorkerLost) -> str:
         """Restart the worker after a graded call lost it; what to tell the student."""
-        self._revive()
+        if lost.out_of_time:
+            self._stop(lost)
+            return self.dead
+        if not lost.alive:  # a refused call left the worker as it was
+            self._revive()
         return f"your code {lost.reason}"
 
 
@@ -196,7 +211,7 @@ def run_check(session: Session, unit: Unit, question: Question, check: Check,
         try:
             got = wire.decode(reply.get("value"), out)
             after = (wire.decode(reply.get("args_after"), out), wire.decode(reply.get("kwargs_after"), out))
-        except (ValueError, KeyError, IndexError, TypeError) as exc:
+        except Exception as exc:  # anything the decoder meets in what the student's code sent
             raise _Stop(f"the notebook sent back a value the grader cannot read ({exc})") from None
         if not unchanged((tuple(call.args), dict(call.kwargs)), (tuple(after[0]), after[1])):
             raise _Failed(call, f"`{name}` modified its input in place; functions must not change "
@@ -526,8 +541,9 @@ def run_judged_check(session: Session, unit: Unit, question: Question, check: Ch
     object (e.g. accuracy thresholds of one training run) share its one call."""
     fraction, messages = 1.0, []
     for ex in check.examples:
+        call = check.draw(session.submission.cells) if check.draw else ex.call
         try:
-            reply, out, used = _judged_call(session, unit, question, check, ex.call)
+            reply, out, used = _judged_call(session, unit, question, check, call)
         except _Stop as stop:  # the hint (about the budget) only when time ran out
             out_of_time = "CPU time" in stop.message or "timed out" in stop.message
             return _failed(check, stop.message + (f"\nHint: {ex.hint}" if ex.hint and out_of_time else ""))
@@ -548,10 +564,10 @@ def run_judged_check(session: Session, unit: Unit, question: Question, check: Ch
                                   f"{check.cpu_seconds:g} s")
         try:
             got = wire.decode(reply.get("value"), out)
-        except (ValueError, KeyError, IndexError, TypeError) as exc:
+        except Exception as exc:  # anything the decoder meets in what the student's code sent
             return _failed(check, f"the notebook sent back a value the grader cannot read ({exc})")
         try:
-            earned, message = check.judge(ex.call, got)
+            earned, message = check.judge(call, got)
             earned = min(1.0, max(0.0, float(earned)))
         except Exception as exc:  # the judge met something the student returned that it cannot use
             earned, message = 0.0, f"the grader could not evaluate what `{name}` returned ({type(exc).__name__}: {exc})"
@@ -664,14 +680,46 @@ def zero_report(unit: Unit, submission: str, status: str, message: str) -> Repor
 
 
 def grade(unit: Unit, reference: ModuleType, path: Path) -> Report:
-    """Grade one submission file. Never raises for anything the submission does."""
+    """Grade one submission file. Never raises for anything the submission does: whatever
+    escapes the checks' own handling ends this submission as `crash`, naming what went wrong."""
     try:
         submission = notebook.load(path, unit.name)
     except notebook.SubmissionError as exc:
         return zero_report(unit, path.name, "malformed", f"Cannot grade this submission: {exc}.")
     except OSError as exc:
         return zero_report(unit, path.name, "malformed", f"Cannot read this submission: {exc.strerror}.")
-    return grade_submission(unit, reference, submission, path.name)
+    except Exception as exc:
+        return crash_report(unit, path.name, "reading the notebook", exc)
+    try:
+        return grade_submission(unit, reference, submission, path.name)
+    except Exception as exc:
+        return crash_report(unit, path.name, "grading the notebook", exc)
+
+
+def crash_report(unit: Unit, submission: str, doing: str, exc: BaseException) -> Report:
+    """A zero report for a submission on which the grader itself failed."""
+    return zero_report(unit, submission, "crash", f"The grader failed while {doing} "
+                                                  f"({_what_failed(exc)}); please tell your instructor.")
+
+
+def _what_failed(exc: BaseException) -> str:
+    text = str(exc)
+    return type(exc).__name__ + (f": {text[:300]}" if text else "")
+
+
+def _guarded_check(report: Report, session: Session, unit: Unit, question: Question, check: Check,
+                   reference: ModuleType) -> CheckResult:
+    """One check; an exception the check's own handling lets through (something the student
+    returned that the judging code cannot take) fails this check only, and marks the run `crash`."""
+    if session.out_of_time:
+        return _failed(check, session.dead)
+    try:
+        return run_check(session, unit, question, check, reference)
+    except Exception as exc:
+        report.status = "crash"
+        message = f"the grader could not judge `{check.function}` ({_what_failed(exc)})"
+        report.notes.append(f"{question.name}/{check.name}: {message}")
+        return _failed(check, message)
 
 
 def grade_submission(unit: Unit, reference: ModuleType, submission: notebook.Submission,
@@ -689,13 +737,14 @@ def grade_submission(unit: Unit, reference: ModuleType, submission: notebook.Sub
         session.run_notebook()
         report.notes += session.notes
         for question in unit.questions:
-            results = [run_check(session, unit, question, check, reference) for check in question.checks]
+            results = [_guarded_check(report, session, unit, question, check, reference)
+                       for check in question.checks]
             if not question.follow_through:
                 _name_wrong_dependencies(unit, question, reference, session.results, results)
             session.results[question.name] = QuestionResult(question.name, results)
             report.questions.append(session.results[question.name])
         report.printed = session.worker.output()
     if session.dead:
-        report.status = "crash"
+        report.status = "timeout" if session.out_of_time else "crash"
         report.notes.append(session.dead)
     return report

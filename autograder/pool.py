@@ -16,6 +16,7 @@ reference, which stay in the trusted grading process.
 from __future__ import annotations
 
 import concurrent.futures
+import concurrent.futures.process
 import dataclasses
 import gc
 import inspect
@@ -231,19 +232,65 @@ class Graders:
         if self.jobs == 1:
             self._server, self._unit, self._reference = _start_grading(unit_name)
         else:
-            self._executor = concurrent.futures.ProcessPoolExecutor(
-                self.jobs, mp_context=multiprocessing.get_context("spawn"),
-                initializer=_init_grader, initargs=(unit_name,))
+            self._executor = self._new_executor()
 
     def map(self, paths: list[Path]):
-        """Yield (index, (report dict, seconds)) as each submission is graded (completion order)."""
+        """Yield (index, (report dict, seconds)) as each submission is graded (completion order).
+
+        Every submission gets a report: one on which grading fails gets a `crash` report naming
+        the failure, and the others are still graded. If a grading process dies (the pool is
+        then broken: every pending future fails at once, whichever submission killed it), the
+        pool is started again and what is left is graded one at a time, so that a submission
+        that kills its grading process again is known, and only it gets `crash`.
+        """
         if self._executor is None:
             for index, path in enumerate(paths):
-                yield index, _timed(self._unit, self._reference, path)
+                try:
+                    result = _timed(self._unit, self._reference, path)
+                except Exception as exc:  # grade() catches everything: only our own bugs are left
+                    result = self._crashed(path, exc)
+                yield index, result
             return
-        futures = {self._executor.submit(_grade_in_grader, str(p)): i for i, p in enumerate(paths)}
-        for future in concurrent.futures.as_completed(futures):
-            yield futures[future], future.result()
+        pending = dict(enumerate(paths))
+        alone = False
+        while pending:
+            order = list(pending)[:1] if alone else list(pending)
+            futures = {self._executor.submit(_grade_in_grader, str(pending[i])): i for i in order}
+            broke = False
+            for future in concurrent.futures.as_completed(futures):
+                index = futures[future]
+                try:
+                    result = future.result()
+                except concurrent.futures.process.BrokenProcessPool as exc:
+                    broke = True
+                    if not alone:
+                        continue  # not known to be this one's doing: graded again, alone
+                    result = self._crashed(pending[index], exc, "its grading process died")
+                except Exception as exc:
+                    result = self._crashed(pending[index], exc)
+                del pending[index]
+                yield index, result
+            if broke:
+                alone = True
+                self._executor.shutdown(wait=True, cancel_futures=True)
+                self._executor = self._new_executor()
+
+    def _new_executor(self) -> concurrent.futures.ProcessPoolExecutor:
+        return concurrent.futures.ProcessPoolExecutor(
+            self.jobs, mp_context=multiprocessing.get_context("spawn"),
+            initializer=_init_grader, initargs=(self.unit_name,))
+
+    def _crashed(self, path: Path, exc: BaseException, what: str = "") -> tuple[dict, float]:
+        from . import units
+        from .grade import crash_report
+
+        report = crash_report(units.load(self.unit_name), Path(path).name, "grading the notebook", exc)
+        if what:
+            report.notes = [f"The grader failed while grading the notebook ({what}); please tell your instructor."]
+            for question in report.questions:
+                for check in question.checks:
+                    check.message = report.notes[0]
+        return report.to_dict(), 0.0
 
     def close(self) -> None:
         if self._server is not None:

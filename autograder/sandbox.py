@@ -6,7 +6,10 @@ A `Worker` is one process running `worker.py` with:
 * a scrubbed environment and `sys.path` (no PYTHONPATH, no cwd on the path);
 * resource limits: CPU seconds, address space, file size, open files, processes;
 * stdout and stderr in a capped file the trusted side reads back;
-* a wall-clock timeout on every request, enforced with SIGKILL;
+* a wall-clock timeout on every request, enforced with SIGKILL; a deadline for the whole
+  submission, and totals for all graded calls and for each function's calls;
+* replies checked as the untrusted input they are (autograder/replies.py);
+* a call's CPU budget counted over every process of the worker (`group_cpu_time`);
 * when the grader is root: an unprivileged uid with no groups, its own network namespace
   (no network at all), and every process of that uid killed when the worker is closed.
 
@@ -20,6 +23,7 @@ import ctypes
 import inspect
 import os
 import resource
+import select
 import shutil
 import signal
 import stat
@@ -31,6 +35,7 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
+from . import replies
 from . import worker as wire
 
 IS_ROOT = os.geteuid() == 0
@@ -56,14 +61,26 @@ class Limits:
     cell_seconds: float = 60.0  # wall clock per notebook cell
     call_seconds: float = 20.0  # wall clock per graded call
     start_seconds: float = 60.0  # wall clock for the interpreter to start and import torch
+    # Wall clock for a whole submission (start, cells, every graded call), then every request
+    # fails at once: sized so that grading ends inside Gradescope's default 10 minutes at
+    # 0.5 vCPU, with time left for Otter's start and for writing results.json.
+    submission_seconds: float = 420.0
+    calls_seconds: float = 360.0  # wall clock of all graded calls together (a training run too)
+    function_seconds: float = 300.0  # of all graded calls of one function (> a training call's 270)
 
 
 class WorkerLost(Exception):
-    """The worker died or stopped answering; `reason` says why in a student's terms."""
+    """The worker died or stopped answering; `reason` says why in a student's terms.
 
-    def __init__(self, reason: str):
+    `timed_out`: it ran past a wall-clock limit. `out_of_time`: the submission's own deadline
+    (or its total time for graded calls) has passed, so nothing more will be asked of it.
+    `alive`: the request was refused before it was sent; the worker is untouched.
+    """
+
+    def __init__(self, reason: str, *, timed_out: bool = False, out_of_time: bool = False,
+                 alive: bool = False):
         super().__init__(reason)
-        self.reason = reason
+        self.reason, self.timed_out, self.out_of_time, self.alive = reason, timed_out, out_of_time, alive
 
 
 # --------------------------------------------------------------------------- host set-up
@@ -403,6 +420,13 @@ class Worker:
         self._output = open(self._private / "output.txt", "w+b")
         self._process: subprocess.Popen | None = None
         self._call_cpu_budget: float | None = None  # of the call in progress, if it has one
+        self._cpu = _GroupCpu()  # CPU of every process of the worker, as seen so far
+        self.deadline = time.monotonic() + limits.submission_seconds  # of the whole submission
+        self._calls_left = limits.calls_seconds  # wall clock graded calls may still use
+        self._function_used: dict[str, float] = {}  # wall clock used by each function's calls
+        self._calls_end: float | None = None  # during a graded call: when its time is up
+        self._calls_started = 0.0
+        self._timed_out: dict[str, WorkerLost] = {}  # functions that timed out: never called again
         try:
             self._start()
         except BaseException:
@@ -501,55 +525,143 @@ class Worker:
         after; the worker's hard limit and the wall-clock timeout still bound the call."""
         if cpu_seconds is not None:
             header = dict(header, cpu_seconds=cpu_seconds)
+        self._refuse_timed_out([header])
         self._call_cpu_budget = cpu_seconds
+        start = self._open_calls(header)
         try:
             return self._request(dict(header, op="call"), blobs, timeout=timeout or self.limits.call_seconds,
                                  what="answering a graded call")
+        except WorkerLost as lost:
+            self._remember_timeout(header, lost)
+            raise
         finally:
             self._call_cpu_budget = None
+            self._close_calls(header, start)
 
     def call_many(self, headers: list[dict], blobs: list[bytes]) -> tuple[list[tuple[dict, list[bytes]]], WorkerLost | None]:
         """Several graded calls in one request (`blobs` shared by every header), answered in
         order; each answer has the wall-clock limit of one call. Returns the answers read and,
         if the worker was lost on the way, why (the answers read before stand)."""
         what = "answering a graded call"
-        replies: list[tuple[dict, list[bytes]]] = []
+        answers: list[tuple[dict, list[bytes]]] = []
+        start = self._open_calls(headers[0])  # a batch is one check's calls: one function
         try:
+            self._refuse_timed_out(headers)
             self._send({"op": "calls", "calls": [dict(h, op="call") for h in headers]}, blobs, what)
-            while len(replies) < len(headers):
-                replies.append(self._receive(self.limits.call_seconds, what))
+            while len(answers) < len(headers):
+                answers.append(self._receive(self.limits.call_seconds, what, "call"))
         except WorkerLost as lost:
-            return replies, lost
-        return replies, None
+            if not lost.alive:
+                self._remember_timeout(headers[len(answers)], lost)
+            return answers, lost
+        finally:
+            self._close_calls(headers[0], start)
+        return answers, None
+
+    def _open_calls(self, header: dict) -> float:
+        """Start timing graded calls of header's function: when they must end, by the total
+        time of all calls and of this function's calls."""
+        start = time.monotonic()
+        used = self._function_used.get(str(header.get("target")), 0.0)
+        self._calls_end = start + min(self._calls_left, self.limits.function_seconds - used)
+        self._calls_started = start
+        return start
+
+    def _close_calls(self, header: dict, start: float) -> None:
+        spent = time.monotonic() - start
+        self._calls_left -= spent
+        target = str(header.get("target"))
+        self._function_used[target] = self._function_used.get(target, 0.0) + spent
+        self._calls_end = None
+
+    def _refuse_timed_out(self, headers: list[dict]) -> None:
+        """A function that timed out once is not called again: its later calls fail at once."""
+        for header in headers:
+            lost = self._timed_out.get(str(header.get("target")))
+            if lost is not None:
+                raise WorkerLost(f"{lost.reason} (on an earlier input: it is not called again)",
+                                 timed_out=True, alive=self._process is not None)
+            if self._function_used.get(str(header.get("target")), 0.0) >= self.limits.function_seconds:
+                raise WorkerLost(f"used up the {self.limits.function_seconds:g} s all graded calls of one "
+                                 "function may take together", timed_out=True, alive=self._process is not None)
+        if self._calls_left <= 0:
+            raise WorkerLost(f"used up the {self.limits.calls_seconds:g} s all graded calls of a "
+                             "submission may take together", timed_out=True, out_of_time=True,
+                             alive=self._process is not None)
+
+    def _remember_timeout(self, header: dict, lost: WorkerLost) -> None:
+        if lost.timed_out and not lost.out_of_time and not lost.alive:
+            self._timed_out.setdefault(str(header.get("target")), lost)
 
     def cpu_time(self) -> float:
-        """CPU seconds (user + system) the worker process has used so far, read by us from /proc."""
-        with open(f"/proc/{self._process.pid}/stat") as f:
-            fields = f.read().rsplit(")", 1)[1].split()
-        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+        """CPU seconds (user + system) the worker and every process it started have used so far,
+        read by us from /proc (see `group_cpu_time`). Never raises: a worker that has exited
+        keeps the time last seen."""
+        return group_cpu_time(self)
 
     def _request(self, header: dict, blobs=(), *, timeout: float, what: str) -> tuple[dict, list[bytes]]:
         self._send(header, blobs, what)
-        return self._receive(timeout, what)
+        return self._receive(timeout, what, header["op"])
+
+    def _out_of_time(self, what: str) -> WorkerLost:
+        """Why a wait ended at a bound of more than one request: the submission's deadline, the
+        total time of graded calls (both end the submission), or one function's (only it)."""
+        now = time.monotonic()
+        if now >= self.deadline:
+            reason = f"ran past the {self.limits.submission_seconds:g} s a whole submission may take"
+        elif self._calls_end is not None and self._calls_left - (now - self._calls_started) <= 0.01:
+            reason = f"used up the {self.limits.calls_seconds:g} s all graded calls of a submission may take together"
+        else:
+            return WorkerLost(f"used up the {self.limits.function_seconds:g} s all graded calls of one function "
+                              f"may take together (while {what})", timed_out=True)
+        return WorkerLost(f"{reason} (while {what})", timed_out=True, out_of_time=True)
 
     def _send(self, header: dict, blobs, what: str) -> None:
         if self._process is None:
             raise WorkerLost("is not running")
+        if time.monotonic() >= self.deadline:
+            raise self._out_of_time(what)
+        if select.select([self._rep], [], [], 0)[0]:  # it spoke out of turn: a forged answer?
+            self._kill_only()
+            raise WorkerLost(f"sent a reply before it was asked anything, before {what}")
         try:
             wire.send(self._req, header, list(blobs))
         except (BrokenPipeError, OSError):
             raise self._lost(what, timed_out=False) from None
 
-    def _receive(self, timeout: float, what: str) -> tuple[dict, list[bytes]]:
+    def _receive(self, timeout: float, what: str, op: str) -> tuple[dict, list[bytes]]:
+        now = time.monotonic()
+        # the submission's deadline, and for graded calls their total time, bound every wait
+        limit = min(self.deadline, self._calls_end) if op == "call" and self._calls_end else self.deadline
+        deadline = min(now + timeout, limit)
         try:
-            return wire.recv(self._rep, deadline=time.monotonic() + timeout)
+            if self._call_cpu_budget is not None:
+                self._await_within_budget(deadline, what)
+            reply = wire.recv(self._rep, deadline=deadline)
+            replies.check(op, reply[0])
+            return reply
         except TimeoutError:
+            if deadline >= limit:
+                self._kill_only()
+                raise self._out_of_time(what) from None
             raise self._lost(what, timed_out=True) from None
         except EOFError:
             raise self._lost(what, timed_out=False) from None
-        except ValueError as exc:
+        except ValueError as exc:  # MalformedReply too
             self._kill_only()
             raise WorkerLost(f"sent back something unreadable while {what} ({exc})") from None
+
+    def _await_within_budget(self, deadline: float, what: str) -> None:
+        """Wait for the reply, measuring the CPU of the whole worker group meanwhile: a call with
+        a CPU budget (training) must not escape it by working in processes it starts."""
+        budget, start = self._call_cpu_budget, group_cpu_time(self)
+        while not select.select([self._rep], [], [], max(0.0, min(0.25, deadline - time.monotonic())))[0]:
+            if time.monotonic() >= deadline:
+                return  # recv times out at once
+            if group_cpu_time(self) - start > budget:
+                self._kill_only()
+                raise WorkerLost(f"used more than its budget of {budget:g} s of CPU time while {what} "
+                                 "(counting every process it started)")
 
     def _lost(self, what: str, timed_out: bool) -> WorkerLost:
         """Kill the process and explain, in a student's terms, what happened to it."""
@@ -557,7 +669,8 @@ class Worker:
         self._kill_only()
         code = process.returncode if process else None
         if timed_out:
-            return WorkerLost(f"timed out while {what}: your code took too long (infinite loop or sleep?)")
+            return WorkerLost(f"timed out while {what}: your code took too long (infinite loop or sleep?)",
+                              timed_out=True)
         if code is not None and code < 0:
             sig = -code
             if sig == signal.SIGXCPU and self._call_cpu_budget is not None:
@@ -574,6 +687,77 @@ class Worker:
                 f"exited (status {code}) while {what}: do not call exit(), sys.exit() or os._exit() in the notebook"
             )
         return WorkerLost(f"stopped while {what}: do not call exit() or os._exit() in the notebook")
+
+
+class _GroupCpu:
+    """What `group_cpu_time` has seen of one worker's processes."""
+
+    def __init__(self):
+        self.own: dict[tuple[int, int], float] = {}  # (pid, start tick): its own user + system s
+        self.alive: set[tuple[int, int]] = set()
+        self.reaped = 0.0  # the worker's children's time it waited for (cutime + cstime)
+        self.total = 0.0
+
+
+def _cpu_of(pid: int) -> tuple[tuple[int, int], float, float] | None:
+    """((pid, start tick), own CPU s, reaped children's CPU s) from /proc; None if it is gone."""
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            fields = f.read().rsplit(")", 1)[1].split()
+    except OSError:
+        return None
+    tick = os.sysconf("SC_CLK_TCK")
+    return (pid, int(fields[19])), (int(fields[11]) + int(fields[12])) / tick, (int(fields[13]) + int(fields[14])) / tick
+
+
+def _group_pids(worker: "Worker") -> list[int]:
+    """Every process of the worker: as root, every process of its uid (zombies too); otherwise
+    the worker and its descendants, and the orphans it left (re-parented to us, a subreaper)."""
+    if worker._process is None:
+        return []
+    if worker.uid is not None:
+        pids = []
+        for entry in os.listdir("/proc"):
+            if entry.isdigit():
+                try:
+                    if os.stat(f"/proc/{entry}").st_uid == worker.uid:
+                        pids.append(int(entry))
+                except OSError:
+                    pass
+        return pids
+    ours = worker._process.pid
+    others = (_LIVE | _KEEP) - {ours}
+    found = [ours, *_descendants(ours)]
+    excluded = set(others).union(*(_descendants(p) for p in others)) if others else set()
+    return found + [p for p in _descendants(os.getpid()) if p not in excluded and p not in found]
+
+
+def group_cpu_time(worker: "Worker") -> float:
+    """CPU seconds used so far by every process of the worker's group: each process's own time
+    at the last look (a process that exits between two looks loses at most what it used since
+    the one before), plus the time of children the worker waited for that we never saw alive.
+
+    Without cgroups nothing else sums a group's CPU: a process reaped by someone else than the
+    worker takes its time with it. Callers look often during a long call (see
+    `Worker._await_within_budget`). Never raises; monotonic.
+    """
+    seen = worker._cpu
+    if worker._process is None:
+        return seen.total
+    alive = set()
+    for pid in _group_pids(worker):
+        sample = _cpu_of(pid)
+        if sample is None:
+            continue
+        key, own, reaped = sample
+        alive.add(key)
+        seen.own[key] = max(own, seen.own.get(key, 0.0))
+        if pid == worker._process.pid:
+            seen.reaped = max(seen.reaped, reaped)
+    seen.alive = alive
+    gone = sum(t for k, t in seen.own.items() if k not in alive and k[0] != worker._process.pid)
+    seen.total = max(seen.total, sum(seen.own.values()) + max(0.0, seen.reaped - gone))
+    return seen.total
 
 
 def become_subreaper() -> None:

@@ -23,7 +23,7 @@ def code_of(path: Path, unit_name: str) -> str:
     """The code cells of a submission (notebook or export zip); '' if it cannot be read."""
     try:
         return "\n\n".join(notebook.load(path, unit_name).cells)
-    except (notebook.SubmissionError, OSError):
+    except Exception:  # unreadable for any reason: compared as empty
         return ""
 
 

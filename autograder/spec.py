@@ -113,6 +113,10 @@ class Check:
     # A CPU-time budget for each call of this check (e.g. a training run), beyond the
     # worker's limits; the wall-clock timeout of such a call grows with it.
     cpu_seconds: float | None = None
+    # For a judged check: the call to make instead of each example's, drawn from the
+    # submission's code cells (e.g. a task drawn with a hidden seed, so that nothing prepared
+    # in advance for one fixed call passes). The same cells must give the same Call object.
+    draw: Callable[[list[str]], "Call"] | None = None
 
 
 @dataclass(frozen=True)

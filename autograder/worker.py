@@ -72,7 +72,10 @@ def recv(fd, deadline=None):
     budget = MAX_MESSAGE_BYTES
     raw = _read_frame(fd, budget, deadline)
     budget -= len(raw)
-    header = json.loads(raw)
+    try:
+        header = json.loads(raw)
+    except RecursionError:  # nested deeper than the parser's stack: as unreadable as bad JSON
+        raise ValueError("message header nested too deeply") from None
     if not isinstance(header, dict):
         raise ValueError("message header is not an object")
     count = header.get("blobs", 0)

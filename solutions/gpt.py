@@ -209,28 +209,30 @@ def generate(model, idx, max_new_tokens, temperature=0.0, generator=None):
 
 
 # -----------------------------------------------------------------------------
-# training on the toy task. The task itself (SORT_LENGTH, SORT_DIGITS, SORT_CONFIG, sort_batch,
-# sort_accuracy) is public: it is given to students in the notebook, from
+# training on the toy task. The task itself (SORT_LENGTH, SORT_DIGITS, sort_sizes, SORT_CONFIG,
+# sort_batch, sort_accuracy) is public: it is given to students in the notebook, from
 # autograder/units/gpt_public.py, and is not repeated here.
 
 
-def train_sorter(steps=600, seed=0):
-    """Train a `GPT(SORT_CONFIG)` on batches from `sort_batch` and return `(model, losses)`.
+def train_sorter(steps=600, seed=0, length=6, digits=10):
+    """Train a `GPT(GPTConfig(**sort_sizes(length, digits)))` on batches from
+    `sort_batch(..., length=length, digits=digits)` and return `(model, losses)`.
 
     `losses` is the list of training losses, one float per optimisation step. Seed torch
-    with `seed` first. The grader calls `train_sorter()` with its defaults inside a CPU-time
-    budget (see the notebook), loads the returned model's `state_dict` into its own GPT and
-    measures how many sequences, drawn by the grader, it sorts exactly.
+    with `seed` first. The grader calls `train_sorter(length=..., digits=...)` with a task it
+    draws (lengths in SORT_LENGTHS, digit counts in SORT_DIGIT_COUNTS) inside a CPU-time budget
+    (see the notebook), loads the returned model's `state_dict` into its own GPT and measures
+    how many sequences of that task, drawn by the grader, it sorts exactly.
     """
     torch.manual_seed(seed)
-    model = GPT(SORT_CONFIG)
+    model = GPT(GPTConfig(**sort_sizes(length, digits)))
     optimizer = torch.optim.AdamW(model.parameters(), lr=3e-3, weight_decay=0.01)
     # warm up for 10% of the steps, then anneal: a high rate early, a fine one at the end
     schedule = torch.optim.lr_scheduler.OneCycleLR(optimizer, max_lr=3e-3, total_steps=steps, pct_start=0.1)
     losses = []
     model.train()
     for _ in range(steps):
-        inputs, targets = sort_batch(64)
+        inputs, targets = sort_batch(64, length=length, digits=digits)
         loss = cross_entropy(model(inputs), targets)
         optimizer.zero_grad(set_to_none=True)
         loss.backward()

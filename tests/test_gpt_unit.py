@@ -40,7 +40,7 @@ WRONG, CORRECT, HOSTILE = FILES.corpus_names("wrong"), FILES.corpus_names("corre
 QUESTIONS = FILES.questions
 TRAIN = "train_sorter"
 TEST_BUDGET = 4  # CPU seconds, for the entries that would otherwise use the whole budget
-OVER_BUDGET = {"wrong/training_never_ends", "hostile/raises_its_cpu_limit"}
+OVER_BUDGET = {"wrong/training_never_ends", "hostile/raises_its_cpu_limit", "hostile/train_in_forked_child"}
 FULL_UNIT: set[str] = set()
 
 
@@ -151,7 +151,7 @@ def test_reference_trains_to_full_marks(reference_report, unit):
     assert report.scores() == full_marks(unit), feedback(report)
     assert report.score == report.max_score == 19.5
     assert not report.notes, report.notes  # every cell ran (the training demo is otter_ignore'd)
-    assert "of 2000 fresh sequences exactly" in message_all(report, TRAIN)
+    assert "of 2000 fresh sequences of the task train_sorter(length=" in message_all(report, TRAIN)
     assert_no_secrets(feedback(report))
 
 
@@ -230,14 +230,17 @@ def test_hostile_training_scores_zero_with_a_message(graders, name):
 
 # Which words the training question's feedback must contain.
 TRAINING_FEEDBACK = {
-    "wrong/train_too_short": "sorts 8",
+    "wrong/train_too_short": "sorts 9",
     "wrong/train_nan_loss": "training diverged: the loss is nan",
     "wrong/training_never_ends": f"budget of {TEST_BUDGET} s of CPU time",
-    "wrong/train_wrong_sizes": "does not fit GPT(GPTConfig(**SORT_SIZES))",
+    "wrong/train_wrong_sizes": "does not fit GPT(GPTConfig(**sort_sizes(",
     "wrong/forward_hardcodes_sorting": "sorts 0.0%",
     "hostile/raises_its_cpu_limit": f"more than its budget of {TEST_BUDGET} s",
     "hostile/fake_state_dict": "state_dict holds something other than tensors",
     "hostile/exit_in_training": "exited (status 3)",
+    "hostile/train_in_forked_child": f"more than its budget of {TEST_BUDGET} s of CPU time",
+    "hostile/pretrained_weights": "does not fit GPT(GPTConfig(**sort_sizes(",
+    "hostile/forked_child_answers": "fresh sequences of the task",
 }
 
 
@@ -303,7 +306,7 @@ def _module_of(entry):
 
 
 def _with_task(namespace):
-    for name in ("SORT_LENGTH", "SORT_DIGITS", "SORT_SIZES", "sort_batch"):
+    for name in ("SORT_LENGTH", "SORT_DIGITS", "SORT_SIZES", "sort_sizes", "sort_batch"):
         namespace[name] = getattr(public, name)
     namespace["SORT_CONFIG"] = namespace["GPTConfig"](**public.SORT_SIZES)
     return namespace

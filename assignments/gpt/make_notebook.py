@@ -34,7 +34,7 @@ QUESTIONS = {
     "gelu": "gelu(x)",
     "cross_entropy": "cross_entropy(logits, targets, ignore_index=-100)",
     "generate": "generate(model, idx, max_new_tokens, temperature=0.0, generator=None)",
-    "train_sorter": "train_sorter(steps=600, seed=0)",
+    "train_sorter": "train_sorter(steps=600, seed=0, length=6, digits=10)",
 }
 # nn.Module classes: name -> their methods' signatures
 CLASSES = {
@@ -44,7 +44,8 @@ CLASSES = {
     "Block": {"__init__": "__init__(self, config)", "forward": "forward(self, x)"},
     "GPT": {"__init__": "__init__(self, config)", "forward": "forward(self, idx)"},
 }
-TASK_NAMES = ("SORT_LENGTH", "SORT_DIGITS", "SORT_SIZES", "sort_batch", "sort_accuracy")
+TASK_NAMES = ("SORT_LENGTH", "SORT_DIGITS", "SORT_LENGTHS", "SORT_DIGIT_COUNTS", "sort_sizes", "SORT_SIZES",
+              "sort_batch", "sort_accuracy")
 
 
 def _docstring(node, indent):
@@ -120,7 +121,7 @@ style of GPT-2 and nanoGPT, then **train it** to sort digits and **sample** from
 | `cross_entropy` | `cross_entropy(logits, targets, ignore_index=-100)` | 3 |
 | `GPT` | `GPTConfig`, `LayerNorm`, `MLP`, `CausalSelfAttention`, `Block`, `GPT` | 4 |
 | `generate` | `generate(model, idx, max_new_tokens, temperature=0.0, generator=None)` | 2 |
-| `train_sorter` | `train_sorter(steps=600, seed=0)`: train a GPT to sort | 4 |
+| `train_sorter` | `train_sorter(steps=600, seed=0, length=6, digits=10)`: train a GPT to sort | 4 |
 
 **Conventions.** Functions accept any number of leading batch dimensions, return the input's
 dtype, and never modify their inputs in place. The model's submodules have **fixed names**
@@ -245,23 +246,32 @@ print(generate(model, torch.tensor([[1, 2]]), 8))  # longer than n_ctx = 6: the 
         md(rf"""
 ## 6. Training: a GPT that sorts
 
-The toy task, from minGPT's demo: read {spec.public.SORT_LENGTH} digits (0 to 9), then write
-them in sorted order, e.g. `3 1 4 1 5 9 → 1 1 3 4 5 9`. The next cell defines it; the grader
-uses exactly this code. `sort_batch` makes training batches (the unsorted half's targets are
-`-100`, so the loss ignores them), `sort_accuracy` measures how many sequences a model sorts
-exactly, and `SORT_CONFIG` is the model you train (do not change it: the grader loads your
-trained weights into a model of these sizes).
+The toy task, from minGPT's demo: read `length` digits (from 0 to `digits - 1`), then write
+them in sorted order, e.g. `3 1 4 1 5 9 → 1 1 3 4 5 9` (length 6, 10 digits). The next cell
+defines it; the grader uses exactly this code. `sort_batch(batch_size, length=…, digits=…)`
+makes training batches (the unsorted half's targets are `-100`, so the loss ignores them),
+`sort_accuracy` measures how many sequences a model sorts exactly, and
+`GPT(GPTConfig(**sort_sizes(length, digits)))` is the model you train (do not change its sizes:
+the grader loads your trained weights into a model of these sizes). `SORT_CONFIG` is that
+model for the default task (length {spec.public.SORT_LENGTH}, {spec.public.SORT_DIGITS} digits).
 
-Write `train_sorter`: build `GPT(SORT_CONFIG)`, train it on `sort_batch` with
-`cross_entropy` and an optimiser of your choice (AdamW with a learning rate around `3e-3` and
-a schedule that lowers it towards the end works well), and return `(model, losses)`.
+Write `train_sorter`: build `GPT(GPTConfig(**sort_sizes(length, digits)))`, train it on
+`sort_batch(64, length=length, digits=digits)` with `cross_entropy` and an optimiser of your
+choice (AdamW with a learning rate around `3e-3` and a schedule that lowers it towards the end
+works well), and return `(model, losses)`.
 
-**How it is graded.** The grader calls `train_sorter()` with its default arguments, in the
-sandbox, within **{budget} s of CPU time** (one core; a few hundred steps of batch 64 take
-about a quarter of that; going over the budget scores 0 for this question). It then loads your
-model's `state_dict` into its **reference** GPT and measures greedy exact-match accuracy on
-{spec.EVAL_SEQUENCES} fresh sequences it draws itself; a `forward` that sorts by hard-coded
-rules earns nothing. Credit:
+**How it is graded.** The task is drawn at grading time: the grader calls
+`train_sorter(length=L, digits=D)` with a length `L` in `SORT_LENGTHS`
+({', '.join(map(str, spec.public.SORT_LENGTHS))}) and a number of digits `D` in
+`SORT_DIGIT_COUNTS` ({', '.join(map(str, spec.public.SORT_DIGIT_COUNTS))}), chosen from a hidden
+seed and your code, so your function must train on the task it is given: weights trained in
+advance (or pasted into the notebook) do not pass. It runs in the sandbox within
+**{budget} s of CPU time** (one core, counting every process your code starts; a few hundred
+steps of batch 64 take about a quarter of that; going over the budget scores 0 for this
+question). It then loads
+your model's `state_dict` into its **reference** GPT and measures greedy exact-match accuracy
+on {spec.EVAL_SEQUENCES} fresh sequences of that task it draws itself; a `forward` that sorts
+by hard-coded rules earns nothing. Credit:
 
 | exact-sequence accuracy | points |
 |---|---|

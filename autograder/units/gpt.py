@@ -38,6 +38,11 @@ TRAIN_CPU_SECONDS = 60
 # Sequences the trained model must sort, drawn here with a seed that is never shown.
 EVAL_SEQUENCES = 2000
 _EVAL_SEED = 0x5EC2E7
+# The task train_sorter is asked to learn (a length and a number of digits within the ranges
+# the notebook states) is drawn from this seed, never shown, and the submission's code: weights
+# prepared in advance for one task do not fit or do not sort another, and changing the code to
+# embed them draws another task.
+_TASK_SEED = b"\x9d\x13task\x5e\xa1"
 # One point per accuracy bar the trained model reaches (stated in the notebook): full marks at
 # 99% exact-sequence accuracy, partial credit below.
 ACCURACY_BARS = (0.50, 0.80, 0.95, 0.99)
@@ -382,8 +387,27 @@ def _reference():
     return reference("gpt")
 
 
-def _fresh_digits(n=EVAL_SEQUENCES):
-    return torch.randint(public.SORT_DIGITS, (n, public.SORT_LENGTH), generator=torch.Generator().manual_seed(_EVAL_SEED))
+def _fresh_digits(length, digits, n=EVAL_SEQUENCES):
+    return torch.randint(digits, (n, length), generator=torch.Generator().manual_seed(_EVAL_SEED))
+
+
+@functools.lru_cache(maxsize=8)
+def _task_call(code: tuple[str, ...]) -> Call:
+    """train_sorter's call for a submission whose code cells are `code`: the same Call object
+    each time (the four bars share one training run), the task drawn from the hidden seed."""
+    digest = hashlib.sha256(_TASK_SEED + "\0".join(code).encode()).digest()
+    length = public.SORT_LENGTHS[digest[0] % len(public.SORT_LENGTHS)]
+    digits = public.SORT_DIGIT_COUNTS[digest[1] % len(public.SORT_DIGIT_COUNTS)]
+    return Call(kwargs={"length": length, "digits": digits})
+
+
+def draw_task(cells: list[str]) -> Call:
+    return _task_call(tuple(cells))
+
+
+def _task(call: Call) -> tuple[int, int]:
+    kwargs = dict(call.kwargs) if call is not None else {}
+    return kwargs.get("length", public.SORT_LENGTH), kwargs.get("digits", public.SORT_DIGITS)
 
 
 def credit(accuracy: float) -> float:
@@ -407,42 +431,47 @@ def judge_training(call: Call, got, bar: float = ACCURACY_BARS[-1]) -> tuple[flo
         return 0.0, "the trained model's state_dict holds something other than tensors"
     if not all(bool(t.isfinite().all()) for t in state.values() if t.is_floating_point()):
         return 0.0, "training diverged: the trained model's weights contain NaN or inf"
-    accuracy = _accuracy(tuple(sorted((k, v.float()) for k, v in state.items())))
+    length, digits = _task(call)
+    accuracy = _accuracy(tuple(sorted((k, v.float()) for k, v in state.items())), length, digits)
     if isinstance(accuracy, str):
         return 0.0, accuracy
-    return float(accuracy >= bar), (f"your trained model sorts {accuracy:.1%} of {EVAL_SEQUENCES} fresh sequences "
-                                    f"exactly (loaded into the reference GPT); this check needs {bar:.0%}")
+    shown = math.floor(accuracy * 1000) / 1000  # rounded down: 94.96% is not shown as the 95% it misses
+    return float(accuracy >= bar), (f"your trained model sorts {shown:.1%} of {EVAL_SEQUENCES} fresh sequences "
+                                    f"of the task train_sorter(length={length}, digits={digits}) exactly (loaded "
+                                    f"into the reference GPT); this check needs {bar:.0%}")
 
 
 _ACCURACIES: dict = {}  # state_dict bytes -> accuracy: the bars of one training share one evaluation
 
 
-def _accuracy(state: tuple) -> float | str:
-    """Greedy exact-sequence accuracy of the weights `state` in the reference GPT(SORT_SIZES), on
-    sequences drawn here; or why the weights do not fit."""
-    key = hashlib.sha256(b"".join(k.encode() + v.numpy().tobytes() + str(tuple(v.shape)).encode()
-                                  for k, v in state)).hexdigest()
+def _accuracy(state: tuple, length: int, digits: int) -> float | str:
+    """Greedy exact-sequence accuracy of the weights `state` in the reference
+    GPT(sort_sizes(length, digits)), on sequences of that task drawn here; or why the weights
+    do not fit."""
+    key = hashlib.sha256(f"{length},{digits}".encode() + b"".join(
+        k.encode() + v.numpy().tobytes() + str(tuple(v.shape)).encode() for k, v in state)).hexdigest()
     if key not in _ACCURACIES:
         _ACCURACIES.clear()
-        _ACCURACIES[key] = _evaluate(dict(state))
+        _ACCURACIES[key] = _evaluate(dict(state), length, digits)
     return _ACCURACIES[key]
 
 
-def _evaluate(state: dict) -> float | str:
+def _evaluate(state: dict, length: int, digits: int) -> float | str:
     ref = _reference()
     torch.manual_seed(0)
-    model = ref.GPT(ref.GPTConfig(**public.SORT_SIZES))
+    model = ref.GPT(ref.GPTConfig(**public.sort_sizes(length, digits)))
     try:
         model.load_state_dict(state, strict=True)
     except RuntimeError as exc:
         first = str(exc).splitlines()
-        return ("the trained model's state_dict does not fit GPT(GPTConfig(**SORT_SIZES)) with the "
+        return (f"the trained model's state_dict does not fit GPT(GPTConfig(**sort_sizes({length}, {digits}))), "
+                f"the task train_sorter(length={length}, digits={digits}) was asked to learn, with the "
                 f"contract's keys: {' '.join(first[1:3])[:400]}")
     threads = torch.get_num_threads()
     torch.set_num_threads(1)  # deterministic, and no thread storm on a shared or loaded machine
     try:
         with torch.no_grad():
-            return public.sort_accuracy(model, _fresh_digits(), ref.generate)
+            return public.sort_accuracy(model, _fresh_digits(length, digits), ref.generate)
     finally:
         torch.set_num_threads(threads)
 
@@ -526,7 +555,7 @@ generate_q = Question(
                                  "torch.multinomial(softmax(logits / temperature), 1, generator=generator)")),
     ))
 
-TRAIN_CALL = Call()  # one call of train_sorter(), shared by the four bars (one training run)
+TRAIN_CALL = Call()  # stands for the call drawn per submission (draw_task): one training run
 TRAIN_HINT = (f"train_sorter() must finish within {TRAIN_CPU_SECONDS} s of CPU time: fewer steps or a "
               "smaller batch")
 # No follow-through: the trained weights are judged in the reference GPT, so a student's wrong GPT
@@ -537,7 +566,7 @@ train_q = Question(
     checks=tuple(
         Check(f"the trained model sorts at least {bar:.0%} of fresh sequences (training within "
               f"{TRAIN_CPU_SECONDS} s of CPU time)", "train_sorter", st.just(TRAIN_CALL), points=1,
-              judge=functools.partial(judge_training, bar=bar), cpu_seconds=TRAIN_CPU_SECONDS,
+              judge=functools.partial(judge_training, bar=bar), cpu_seconds=TRAIN_CPU_SECONDS, draw=draw_task,
               examples=(Example(TRAIN_CALL, TRAIN_HINT),))
         for bar in ACCURACY_BARS),
 )

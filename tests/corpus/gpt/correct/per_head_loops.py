@@ -144,14 +144,14 @@ def generate(model, idx, max_new_tokens, temperature=0.0, generator=None):
     return seq
 
 
-def train_sorter(steps=600, seed=0):
+def train_sorter(steps=600, seed=0, length=6, digits=10):
     torch.manual_seed(seed)
-    model = GPT(SORT_CONFIG)
+    model = GPT(GPTConfig(**sort_sizes(length, digits)))
     opt = torch.optim.AdamW(model.parameters(), lr=3e-3)
     sched = torch.optim.lr_scheduler.LinearLR(opt, 1.0, 0.05, total_iters=steps)
     losses = []
     for _ in range(steps):
-        x, y = sort_batch(64)
+        x, y = sort_batch(64, length=length, digits=digits)
         loss = cross_entropy(model(x), y)
         opt.zero_grad()
         loss.backward()

@@ -137,16 +137,16 @@ def generate(model, idx, max_new_tokens, temperature=0.0, generator=None):
     return out
 
 
-def train_sorter(steps=600, seed=0):
+def train_sorter(steps=600, seed=0, length=6, digits=10):
     torch.manual_seed(seed)
-    model = GPT(SORT_CONFIG)
+    model = GPT(GPTConfig(**sort_sizes(length, digits)))
     opt = torch.optim.AdamW(model.parameters(), lr=3e-3, weight_decay=0.01)
     losses = []
     for step in range(steps):
         warm = min(1.0, (step + 1) / (steps // 10))
         for group in opt.param_groups:
             group["lr"] = 3e-3 * warm * 0.5 * (1 + math.cos(math.pi * step / steps))
-        x, y = sort_batch(64)
+        x, y = sort_batch(64, length=length, digits=digits)
         loss = cross_entropy(model(x), y)
         opt.zero_grad()
         loss.backward()

@@ -10,5 +10,5 @@ class _Fake(torch.nn.Module):
         return {"tok_emb.weight": "all sorted, trust me", "lm_head.weight": torch.nn.Parameter(torch.zeros(2))}
 
 
-def train_sorter(steps=600, seed=0):
+def train_sorter(steps=600, seed=0, length=6, digits=10):
     return _Fake(), [0.0]

@@ -5,13 +5,13 @@ LOSES = {"train_sorter"}
 HINT = "training diverged"
 
 
-def train_sorter(steps=100, seed=0):
+def train_sorter(steps=100, seed=0, length=6, digits=10):
     torch.manual_seed(seed)
-    model = GPT(SORT_CONFIG)
+    model = GPT(GPTConfig(**sort_sizes(length, digits)))
     opt = torch.optim.SGD(model.parameters(), lr=1e3)
     losses = []
     for step in range(steps):
-        x, y = sort_batch(64)
+        x, y = sort_batch(64, length=length, digits=digits)
         loss = cross_entropy(model(x), y)
         opt.zero_grad()
         loss.backward()

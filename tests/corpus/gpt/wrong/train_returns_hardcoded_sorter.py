@@ -6,18 +6,18 @@ LOSES = {"train_sorter"}
 HINT = "sorts 0.0% of 2000 fresh sequences"
 
 
-def train_sorter(steps=600, seed=0):
+def train_sorter(steps=600, seed=0, length=6, digits=10):
     class Sorter(GPT):
         def forward(self, idx):
             b, t = idx.shape
             logits = torch.zeros(b, t, self.config.vocab_size)
             for i in range(b):
-                digits = sorted(idx[i, :SORT_LENGTH].tolist())
+                ordered = sorted(idx[i, :length].tolist())
                 for p in range(t):
-                    written = p - SORT_LENGTH + 1
-                    if 0 <= written < len(digits):
-                        logits[i, p, digits[written]] = 10.0
+                    written = p - length + 1
+                    if 0 <= written < len(ordered):
+                        logits[i, p, ordered[written]] = 10.0
             return logits
 
     torch.manual_seed(seed)
-    return Sorter(SORT_CONFIG), [0.0]
+    return Sorter(GPTConfig(**sort_sizes(length, digits))), [0.0]

@@ -5,13 +5,13 @@ LOSES = {"train_sorter"}
 HINT = "does not fit GPT(GPTConfig(**SORT_SIZES))"
 
 
-def train_sorter(steps=20, seed=0):
+def train_sorter(steps=20, seed=0, length=6, digits=10):
     torch.manual_seed(seed)
-    model = GPT(GPTConfig(**dict(SORT_SIZES, d_model=24)))
+    model = GPT(GPTConfig(**dict(sort_sizes(length, digits), d_model=24)))
     opt = torch.optim.AdamW(model.parameters(), lr=3e-3)
     losses = []
     for step in range(steps):
-        x, y = sort_batch(64)
+        x, y = sort_batch(64, length=length, digits=digits)
         loss = cross_entropy(model(x), y)
         opt.zero_grad()
         loss.backward()

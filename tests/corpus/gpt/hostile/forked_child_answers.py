@@ -1,0 +1,25 @@
+"""Hostile: train_sorter forks; the worker process exits at once and the child sends the
+answer on the worker's reply pipe. Reading the worker's CPU time from /proc/<pid>/stat then
+failed (the process was gone) and aborted the class run. Now: the CPU time of the worker's
+group is what was last seen, the answer is judged like any other (an untrained model: no
+credit)."""
+
+BASE = "correct/plain"
+
+# %% functions
+import os
+import sys
+
+
+def train_sorter(steps=600, seed=0, length=6, digits=10):
+    if os.fork() != 0:
+        os._exit(0)  # the worker itself: gone before its answer is read
+    worker = sys.modules["__main__"]
+    torch.manual_seed(seed)
+    model = GPT(GPTConfig(**sort_sizes(length, digits)))
+    out = []
+    reply = {"status": "ok", "value": worker.encode((dict(model.state_dict()), [1.0]), out),
+             "args_after": worker.encode((), out),
+             "kwargs_after": worker.encode({"length": length, "digits": digits}, out)}
+    worker.send(int(sys.argv[-1]), reply, out)
+    os._exit(0)

@@ -1,0 +1,21 @@
+"""Hostile: graded calls of log_softmax answer with malformed fields (`args_after` a number,
+`kwargs_after` missing, an extra field), which made the grader raise TypeError outside its
+guards. Now: a malformed reply is a failure of that call only (the base already loses
+log_softmax)."""
+
+BASE = "wrong/banned_tensor_method"
+
+# %% last
+import sys
+
+_worker = sys.modules["__main__"]
+_real_call = _worker._call
+
+
+def _malformed(namespace, header, blobs):
+    if header.get("target") != "log_softmax":
+        return _real_call(namespace, header, blobs)
+    return {"status": "ok", "value": 1.0, "args_after": 5, "surprise": [1]}, []
+
+
+_worker._call = _malformed

@@ -1,0 +1,496 @@
+"""Containment: nothing one submission sends, writes or returns raises in the grader, and its
+grading is bounded in time.
+
+* the reply decoder (frames, headers, fields, values), the notebook reader and the comparators,
+  each on the inputs that once aborted a class run, then fuzzed with hypothesis;
+* the per-submission deadline, the total time of graded calls, and a function that timed out
+  not being called again (small LIMITS, so these tests take seconds);
+* the class run: a submission on which grading raises gets `crash` and the others are graded.
+
+The hostile corpus entries (tests/corpus/softmax/hostile/deep_reply_frame.py, …) run the same
+attacks through a whole notebook.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import json
+import math
+import os
+import struct
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from hypothesis.extra import numpy as hnp
+
+from autograder import cli, notebook, pool, replies, sandbox
+from autograder import worker as wire
+from autograder.compare import Close, Exact, Mismatch, unchanged
+from autograder.feedback import describe_value
+from autograder.report import Report
+from conftest import SOFTMAX
+
+FUZZ = settings(max_examples=60, derandomize=True, database=None, deadline=None,
+                suppress_health_check=list(HealthCheck))
+
+
+# --------------------------------------------------------------------------- the reply decoder
+
+
+def _reader(frames: list[bytes]) -> sandbox.Worker:
+    """A Worker whose reply pipe holds `frames` (no process: nothing is killed)."""
+    read, write = os.pipe()
+    fcntl.fcntl(write, 1031, 1 << 20)  # F_SETPIPE_SZ: the whole message fits
+    for frame in frames:
+        os.write(write, struct.pack(">Q", len(frame)) + frame)
+    os.close(write)
+    worker = sandbox.Worker.__new__(sandbox.Worker)
+    worker._rep, worker._process, worker._call_cpu_budget = read, None, None
+    worker.limits, worker.deadline, worker._calls_left = sandbox.Limits(), math.inf, math.inf
+    worker._calls_end = None
+    return worker
+
+
+def receive(frames: list[bytes], op: str = "call"):
+    """What the grader makes of these reply frames: (header, blobs), or the WorkerLost reason."""
+    worker = _reader(frames)
+    try:
+        return worker._receive(5.0, "answering a graded call", op)
+    except sandbox.WorkerLost as lost:
+        return lost.reason
+    finally:
+        os.close(worker._rep)
+
+
+def _header(**fields) -> bytes:
+    return json.dumps({"blobs": 0, **fields}).encode()
+
+
+OK_CALL = dict(status="ok", value=1.5, args_after={"$tuple": []}, kwargs_after={"$dict": {}})
+
+
+def test_a_reply_nested_too_deeply_is_unreadable():
+    reason = receive([b"[" * 100_000 + b"]" * 100_000])
+    assert isinstance(reason, str) and "unreadable" in reason and "nested too deeply" in reason
+
+
+@pytest.mark.parametrize("reply,words", [
+    (dict(OK_CALL, args_after=5), "'args_after' is not a tuple"),
+    (dict(OK_CALL, kwargs_after=[1]), "'kwargs_after' is not a dict"),
+    ({k: v for k, v in OK_CALL.items() if k != "value"}, "lacks value"),
+    (dict(OK_CALL, surprise=1), "unexpected field(s) surprise"),
+    (dict(status="done"), "unknown status"),
+    (dict(status="banned", banned_used="torch.softmax"), "not a list of names"),
+    (dict(status="error", banned_used=[], error=3, traceback=""), "'error' is not text"),
+    (dict(OK_CALL, value={"$tensor": 0}), "refers to a missing array"),
+    (dict(OK_CALL, value={"$tensor": -1}), "refers to a missing array"),
+    (dict(OK_CALL, value=json.loads("[" * 80 + "]" * 80)), "nested more than 64 levels"),
+    (dict(ok=True), "unknown status"),  # an answer to another kind of request
+])
+def test_a_malformed_call_reply_is_a_clear_failure_of_that_call(reply, words):
+    reason = receive([_header(**reply)])
+    assert isinstance(reason, str) and words in reason, reason
+
+
+@pytest.mark.parametrize("op,reply,words", [
+    ("exec", dict(status="ok"), "no true/false 'ok'"),
+    ("exec", dict(ok=True, error="x"), "unexpected field(s) error"),
+    ("exec", dict(ok=False, traceback=["x"]), "'traceback' is not text"),
+    ("ping", dict(ok=False), "no true/false 'ok'"),
+])
+def test_a_malformed_cell_reply_is_a_clear_failure(op, reply, words):
+    reason = receive([_header(**reply)], op)
+    assert isinstance(reason, str) and words in reason, reason
+
+
+def test_well_formed_replies_pass_as_they_are():
+    header, blobs = receive([_header(**OK_CALL)])
+    assert header["value"] == 1.5 and blobs == []
+    assert receive([_header(status="missing")])[0]["status"] == "missing"
+    assert receive([_header(ok=False, error="ValueError", traceback="...")], "exec")[0]["ok"] is False
+
+
+def test_an_oversized_reply_is_refused_unread():
+    read, write = os.pipe()
+    os.write(write, struct.pack(">Q", wire.MAX_MESSAGE_BYTES + 1))
+    os.close(write)
+    worker = _reader([])
+    os.close(worker._rep)
+    worker._rep = read
+    try:
+        reason = worker._receive(5.0, "answering a graded call", "call")
+    except sandbox.WorkerLost as lost:
+        reason = lost.reason
+    finally:
+        os.close(read)
+    assert "unreadable" in reason and "message larger than" in reason
+
+
+def test_a_reply_before_any_request_fails_the_request():
+    worker = _reader([_header(**OK_CALL)])
+    worker._req = os.open(os.devnull, os.O_WRONLY)
+    worker._process, worker._kill_only = object(), lambda: None  # as if it were running
+    try:
+        with pytest.raises(sandbox.WorkerLost, match="reply before it was asked"):
+            worker._send({"op": "call"}, [], "answering a graded call")
+    finally:
+        os.close(worker._req)
+        os.close(worker._rep)
+
+
+json_values = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.floats() | st.text(max_size=8),
+    lambda inner: st.lists(inner, max_size=4) | st.dictionaries(
+        st.sampled_from(["$tensor", "$array", "$tuple", "$dict", "$float", "$dtype", "$numpy", "$model",
+                         "$other", "repr", "scalar", "dtype", "x"]), inner, max_size=3),
+    max_leaves=20)
+_npy = st.builds(lambda a: _npy_bytes(a), hnp.arrays(st.sampled_from(["<f4", ">f8", "i1", "?", "c8", "u2", "f2"]),
+                                                  hnp.array_shapes(min_dims=0, max_dims=3, max_side=3)))
+
+
+def _npy_bytes(array) -> bytes:
+    import io
+
+    buffer = io.BytesIO()
+    np.save(buffer, array, allow_pickle=False)
+    return buffer.getvalue()
+
+
+@FUZZ
+@given(fields=st.dictionaries(st.sampled_from(["status", "value", "args_after", "kwargs_after", "banned_used",
+                                               "error", "traceback", "ok", "blobs"]), json_values, max_size=6),
+       status=st.sampled_from(["ok", "error", "banned", "missing", None]),
+       blobs=st.lists(_npy | st.binary(max_size=40), max_size=3),
+       depth=st.integers(0, 3000))
+def test_fuzz_reply_decoder_raises_nothing_but_a_lost_call(fields, status, blobs, depth):
+    """Any header, any blobs, any nesting: the reply reaches the grader well-formed, or the call
+    is lost with a reason; decoding and judging a well-formed one never raises."""
+    if status is not None:
+        fields["status"] = status
+    frame = json.dumps(dict(fields, blobs=len(blobs))).encode()
+    if depth:  # spliced in as text: json itself cannot build or write it
+        fields.pop("value", None)
+        frame = json.dumps(dict(fields, blobs=len(blobs))).encode()[:-1] + b', "value": ' + (
+            b"[" * depth + b"]" * depth + b"}")
+    result = receive([frame, *blobs])
+    if isinstance(result, str):
+        return
+    reply, out = result
+    if reply["status"] != "ok":
+        return
+    try:
+        got = wire.decode(reply["value"], out)
+        after = wire.decode(reply["args_after"], out), wire.decode(reply["kwargs_after"], out)
+    except Exception:  # caught by the grader: "a value the grader cannot read"
+        return
+    assert isinstance(after[0], tuple) and isinstance(after[1], dict)
+    _judge_everything(got)
+
+
+# --------------------------------------------------------------------------- the comparators
+
+
+def _judge_everything(got) -> None:
+    """Every comparator and every helper that looks at a student's value, on `got`: never raises."""
+    expected_values = [torch.zeros(2, 3), torch.zeros(2, dtype=torch.float64), torch.zeros(2, dtype=torch.bool),
+                       1.5, (torch.zeros(1), 2.0), {"w": torch.zeros(1)}, np.zeros(2), 3]
+    for expected in expected_values:
+        for comparator in (Close(), Exact()):
+            mismatch = comparator(expected, got, 1.0)
+            assert mismatch is None or isinstance(mismatch, Mismatch)
+            if mismatch is not None and mismatch.expected is not None:
+                describe_value(mismatch.expected)
+                describe_value(mismatch.got)
+        unchanged(expected, got)
+    describe_value(got)
+
+
+def test_a_python_int_beyond_float_range_is_a_wrong_answer():
+    mismatch = Close()(1.5, 10**400, 1.0)
+    assert mismatch is not None and "inf" in mismatch.summary
+    assert Close()(torch.zeros(2), 10**400, 1.0).summary.startswith("expected a torch.Tensor")
+
+
+_dtypes = st.sampled_from([torch.float16, torch.bfloat16, torch.float32, torch.float64, torch.int64, torch.uint8,
+                           torch.bool, torch.complex64])
+_tensors = st.builds(lambda shape, dtype, fill: torch.full(shape, fill).to(dtype),
+                     st.lists(st.integers(0, 3), max_size=3).map(tuple), _dtypes,
+                     st.sampled_from([0.0, -1.0, 1e30, float("nan"), float("inf")]))
+_arrays = hnp.arrays(st.sampled_from(["<f4", ">f8", "<f8", "i1", "?", "c8", "u2", "f2"]),
+                     hnp.array_shapes(min_dims=0, max_dims=3, max_side=3))
+_numbers = (st.integers(-10**500, 10**500) | st.floats() | st.booleans()
+            | st.builds(np.float16, st.floats(width=16)) | st.builds(np.int64, st.integers(-2**63, 2**63 - 1)))
+student_values = st.recursive(
+    _numbers | st.none() | st.text(max_size=5) | _tensors | _arrays | st.just(wire.Opaque("object", "<x>")),
+    lambda inner: st.lists(inner, max_size=3) | st.lists(inner, max_size=3).map(tuple)
+    | st.dictionaries(st.sampled_from(["w", "b", "x"]), inner, max_size=3),
+    max_leaves=8)
+
+
+@FUZZ
+@given(got=student_values)
+def test_fuzz_comparators_raise_nothing(got):
+    _judge_everything(got)
+
+
+# --------------------------------------------------------------------------- the notebook reader
+
+
+def _notebook(*sources: str, **extra) -> bytes:
+    cells = [{"cell_type": "code", "source": s, "metadata": {}, "outputs": [], "execution_count": None}
+             for s in sources]
+    return json.dumps({"nbformat": 4, "nbformat_minor": 5, "metadata": {}, "cells": cells, **extra}).encode()
+
+
+def test_a_cell_too_deep_for_the_parser_is_left_to_the_worker():
+    deep = "x = 1" + " + 1" * 200_000
+    submission = notebook.parse("n.ipynb", _notebook(deep, "y = 2"), "softmax")
+    assert [c.strip() for c in submission.cells] == [deep, "y = 2"]
+
+
+def test_a_notebook_too_deep_for_json_is_malformed():
+    with pytest.raises(notebook.SubmissionError, match="not valid JSON"):
+        notebook.parse("n.ipynb", b'{"cells": ' + b"[" * 100_000 + b"]" * 100_000 + b"}", "softmax")
+
+
+def test_many_shell_escapes_are_converted_one_by_one():
+    cell = "\n".join(f"!echo {i}" for i in range(2000)) + "\nfor i in range(2):\n    %time x = 1\n"
+    converted = notebook.parse("n.ipynb", _notebook(cell), "softmax").cells[0]
+    assert converted.count("get_ipython().system(") == 2000
+    assert "    get_ipython().run_line_magic('time', 'x = 1')" in converted
+
+
+def test_converting_a_notebook_stops_at_its_time_bound(monkeypatch):
+    """A cell IPython converts slowly (here: any, with a bound of zero) is sent as written, with
+    a note, and the cells after it too."""
+    monkeypatch.setattr(notebook, "TRANSFORM_SECONDS", 1e-6)
+    cells = ["x = 1\n%time y = 2", "!ls"]
+    submission = notebook.parse("n.ipynb", _notebook(*cells), "softmax")
+    assert submission.cells == cells
+    assert any("took longer than" in note for note in submission.notes)
+
+
+@FUZZ
+@given(data=st.binary(max_size=200) | st.builds(lambda v: json.dumps(v).encode(), json_values),
+       sources=st.lists(st.text(alphabet="!%?()[]{}\\\"'# \n=+-abcx01:", max_size=60), max_size=4),
+       cells=json_values)
+def test_fuzz_notebook_reader_raises_only_submission_errors(data, sources, cells):
+    for raw in (data, _notebook(*sources), json.dumps({"nbformat": 4, "cells": cells, "metadata": cells}).encode()):
+        try:
+            submission = notebook.parse("n.ipynb", raw, "softmax")
+        except notebook.SubmissionError:
+            continue
+        assert all(isinstance(c, str) for c in submission.cells)
+
+
+# --------------------------------------------------------------------------- the class run
+
+
+def test_a_submission_grading_raises_on_is_a_crash_and_the_run_goes_on(monkeypatch, tmp_path):
+    """Whatever escapes `grade` (here: forced), the submission gets `crash` with the reason,
+    the others are graded, and a resumed run does not grade it again."""
+    from autograder import grade
+
+    real = grade.grade_submission
+
+    def raising(unit, reference, submission, label):
+        if label == "bad.ipynb":
+            raise RecursionError("maximum recursion depth exceeded")
+        return real(unit, reference, submission, label)
+
+    monkeypatch.setattr(grade, "grade_submission", raising)
+    stub = SOFTMAX.stub.read_bytes()
+    inputs = tmp_path / "in"
+    inputs.mkdir()
+    for name in ("bad", "good"):
+        (inputs / f"{name}.ipynb").write_bytes(stub)
+    out = tmp_path / "out"
+    assert cli.grade_command("softmax", [inputs], out, quiet=True, jobs=1) == 0
+    rows = (out / "grades.csv").read_text()
+    assert "\nbad,,,bad,0,0,0,0,0,0,14,crash\n" in rows and "\ngood,,,good," in rows
+    bad = json.loads((out / "bad" / "results.json").read_text())
+    assert "RecursionError" in bad["output"] and bad["score"] == 0
+    state = json.loads((out / "bad" / cli.STATE).read_text())
+    assert state["report"]["status"] == "crash"
+    good = json.loads((out / "good" / cli.STATE).read_text())
+    assert good["report"]["status"] == "ok"
+
+    def must_not_grade(*args):
+        raise AssertionError("graded again")
+
+    monkeypatch.setattr(pool, "_timed", must_not_grade)
+    assert cli.grade_command("softmax", [inputs], out, quiet=True, jobs=1) == 0
+
+
+def test_a_report_of_a_crash_names_what_went_wrong():
+    from autograder import units
+    from autograder.grade import crash_report
+
+    report = crash_report(units.load("softmax"), "x.ipynb", "grading the notebook", OverflowError("too big"))
+    assert isinstance(report, Report) and report.status == "crash" and report.score == 0
+    assert "OverflowError: too big" in report.notes[0]
+
+
+# --------------------------------------------------------------------------- grading time
+
+
+def _sleepy(functions: dict[str, str], seconds: float) -> dict[str, str]:
+    """Each function first sleeps `seconds` when the grader calls it (not from the notebook)."""
+    slow = {}
+    for name, source in functions.items():
+        lines = source.splitlines()
+        at = next(i for i, line in enumerate(lines) if line.startswith("def ")) + 1
+        while lines[at - 1].rstrip().endswith(",") or not lines[at - 1].rstrip().endswith(":"):
+            at += 1
+        lines.insert(at, f"    import sys, time\n    if not sys._getframe(1).f_code.co_filename.startswith('<cell'):\n"
+                         f"        time.sleep({seconds})")
+        slow[name] = "\n".join(lines)
+    return slow
+
+
+def test_sleeping_calls_end_the_submission_at_its_calls_budget(grader):
+    """Every graded call sleeps just under the call limit: once all calls together have used
+    `calls_seconds`, the submission ends as `timeout`, every remaining check failing at once."""
+    plain = SOFTMAX.load_entry("correct", "plain")
+    nb = SOFTMAX.submission_notebook(_sleepy(plain.functions, 0.9), plain.preamble)
+    report = grader.notebook(nb, limits={"cell_seconds": 6, "call_seconds": 1, "calls_seconds": 3})
+    assert report.status == "timeout", report.notes
+    assert report.score == 0
+    messages = [c.message for q in report.questions for c in q.checks]
+    assert "used up the 3 s all graded calls of a submission may take together" in messages[0]
+    assert all("3 s all graded calls" in m for m in messages), messages
+
+
+def test_a_function_past_its_time_is_not_called_again(grader):
+    report = grader.cached("hostile/sleep_under_call_limit")
+    first, second = next(q for q in report.questions if q.name == "log_softmax").checks
+    assert "used up the 3 s all graded calls of one function may take together" in first.message
+    assert "it is not called again" in second.message
+    assert report.status == "ok"
+
+
+def test_the_submission_deadline_stops_a_notebook_of_slow_cells(grader):
+    plain = SOFTMAX.load_entry("correct", "plain")
+    nb = SOFTMAX.submission_notebook(plain.functions, plain.preamble,
+                                     first=["import time\ntime.sleep(2)"] * 4)
+    report = grader.notebook(nb, limits={"cell_seconds": 6, "submission_seconds": 5})
+    assert report.status == "timeout"
+    assert report.score == 0
+    assert any("ran past the 5 s a whole submission may take" in n for n in report.notes), report.notes
+
+
+# --------------------------------------------------------------------------- the training task
+
+
+def test_the_training_task_is_drawn_from_the_code_within_the_stated_ranges():
+    from autograder.units import gpt, gpt_public
+
+    tasks = {tuple(sorted(gpt.draw_task([f"# version {i}", "x = 1"]).kwargs.items())) for i in range(200)}
+    assert tasks == {(("digits", d), ("length", n)) for n in gpt_public.SORT_LENGTHS
+                     for d in gpt_public.SORT_DIGIT_COUNTS}
+    cells = ["import torch", "def train_sorter(): ..."]
+    assert gpt.draw_task(cells) is gpt.draw_task(list(cells))  # one Call: the four bars share one run
+
+
+def test_weights_prepared_for_the_default_task_meet_another_task():
+    """The hostile entry gpt/hostile/pretrained_weights is asked for a task its weights are not for."""
+    from autograder.corpus import UnitFiles
+    from autograder.units import gpt
+
+    files = UnitFiles("gpt")
+    nb = files.entry_notebook(files.load_entry("hostile", "pretrained_weights"))
+    cells = notebook.parse("gpt.ipynb", json.dumps(nb).encode(), "gpt").cells
+    assert dict(gpt.draw_task(cells).kwargs) != {"length": 6, "digits": 10}
+
+
+@pytest.mark.skipif(os.environ.get("AUTOGRADER_SLOW_TESTS") != "1",
+                    reason="starts a grading pool twice (10-20 s): AUTOGRADER_SLOW_TESTS=1")
+def test_a_grading_process_that_dies_is_replaced_and_its_submissions_graded_again(tmp_path):
+    """A grading process killed mid-run (as a fatal error in it would): the pool is started
+    again, what was pending is graded one at a time, and every submission gets its report."""
+    import signal
+    import threading
+    import time
+
+    paths = []
+    for i in range(3):
+        path = tmp_path / f"s{i}.ipynb"
+        path.write_bytes(SOFTMAX.stub.read_bytes())
+        paths.append(path)
+    with pool.Graders("softmax", 2) as graders:
+        first = graders._executor
+
+        def kill_one():
+            while not first._processes:
+                time.sleep(0.05)
+            time.sleep(1.0)
+            os.kill(next(iter(first._processes)), signal.SIGKILL)
+
+        killer = threading.Thread(target=kill_one)
+        killer.start()
+        results = dict(graders.map(paths))
+        killer.join()
+        assert graders._executor is not first
+    assert sorted(results) == [0, 1, 2]
+    assert all(data["status"] == "ok" for data, _ in results.values()), [d["notes"] for d, _ in results.values()]
+
+
+# --------------------------------------------------------------------------- CPU of the group
+
+_SPIN_IN_A_CHILD = """
+import sys
+sys.path.insert(0, sys.argv[1])
+from autograder import worker as wire
+from autograder.sandbox import Limits, Worker, WorkerLost
+
+with Worker({}, Limits()) as w:
+    assert w.uid is None  # the ordinary user's path: the worker's group is its descendants
+    w.exec_cell(0, "import os, time\\ndef train():\\n    if os.fork() == 0:\\n        while True:\\n            pass\\n"
+                   "    time.sleep(30)\\n    return 1\\n")
+    blobs = []
+    header = {"target": "train", "args": wire.encode((), blobs), "kwargs": wire.encode({}, blobs)}
+    try:
+        w.call(header, blobs, timeout=60, cpu_seconds=1)
+        print("not stopped")
+    except WorkerLost as lost:
+        print(lost.reason)
+"""
+
+
+def test_cpu_of_a_forked_child_counts_against_the_budget_as_an_ordinary_user(tmp_path):
+    """Without root (no uid of its own), a call that works in a forked child while the worker
+    sleeps is stopped at its CPU budget: the worker's descendants are its group. (As root,
+    gpt/hostile/train_in_forked_child shows the same for every process of the sandbox uid.)"""
+    import shutil
+    import subprocess
+    import tempfile
+
+    from conftest import PROJECT, PYTHON
+
+    if os.geteuid() != 0:
+        root = tmp_path
+        user = {}
+    else:
+        uid, lock = sandbox.claim_uid()
+        root = Path(tempfile.mkdtemp(prefix="autograder-ta-"))
+        user = dict(user=uid, group=uid, extra_groups=[])
+    try:
+        shutil.copytree(PROJECT / "autograder", root / "project" / "autograder",
+                        ignore=shutil.ignore_patterns("__pycache__"))
+        if user:
+            for path in [root, *root.rglob("*")]:
+                os.chown(path, user["user"], user["user"])
+        done = subprocess.run([str(PYTHON), "-c", _SPIN_IN_A_CHILD, str(root / "project")], cwd=root,
+                              env={"PATH": "/usr/bin:/bin", "HOME": str(root), "LANG": "C.UTF-8"},
+                              capture_output=True, text=True, timeout=300, **user)
+    finally:
+        if user:
+            sandbox.kill_uid(user["user"])
+            shutil.rmtree(root, ignore_errors=True)
+            os.close(lock)
+    assert "more than its budget of 1 s of CPU time" in done.stdout, done.stdout + done.stderr
+    assert "counting every process it started" in done.stdout
