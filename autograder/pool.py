@@ -105,7 +105,7 @@ class ForkServer:
         if not self._ready:
             self._wait_ready()
         message = {"op": "spawn", "limits": dataclasses.asdict(worker.limits), "uid": worker.uid,
-                   "nproc": nproc, "workdir": str(worker.workdir)}
+                   "nproc": nproc, "workdir": str(worker.workdir), "plan": worker.plan}
         try:
             socket.send_fds(self._sock, [json.dumps(message).encode()],
                             [req_read, rep_write, worker._output.fileno()])
