@@ -343,13 +343,13 @@ def readable_paths() -> list[str]:
         if entry and os.path.isdir(real) and (not real.startswith(project + os.sep) and real != project
                                               or any(real.startswith(p) for p in prefixes)):
             python.add(entry)
-    system = ["/usr", "/bin", "/sbin", "/lib", "/lib32", "/lib64", "/libx32", "/opt/conda",
+    system = ["/usr", "/bin", "/sbin", "/lib", "/lib32", "/lib64", "/libx32",
               "/etc/ld.so.cache", "/etc/ld.so.conf", "/etc/ld.so.conf.d", "/etc/localtime",
               "/etc/passwd", "/etc/group", "/etc/nsswitch.conf", "/etc/mime.types",
               *glob.glob("/etc/python3*"), "/etc/matplotlibrc", "/etc/fonts",
               "/dev/urandom", "/dev/random", "/dev/zero",
               "/proc/self", "/proc/cpuinfo", "/proc/meminfo", "/proc/stat", "/proc/sys/vm/overcommit_memory",
-              "/sys/devices/system/cpu", "/sys/devices/system/node", "/sys/fs/cgroup",
+              "/sys/devices/system/cpu", "/sys/devices/system/node",
               "/sys/kernel/mm/transparent_hugepage"]
     return sorted(python) + system
 
