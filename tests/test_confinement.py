@@ -321,3 +321,35 @@ def test_sandbox_uids_are_drawn_from_a_large_range(tmp_path):
     assert int(base) == 0x70000000 and int(pool) == 1 << 24
     assert len(set(uids)) == 4 and all(int(base) <= u < int(base) + int(pool) for u in uids)
     assert rest == "[]"
+
+
+# A grader holding more memory than its worker will, in a group whose limit the worker's
+# allocations reach: without the worker's oom_score_adj the kernel would kill the grader.
+OOM_GRADER = r"""
+from autograder import sandbox
+ballast = bytearray(450 << 20)
+ballast[::4096] = b"\1" * len(range(0, 450 << 20, 4096))  # touched: resident
+hog = "hog = []\nwhile True:\n    hog.append(bytearray(8 << 20))\n    hog[-1][::4096] = b'\\1' * 2048\n"
+with sandbox.Worker({"softmax.ipynb": b"{}"}, sandbox.Limits(memory_mb=8192, cell_seconds=120)) as w:
+    try:
+        w.exec_cell(0, hog)
+        print("NOT STOPPED")
+    except sandbox.WorkerLost as lost:
+        print("LOST " + lost.reason)
+"""
+
+
+@pytest.mark.skipif(os.geteuid() != 0 or not sandbox.host().cgroups, reason="needs a writable cgroup hierarchy")
+def test_under_memory_pressure_the_kernel_kills_the_worker_not_the_grader(host):
+    """In a group capped at 800 MB (Gradescope's container has 768 MB), a grader holding 450 MB
+    and a worker that allocates without end: the worker is killed and the grader reports it."""
+    cap = confinement.ResourceGroup(f"autograder-oom-test-{os.getpid()}", 800, 2.0, 256)
+    assert cap.dirs, "could not make the capped group"
+    try:
+        env = dict(os.environ, AUTOGRADER_SANDBOX_UID=str(EXPECTED_SANDBOX_UID + 950))
+        done = subprocess.run([str(PYTHON), "-c", OOM_GRADER], cwd=PROJECT, env=env, capture_output=True,
+                              text=True, timeout=300, preexec_fn=lambda: confinement.join(cap.procs_files))
+    finally:
+        cap.remove()
+    assert done.returncode == 0, (done.returncode, done.stderr[-2000:])
+    assert "LOST was killed while running cell 0 (out of memory" in done.stdout, done.stdout
