@@ -3,8 +3,8 @@
 A worker started the ordinary way (`sandbox._popen`) is a fresh interpreter that imports
 torch: about 2 s of CPU per submission. A `ForkServer` is one process that imported torch
 once (autograder/forkserver.py); each worker is a fork of it that then confines itself with
-the same `sandbox.confine` (rlimits, network namespace, unprivileged uid) before it runs any
-student code. The `Worker` class is unchanged: only how its process starts differs (its
+the same `sandbox.confine` (resource group, Landlock, seccomp, rlimits, namespaces,
+unprivileged uid), given the same plan, before it runs any student code. The `Worker` class is unchanged: only how its process starts differs (its
 `spawn` hook), so requests, timeouts, kills and crash messages are the same code.
 
 `Graders` runs N trusted grading processes (`--jobs N`), each with its own fork server;
