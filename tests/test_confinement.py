@@ -173,8 +173,10 @@ def assert_confined(result: dict, reached: list[str]) -> None:
         assert got["tcp"] == "PermissionError" and got["udp"] == "PermissionError", got
         assert got["oom_score_adj"] == "1000"
     own = result["first"]["readable"]  # the first one's own file only: the probe does read
-    assert len(own) == 1 and own[0].endswith("/softmax.ipynb"), f"first read {own}"
-    assert result["second"]["readable"] == [], f"second read {result['second']['readable']}"
+    assert own and own[0].endswith("/softmax.ipynb"), f"first read {own}"
+    if sandbox.landlock_abi():  # without Landlock only file modes stand (README says so)
+        assert len(own) == 1, f"first read {own}"
+        assert result["second"]["readable"] == [], f"second read {result['second']['readable']}"
     assert reached == [], "a worker reached the loopback listener"
     assert result["second"]["shm"] < 0, "the second worker found the first one's shared memory"
     assert SHM_KEY not in shm_keys(), "a shared memory segment outlived its worker"
