@@ -44,15 +44,18 @@ from . import confinement
 from . import worker as wire
 
 IS_ROOT = os.geteuid() == 0
-# Sandbox uids. By default each worker draws one at random from 2^24 uids starting at
+# Sandbox uids. By default each worker draws one at random from 2^27 uids starting at
 # 0x70000000: above every account and container range in common use, so that workers of
 # graders in different containers of one host (who cannot see each other's locks) share no
-# uid, and so no RLIMIT_NPROC count (which the kernel keeps per uid, across the host).
-# AUTOGRADER_SANDBOX_UID pins a small range instead (claimed in order: tests, or a host
-# whose uid map is narrow).
+# uid, and so no RLIMIT_NPROC count (which the kernel keeps per uid, across the host: two
+# workers sharing a uid would share its `Limits.processes`, and a fork bomb in one would
+# starve the other). With k workers alive on one host, two draw the same uid with a chance of
+# about k^2 / 2^28; even then kill(-1) as that uid reaches only its own container's processes
+# (its own PID namespace). AUTOGRADER_SANDBOX_UID pins a small range instead, claimed in
+# order (the tests; a host whose uid map is narrow).
 _PINNED_UID = os.environ.get("AUTOGRADER_SANDBOX_UID")
 SANDBOX_UID = int(_PINNED_UID) if _PINNED_UID else 0x70000000  # first uid of the range
-UID_POOL = 1000 if _PINNED_UID else 1 << 24
+UID_POOL = 1000 if _PINNED_UID else 1 << 27
 _LOCKS = Path("/run/autograder-sandbox") if Path("/run").is_dir() else Path("/tmp/.autograder-sandbox")
 _WORKER_SOURCE = inspect.getsource(wire)
 _libc = ctypes.CDLL(None, use_errno=True)
@@ -158,7 +161,7 @@ def kill_uid(uid: int) -> None:
 
 def _lock_uid(uid: int) -> int | None:
     """Take the lock file of `uid` (an fd to release with `release_uid`), or None if a live
-    worker holds it. A lock file is removed when released, so that drawing from 2^24 uids
+    worker holds it. A lock file is removed when released, so that drawing from 2^27 uids
     leaves no trail of files; a lock taken on a file removed meanwhile is retried."""
     import fcntl
 

@@ -304,7 +304,7 @@ def test_worker_is_a_resource_group(host, leftovers):
 
 
 def test_sandbox_uids_are_drawn_from_a_large_range(tmp_path):
-    """Unpinned, each claim is a random uid among 2^24 above the usual account and container
+    """Unpinned, each claim is a random uid among 2^27 above the usual account and container
     ranges, and releasing it leaves no lock file behind."""
     code = (
         "from autograder import sandbox\n"
@@ -320,7 +320,7 @@ def test_sandbox_uids_are_drawn_from_a_large_range(tmp_path):
     first, rest = done.stdout.splitlines()
     base, pool, uids = first.split(" ", 2)
     uids = json.loads(uids)
-    assert int(base) == 0x70000000 and int(pool) == 1 << 24
+    assert int(base) == 0x70000000 and int(pool) == 1 << 27
     assert len(set(uids)) == 4 and all(int(base) <= u < int(base) + int(pool) for u in uids)
     assert rest == "[]"
 
