@@ -8,8 +8,8 @@ worker that fails to apply a mechanism the probe found is an error, never a sile
 
 * seccomp (Linux 3.5+, any user): the worker may open no socket but a Unix one (no inet,
   inet6, netlink, vsock, packet ...), and no io_uring (whose socket operation would bypass
-  the filter); where it has no IPC namespace of its own, no System V shared memory,
-  semaphores or message queues either.
+  the filter), no kernel keyring, no ptrace; where it has no IPC namespace of its own, no
+  System V shared memory, semaphores or message queues, nor POSIX message queues, either.
 * Landlock (Linux 5.13+, any user): it reads and executes only beneath the paths it is
   given, writes only beneath its own folder; from ABI 4 no TCP bind or connect, from ABI 6
   no abstract Unix socket and no signal to a process outside its own domain.
@@ -54,11 +54,17 @@ def _errno(code: int) -> int:
 
 # arch (linux/audit.h), syscall numbers: x86_64 (arch/x86/entry/syscalls) and the generic
 # table arm64 uses (include/uapi/asm-generic/unistd.h).
+# Always refused besides non-Unix sockets: io_uring (its socket operation would bypass the
+# filter), kernel keyrings (add_key, request_key, keyctl: a user's keyring outlives the worker
+# and is shared by every process of its uid), ptrace and process_vm_readv/writev (other
+# processes of its uid: the grader itself, without root). Refused where the worker has no IPC
+# namespace: System V shared memory, semaphores, message queues and POSIX message queues
+# (shmget, semget, msgget, mq_open), which outlive it and other workers could open.
 _SYSCALLS = {
-    "x86_64": dict(arch=0xC000003E, socket=41, socketpair=53, io_uring=(425, 426, 427),
-                   sysv=(29, 64, 68)),  # shmget, semget, msgget
-    "aarch64": dict(arch=0xC00000B7, socket=198, socketpair=199, io_uring=(425, 426, 427),
-                    sysv=(194, 190, 186)),
+    "x86_64": dict(arch=0xC000003E, socket=41, socketpair=53,
+                   always=(425, 426, 427, 248, 249, 250, 101, 310, 311), ipc=(29, 64, 68, 240)),
+    "aarch64": dict(arch=0xC00000B7, socket=198, socketpair=199,
+                    always=(425, 426, 427, 217, 218, 219, 117, 270, 271), ipc=(194, 190, 186, 180)),
 }
 _X32_BIT = 0x40000000  # x86_64's x32 ABI: the same calls under other numbers
 
@@ -85,7 +91,7 @@ def seccomp_program(machine: str, deny_sysv_ipc: bool) -> bytes | None:
     if table is None:
         return None
     ld_w, jeq, jge, ret = 0x20, 0x15, 0x35, 0x06  # BPF_LD|W|ABS, BPF_JMP|JEQ|K, |JGE|K, BPF_RET|K
-    denied = list(table["io_uring"]) + (list(table["sysv"]) if deny_sysv_ipc else [])
+    denied = list(table["always"]) + (list(table["ipc"]) if deny_sysv_ipc else [])
     program = [
         (ld_w, 4),  # seccomp_data.arch
         (jeq, table["arch"], "native", None),

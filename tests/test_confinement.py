@@ -8,8 +8,10 @@ A cell's findings are printed as one JSON line (`CELL` below) and read back from
 
 from __future__ import annotations
 
+import ctypes
 import json
 import os
+import platform
 import shlex
 import shutil
 import socket
@@ -249,7 +251,10 @@ def test_as_root_ipc_objects_die_with_their_worker(host, listeners, secret_copy,
 
 def test_the_filter_refuses_only_what_it_must():
     """The seccomp program itself: Unix sockets still work (multiprocessing needs them), inet
-    ones do not; a program exists for the machines we know, none for others."""
+    ones do not, nor POSIX message queues or keyrings (which outlive a process); a program
+    exists for the machines we know, none for others."""
+    if platform.machine() not in confinement._SYSCALLS:
+        pytest.skip("no seccomp table for this machine")
     assert confinement.seccomp_program("x86_64", True) and confinement.seccomp_program("aarch64", False)
     assert confinement.seccomp_program("sparc64", True) is None
     read, write = os.pipe()
@@ -263,6 +268,13 @@ def test_the_filter_refuses_only_what_it_must():
                     results.append("ok")
                 except OSError as exc:
                     results.append(exc.errno)
+            libc = ctypes.CDLL(None, use_errno=True)
+            table = confinement._SYSCALLS[platform.machine()]
+            mq_open, keyctl = table["ipc"][3], table["always"][5]
+            for number, args in ((mq_open, (b"/autograder-probe", os.O_CREAT | os.O_RDWR, 0o600, None)),
+                                 (keyctl, (0, -4, 0, 0))):  # KEYCTL_GET_KEYRING_ID of @u
+                results.append(libc.syscall(number, *args) == -1 and ctypes.get_errno())
+            results.append(os.getpid() > 0)  # an ordinary call still works
             os.write(write, json.dumps(results).encode())
         finally:
             os._exit(0)
@@ -272,7 +284,7 @@ def test_the_filter_refuses_only_what_it_must():
     os.close(read)
     import errno
 
-    assert results == [True, "ok", errno.EACCES, errno.EACCES, errno.EACCES]
+    assert results == [True, "ok", errno.EACCES, errno.EACCES, errno.EACCES, errno.EPERM, errno.EPERM, True]
 
 
 @pytest.mark.skipif(os.geteuid() != 0 or not sandbox.host().cgroups, reason="needs a writable cgroup hierarchy")
