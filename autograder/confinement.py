@@ -220,7 +220,7 @@ class HostConfinement:
 
     network_namespace: bool  # an empty network namespace (root with CAP_SYS_ADMIN)
     ipc_namespace: bool  # System V IPC objects of its own, gone with it (same)
-    seccomp: bool  # no inet/inet6/other sockets, no io_uring; no SysV IPC without the namespace
+    seccomp: bool  # no socket but Unix ones, no io_uring, keyring, ptrace; no SysV IPC without the namespace
     landlock: int  # Landlock ABI (0: none): reads and writes confined to listed folders
     cgroups: str  # "v1", "v2" or "" (no writable hierarchy): CPU, memory, processes as a group
 
@@ -251,6 +251,9 @@ def _try_in_child(mechanism) -> bool:
 
 
 def probe(root: bool) -> HostConfinement:
+    """What this host lets a worker have, each mechanism tried for real (namespaces and the
+    filter in throwaway children, a resource group made and removed): `root` is whether the
+    grader is, since only root can switch to the sandbox uid and own cgroups."""
     netns = root and _try_in_child(lambda: unshare(CLONE_NEWNET))
     ipcns = root and _try_in_child(lambda: unshare(CLONE_NEWIPC))
     return HostConfinement(

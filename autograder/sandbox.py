@@ -391,7 +391,8 @@ def confine(limits: Limits, uid: int | None, nproc: int, workdir: str, plan: dic
     forkserver.py) before it runs the worker's loop: the same guarantees either way.
     """
     confinement.join(plan["cgroup_procs"])
-    # As root this also makes 1000 the floor: the sandbox uid cannot lower it again.
+    # As root this also makes 1000 the floor: the sandbox uid cannot lower it again. (Raising
+    # one's own score is never refused where /proc is mounted: no fallback to plan for.)
     confinement.set_oom_score_adj(1000)
     if plan["landlock"] and not confinement.landlock([workdir, os.devnull], plan["readable"]):
         raise ConfinementFailed("Landlock")
