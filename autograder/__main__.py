@@ -23,8 +23,10 @@ Each SUBMISSION is one of:
     the one Gradescope grades, so the scores are Gradescope's.
 
 Student code runs only in sandboxed worker processes, forked from a warm fork server that has
-already imported torch; when run as root, each worker runs as its own unprivileged user
-(from uid $AUTOGRADER_SANDBOX_UID, default 64000) with no network. --jobs N grades N
+already imported torch; no worker can open an inet socket or read outside its own folder and
+the Python installation (seccomp and Landlock, as root or not); when run as root, each worker
+also runs as its own unprivileged user (drawn from a large range; $AUTOGRADER_SANDBOX_UID pins
+its start), in its own network and IPC namespaces and cgroup. --jobs N grades N
 submissions at a time (one trusted grading process and fork server each); one submission's
 code can never change another's score.
 

@@ -9,8 +9,9 @@ worker exactly as a fresh interpreter would:
 * its own session, stdout/stderr into the grader's capped output file, stdin from /dev/null,
   no other file descriptor than its two pipes;
 * the private working directory, the worker's whole environment (`sandbox.worker_env`);
-* `sandbox.confine`: the same rlimits, network namespace and unprivileged uid as a worker
-  started with Popen (the very same function);
+* `sandbox.confine`: the same resource group, Landlock and seccomp rules, rlimits,
+  namespaces and unprivileged uid as a worker started with Popen (the very same function,
+  given the same plan);
 * then `worker.main`, the worker's request loop, which runs the student's code.
 
 The fork server itself never runs student code and never holds anything secret: it imports
@@ -18,7 +19,7 @@ only the standard library, torch, numpy, matplotlib and autograder's `sandbox` a
 modules (no unit spec, no reference). It replies on the control socket (SOCK_SEQPACKET, JSON
 messages, file descriptors passed with SCM_RIGHTS):
 
-  -> {"op": "spawn", "limits": {...}, "uid": int|null, "nproc": int, "workdir": str}
+  -> {"op": "spawn", "limits": {...}, "uid": int|null, "nproc": int, "workdir": str, "plan": {...}}
      + fds [request pipe read end, reply pipe write end, output file]
   <- {"op": "spawned", "pid": int}  or  {"op": "error", "message": str}
   <- {"op": "exited", "pid": int, "returncode": int}  (Popen's convention: -signal if killed)
@@ -65,7 +66,7 @@ def _child(control, wake, message, fds):
 
         tempfile.tempdir = None  # TMPDIR is the private folder now
         limits = sandbox.Limits(**message["limits"])
-        sandbox.confine(limits, message["uid"], message["nproc"], workdir)
+        sandbox.confine(limits, message["uid"], message["nproc"], workdir, message["plan"])
         # nothing of the project on the path: the student imports only what a worker could
         sys.path[:] = [p for p in sys.path if p and os.path.abspath(p) != PROJECT]
         sys.argv[:] = ["-c"]

@@ -3,8 +3,8 @@
 A worker started the ordinary way (`sandbox._popen`) is a fresh interpreter that imports
 torch: about 2 s of CPU per submission. A `ForkServer` is one process that imported torch
 once (autograder/forkserver.py); each worker is a fork of it that then confines itself with
-the same `sandbox.confine` (rlimits, network namespace, unprivileged uid) before it runs any
-student code. The `Worker` class is unchanged: only how its process starts differs (its
+the same `sandbox.confine` (resource group, Landlock, seccomp, rlimits, namespaces,
+unprivileged uid), given the same plan, before it runs any student code. The `Worker` class is unchanged: only how its process starts differs (its
 `spawn` hook), so requests, timeouts, kills and crash messages are the same code.
 
 `Graders` runs N trusted grading processes (`--jobs N`), each with its own fork server;
@@ -106,7 +106,7 @@ class ForkServer:
         if not self._ready:
             self._wait_ready()
         message = {"op": "spawn", "limits": dataclasses.asdict(worker.limits), "uid": worker.uid,
-                   "nproc": nproc, "workdir": str(worker.workdir)}
+                   "nproc": nproc, "workdir": str(worker.workdir), "plan": worker.plan}
         try:
             socket.send_fds(self._sock, [json.dumps(message).encode()],
                             [req_read, rep_write, worker._output.fileno()])

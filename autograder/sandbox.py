@@ -10,41 +10,59 @@ A `Worker` is one process running `worker.py` with:
   submission, and totals for all graded calls and for each function's calls;
 * replies checked as the untrusted input they are (autograder/replies.py);
 * a call's CPU budget counted over every process of the worker (`group_cpu_time`);
-* when the grader is root: an unprivileged uid with no groups, its own network namespace
-  (no network at all), and every process of that uid killed when the worker is closed.
+* no network: no socket but a Unix one (seccomp), and as root an empty network namespace;
+* reads only beneath its own folder, the Python installation and the system's libraries,
+  writes only in its own folder (Landlock);
+* the OOM killer's first choice (oom_score_adj 1000), never the grader;
+* when the grader is root: an unprivileged uid of its own with no groups, drawn from a large
+  range, an IPC namespace of its own, and a resource group (cgroup: CPU quota, memory,
+  process count) killed and removed as one when the worker is closed.
 
-Without root (a TA's laptop) everything above holds except the uid switch and the network
-namespace; leftover processes are found as descendants of the grader and killed.
+`autograder/confinement.py` holds the kernel mechanisms; what this host offers is probed
+once (`host()`), and each missing one has its stated fallback (README, "What the trust
+boundary guarantees"). Without root, leftover processes are found as descendants of the
+grader and killed.
 """
 
 from __future__ import annotations
 
 import ctypes
+import glob
 import inspect
 import os
+import random
 import resource
 import select
 import shutil
 import signal
 import stat
-import struct
 import subprocess
 import sys
+import sysconfig
 import tempfile
 import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from . import replies
+from . import confinement, replies
 from . import worker as wire
 
 IS_ROOT = os.geteuid() == 0
-SANDBOX_UID = int(os.environ.get("AUTOGRADER_SANDBOX_UID", "64000"))  # first uid of the pool
-UID_POOL = 1000  # workers alive at once on one machine, across every grader process
+# Sandbox uids. By default each worker draws one at random from 2^27 uids starting at
+# 0x70000000: above every account and container range in common use, so that workers of
+# graders in different containers of one host (who cannot see each other's locks) share no
+# uid, and so no RLIMIT_NPROC count (which the kernel keeps per uid, across the host: two
+# workers sharing a uid would share its `Limits.processes`, and a fork bomb in one would
+# starve the other). With k workers alive on one host, two draw the same uid with a chance of
+# about k^2 / 2^28; even then kill(-1) as that uid reaches only its own container's processes
+# (its own PID namespace). AUTOGRADER_SANDBOX_UID pins a small range instead, claimed in
+# order (the tests; a host whose uid map is narrow).
+_PINNED_UID = os.environ.get("AUTOGRADER_SANDBOX_UID")
+SANDBOX_UID = int(_PINNED_UID) if _PINNED_UID else 0x70000000  # first uid of the range
+UID_POOL = 1000 if _PINNED_UID else 1 << 27
 _LOCKS = Path("/run/autograder-sandbox") if Path("/run").is_dir() else Path("/tmp/.autograder-sandbox")
 _WORKER_SOURCE = inspect.getsource(wire)
 _libc = ctypes.CDLL(None, use_errno=True)
-_CLONE_NEWNET = 0x40000000
 _PR_SET_CHILD_SUBREAPER = 36
 
 
@@ -58,6 +76,7 @@ class Limits:
     file_mb: int = 16  # largest file the worker may write, stdout included
     open_files: int = 256
     processes: int = 64  # threads count too
+    cpus: float = 1.0  # CPU share of the whole worker group (cgroup quota), all its processes
     cell_seconds: float = 60.0  # wall clock per notebook cell
     call_seconds: float = 20.0  # wall clock per graded call
     start_seconds: float = 60.0  # wall clock for the interpreter to start and import torch
@@ -156,6 +175,37 @@ def kill_uid(uid: int) -> None:
         time.sleep(0.005)
 
 
+def _lock_uid(uid: int) -> int | None:
+    """Take the lock file of `uid` (an fd to release with `release_uid`), or None if a live
+    worker holds it. A lock file is removed when released, so that drawing from 2^27 uids
+    leaves no trail of files; a lock taken on a file removed meanwhile is retried."""
+    import fcntl
+
+    _LOCKS.mkdir(mode=0o700, exist_ok=True)
+    path = _LOCKS / f"{uid}.lock"
+    while True:
+        fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            os.close(fd)
+            return None
+        try:
+            if os.stat(path).st_ino == os.fstat(fd).st_ino:
+                return fd
+        except FileNotFoundError:
+            pass
+        os.close(fd)  # its holder removed it between our open and our lock: take a new one
+
+
+def release_uid(uid: int, fd: int) -> None:
+    try:
+        os.unlink(_LOCKS / f"{uid}.lock")  # still locked by us: nobody holds this file
+    except FileNotFoundError:
+        pass
+    os.close(fd)
+
+
 def kill_unclaimed() -> None:
     """Kill every process of every sandbox uid that no live worker holds.
 
@@ -163,8 +213,6 @@ def kill_unclaimed() -> None:
     Gradescope guard runs it before Otter starts its logging server and kernel). It spares the
     uids whose lock a live worker holds, so it never kills another grading's worker.
     """
-    import fcntl
-
     if not IS_ROOT:
         return
     uids = set()
@@ -176,40 +224,33 @@ def kill_unclaimed() -> None:
                 continue
             if SANDBOX_UID <= uid < SANDBOX_UID + UID_POOL:
                 uids.add(uid)
-    _LOCKS.mkdir(mode=0o700, exist_ok=True)
     for uid in sorted(uids):
-        fd = os.open(_LOCKS / f"{uid}.lock", os.O_RDWR | os.O_CREAT, 0o600)
-        try:
-            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:  # a live worker (of another grading) owns this uid
-            os.close(fd)
+        fd = _lock_uid(uid)
+        if fd is None:  # a live worker (of another grading) owns this uid
             continue
         try:
             kill_uid(uid)
         finally:
-            os.close(fd)
+            release_uid(uid, fd)
 
 
 def claim_uid() -> tuple[int, int]:
-    """A sandbox uid no other worker on this machine is using: (uid, lock fd to close when done).
+    """A sandbox uid no other worker on this machine is using: (uid, lock fd for `release_uid`).
 
     Each live worker has a uid of its own, so closing one (kill every process of its uid)
-    never touches another, whichever grader process started it.
+    never touches another, whichever grader process started it. Drawn at random from the
+    range (in order when AUTOGRADER_SANDBOX_UID pins it).
     """
-    import fcntl
-
-    _LOCKS.mkdir(mode=0o700, exist_ok=True)
-    for uid in range(SANDBOX_UID, SANDBOX_UID + UID_POOL):
-        fd = os.open(_LOCKS / f"{uid}.lock", os.O_RDWR | os.O_CREAT, 0o600)
-        try:
-            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            os.close(fd)
+    candidates = (range(SANDBOX_UID, SANDBOX_UID + UID_POOL) if _PINNED_UID
+                  else (SANDBOX_UID + random.SystemRandom().randrange(UID_POOL) for _ in range(1000)))
+    for uid in candidates:
+        fd = _lock_uid(uid)
+        if fd is None:
             continue
         if _pids_of_uid(uid):  # left over from a grader that died: clear it first
             kill_uid(uid)
         return uid, fd
-    raise RuntimeError(f"all {UID_POOL} sandbox uids from {SANDBOX_UID} are in use")
+    raise RuntimeError(f"no free sandbox uid in {UID_POOL} from {SANDBOX_UID}")
 
 
 def _descendants(root: int) -> list[int]:
@@ -293,56 +334,91 @@ def _is_live_child(pid: int) -> bool:
     return any(pid in _descendants(live) for live in _LIVE)
 
 
-# Landlock (Linux >= 5.13): any process may give up filesystem rights, for itself and all it
-# starts. Access rights (linux/landlock.h) that create, change or remove files:
-_LL_WRITE_FILE, _LL_REFER, _LL_TRUNCATE = 1 << 1, 1 << 13, 1 << 14
-_LL_CHANGES = _LL_WRITE_FILE | sum(1 << bit for bit in range(4, 13))  # remove_*, make_*
-_SYS_LL_CREATE_RULESET, _SYS_LL_ADD_RULE, _SYS_LL_RESTRICT_SELF = 444, 445, 446  # every arch
-_PR_SET_NO_NEW_PRIVS = 38
+landlock_abi = confinement.landlock_abi
+_HOST: confinement.HostConfinement | None = None
 
 
-def landlock_abi() -> int:
-    """The kernel's Landlock version; 0 without it."""
-    return max(0, _libc.syscall(_SYS_LL_CREATE_RULESET, None, 0, 1))  # 1: ..._CREATE_RULESET_VERSION
+def host() -> confinement.HostConfinement:
+    """What confinement a worker gets on this host (probed once per process)."""
+    global _HOST
+    if _HOST is None:
+        _HOST = confinement.probe(IS_ROOT)
+        if not _HOST.network:  # the one gap a TA must know of before grading untrusted code
+            print("autograder: warning: this kernel offers neither seccomp nor a network namespace: "
+                  "student code can reach the network", file=sys.stderr)
+        if not _HOST.landlock:
+            print("autograder: warning: this kernel has no Landlock: student code can read (and, "
+                  "without root, write) every file the grader's user can", file=sys.stderr)
+    return _HOST
 
 
-def writes_only_beneath(*paths: str) -> bool:
-    """Forbid this process (and its children) to create, change or remove any file except
-    beneath `paths`; reading stays allowed. False where the kernel has no Landlock."""
-    abi = landlock_abi()
-    if abi < 1:
-        return False
-    changes = _LL_CHANGES | (_LL_REFER if abi >= 2 else 0) | (_LL_TRUNCATE if abi >= 3 else 0)
-    handled = ctypes.c_uint64(changes)  # struct landlock_ruleset_attr, its first field only
-    ruleset = _libc.syscall(_SYS_LL_CREATE_RULESET, ctypes.byref(handled), ctypes.sizeof(handled), 0)
-    if ruleset < 0:
-        return False
-    try:
-        for path in paths:
-            fd = os.open(path, os.O_PATH | os.O_CLOEXEC)
-            try:
-                allowed = changes if stat.S_ISDIR(os.fstat(fd).st_mode) else changes & (_LL_WRITE_FILE | _LL_TRUNCATE)
-                rule = ctypes.create_string_buffer(struct.pack("=Qi", allowed, fd), 12)  # path_beneath_attr
-                if _libc.syscall(_SYS_LL_ADD_RULE, ruleset, 1, rule, 0) != 0:  # 1: LANDLOCK_RULE_PATH_BENEATH
-                    return False
-            finally:
-                os.close(fd)
-        if _libc.prctl(_PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0:
-            return False
-        return _libc.syscall(_SYS_LL_RESTRICT_SELF, ruleset, 0) == 0
-    finally:
-        os.close(ruleset)
+def readable_paths() -> list[str]:
+    """Where a worker may read and execute besides its own folder: the Python installation
+    and its packages, the system's programs and libraries, and the few files of /etc, /dev,
+    /proc and /sys that Python, torch (cpuinfo), NumPy and matplotlib read. Not the project,
+    not another worker's folder, not /tmp, not /home, not /root: nothing else."""
+    python = {sys.prefix, sys.base_prefix, sys.exec_prefix, sys.base_exec_prefix,
+              os.path.dirname(sys.executable), os.path.dirname(os.path.realpath(sys.executable))}
+    python |= {p for name in ("stdlib", "platstdlib", "purelib", "platlib")
+               if (p := sysconfig.get_paths().get(name))}
+    project = os.path.realpath(Path(__file__).resolve().parents[1])
+    prefixes = [os.path.realpath(p) for p in python]
+    for entry in sys.path:  # packages installed elsewhere (a .pth file), never the project
+        real = os.path.realpath(entry) if entry else ""
+        if entry and os.path.isdir(real) and (not real.startswith(project + os.sep) and real != project
+                                              or any(real.startswith(p) for p in prefixes)):
+            python.add(entry)
+    system = ["/usr", "/bin", "/sbin", "/lib", "/lib32", "/lib64", "/libx32",
+              "/etc/ld.so.cache", "/etc/ld.so.conf", "/etc/ld.so.conf.d", "/etc/localtime",
+              "/etc/passwd", "/etc/group", "/etc/nsswitch.conf", "/etc/mime.types",
+              *glob.glob("/etc/python3*"), "/etc/matplotlibrc", "/etc/fonts",
+              "/dev/urandom", "/dev/random", "/dev/zero",
+              "/proc/self", "/proc/cpuinfo", "/proc/meminfo", "/proc/stat", "/proc/sys/vm/overcommit_memory",
+              "/sys/devices/system/cpu", "/sys/devices/system/node",
+              "/sys/kernel/mm/transparent_hugepage"]
+    return sorted(python) + system
 
 
-def confine(limits: Limits, uid: int | None, nproc: int, workdir: str) -> None:
-    """In a new worker process, before any student code: limits, no network, the sandbox uid,
-    and no writing outside its own folder (Landlock: without root, the only thing between a
-    notebook and the TA's files, other submissions' included; with root, a second wall).
+def plan(uid: int | None, group: "confinement.ResourceGroup | None") -> dict:
+    """What `confine` must apply to a worker (JSON, so a fork server can be sent it)."""
+    found = host()
+    return {
+        "network_namespace": uid is not None and found.network_namespace,
+        "ipc_namespace": uid is not None and found.ipc_namespace,
+        "seccomp": found.seccomp,
+        "landlock": found.landlock,
+        "readable": readable_paths(),
+        "cgroup_procs": group.procs_files if group is not None else [],
+    }
+
+
+class ConfinementFailed(OSError):
+    """A mechanism this host offers (its probe succeeded) failed for one worker."""
+
+
+def confine(limits: Limits, uid: int | None, nproc: int, workdir: str, plan: dict) -> None:
+    """In a new worker process, before any student code: its resource group, the OOM killer's
+    first choice, reads and writes confined (Landlock), no sockets but Unix ones (seccomp),
+    limits, namespaces, the sandbox uid. `plan` (from `plan()`) says which mechanisms this
+    host has; one of them failing here raises, so a worker never starts with less than the
+    host promised.
 
     Runs between fork and exec for a fresh worker, and in a fork server's child (autograder/
     forkserver.py) before it runs the worker's loop: the same guarantees either way.
     """
-    writes_only_beneath(workdir, os.devnull)
+    confinement.join(plan["cgroup_procs"])
+    # As root this also makes 1000 the floor: the sandbox uid cannot lower it again. (Raising
+    # one's own score is never refused where /proc is mounted: no fallback to plan for.)
+    confinement.set_oom_score_adj(1000)
+    if plan["landlock"] and not confinement.landlock([workdir, os.devnull], plan["readable"]):
+        raise ConfinementFailed("Landlock")
+    ipcns = plan["ipc_namespace"] and confinement.unshare(confinement.CLONE_NEWIPC)
+    if plan["ipc_namespace"] and not ipcns:
+        raise ConfinementFailed("IPC namespace")
+    if plan["network_namespace"] and not confinement.unshare(confinement.CLONE_NEWNET):
+        raise ConfinementFailed("network namespace")
+    if plan["seccomp"] and not confinement.deny_sockets(deny_sysv_ipc=not ipcns):
+        raise ConfinementFailed("seccomp")
     signal.signal(signal.SIGXFSZ, signal.SIG_IGN)  # over-long output: EFBIG, not death
     for res, value in [
         (resource.RLIMIT_CPU, limits.cpu_seconds),
@@ -354,7 +430,6 @@ def confine(limits: Limits, uid: int | None, nproc: int, workdir: str) -> None:
     ]:
         resource.setrlimit(res, (value, value))
     if uid is not None:
-        _libc.unshare(_CLONE_NEWNET)  # best effort: no network at all
         os.setgroups([])
         os.setgid(uid)
         os.setuid(uid)
@@ -376,7 +451,7 @@ def worker_env(workdir: Path) -> dict[str, str]:
 
 def _popen(worker: "Worker", req_read: int, rep_write: int, nproc: int) -> subprocess.Popen:
     """A fresh interpreter running worker.py (the default way to start a worker)."""
-    limits, uid = worker.limits, worker.uid
+    limits, uid, how = worker.limits, worker.uid, worker.plan
     return subprocess.Popen(
         [sys.executable, "-s", "-B", "-P", "-u", "-c", _WORKER_SOURCE, str(req_read), str(rep_write)],
         stdin=subprocess.DEVNULL,
@@ -386,7 +461,7 @@ def _popen(worker: "Worker", req_read: int, rep_write: int, nproc: int) -> subpr
         env=worker_env(worker.workdir),
         pass_fds=(req_read, rep_write),
         start_new_session=True,
-        preexec_fn=lambda: confine(limits, uid, nproc, str(worker.workdir)),
+        preexec_fn=lambda: confine(limits, uid, nproc, str(worker.workdir), how),
     )
 
 
@@ -410,6 +485,12 @@ class Worker:
     def __init__(self, files: dict[str, bytes], limits: Limits = Limits()):
         self.limits = limits
         self.uid, self._uid_lock = claim_uid() if IS_ROOT else (None, None)
+        self.group: confinement.ResourceGroup | None = None
+        if host().cgroups:
+            self.group = confinement.ResourceGroup(
+                f"autograder-{self.uid if self.uid is not None else os.getpid()}-{id(self):x}",
+                limits.memory_mb, limits.cpus, limits.processes)
+        self.plan = plan(self.uid, self.group)
         self._private = Path(tempfile.mkdtemp(prefix="autograder-trusted-"))  # root-only
         self.workdir = Path(tempfile.mkdtemp(prefix="autograder-sandbox-"))
         for name, data in files.items():
@@ -456,8 +537,11 @@ class Worker:
     def close(self) -> None:
         """Kill the worker and everything it started; remove its files."""
         self._kill_only()
+        if self.group is not None:
+            self.group.remove()
+            self.group = None
         if self._uid_lock is not None:
-            os.close(self._uid_lock)
+            release_uid(self.uid, self._uid_lock)
             self._uid_lock = None
         self._output.close()
         shutil.rmtree(self.workdir, ignore_errors=True)
@@ -481,6 +565,8 @@ class Worker:
             os.killpg(self._process.pid, signal.SIGKILL)
         except ProcessLookupError:
             pass
+        if self.group is not None:  # every process it started, whatever uid or session
+            self.group.kill()
         if self.uid is not None:
             kill_uid(self.uid)
         else:  # children that left the session: ours by descent, or orphans re-parented to us
@@ -597,6 +683,10 @@ class Worker:
         """CPU seconds (user + system) the worker and every process it started have used so far,
         read by us from /proc (see `group_cpu_time`). Never raises: a worker that has exited
         keeps the time last seen."""
+        return group_cpu_time(self)
+
+    def group_cpu_time(self) -> float:
+        """CPU seconds used by the worker and everything it started (see `group_cpu_time`)."""
         return group_cpu_time(self)
 
     def _request(self, header: dict, blobs=(), *, timeout: float, what: str) -> tuple[dict, list[bytes]]:
@@ -733,7 +823,8 @@ def _group_pids(worker: "Worker") -> list[int]:
 
 
 def group_cpu_time(worker: "Worker") -> float:
-    """CPU seconds used so far by every process of the worker's group: each process's own time
+    """CPU seconds used so far by every process of the worker's group: from its cgroup's CPU
+    accounting where it has one. Otherwise, from /proc: each process's own time
     at the last look (a process that exits between two looks loses at most what it used since
     the one before), plus the time of children the worker waited for that we never saw alive.
 
@@ -741,6 +832,10 @@ def group_cpu_time(worker: "Worker") -> float:
     worker takes its time with it. Callers look often during a long call (see
     `Worker._await_within_budget`). Never raises; monotonic.
     """
+    if worker.group is not None:  # a cgroup counts every process it ever held, reaped or not
+        used = worker.group.cpu_seconds()
+        if used is not None:
+            return used
     seen = worker._cpu
     if worker._process is None:
         return seen.total

@@ -25,7 +25,9 @@ _XDIST_WORKER = os.environ.get("PYTEST_XDIST_WORKER", "")
 if re.fullmatch(r"gw\d+", _XDIST_WORKER):
     _BASE_UID = int(os.environ.get("AUTOGRADER_SANDBOX_UID", "64000"))
     os.environ["AUTOGRADER_SANDBOX_UID"] = str(_BASE_UID + int(_XDIST_WORKER[2:]))
-EXPECTED_SANDBOX_UID = int(os.environ.get("AUTOGRADER_SANDBOX_UID", "64000"))
+# Pinned (claimed in order) for the whole session: unpinned, uids are drawn at random.
+os.environ.setdefault("AUTOGRADER_SANDBOX_UID", "64000")
+EXPECTED_SANDBOX_UID = int(os.environ["AUTOGRADER_SANDBOX_UID"])
 
 # Hypothesis must write nothing into the project: no example database (every test and the
 # grader use database=None), and its other storage (a cache of source constants) goes to a

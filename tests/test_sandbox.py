@@ -72,15 +72,13 @@ def probe(paths, out_dir):
     except OSError:
         pass
     for address in [("127.0.0.1", 22), ("1.1.1.1", 53), ("8.8.8.8", 443)]:
-        s = socket.socket()
-        s.settimeout(1.0)
         try:
-            s.connect(address)
+            with socket.socket() as s:
+                s.settimeout(1.0)
+                s.connect(address)
             result["network"].append(address[0])
         except OSError:
             pass
-        finally:
-            s.close()
     return result
 '''
 
