@@ -10,8 +10,10 @@ Checked: the softmax and gpt references get full marks within the limits (with P
 unimportable, as on an image whose setup.sh does not install it); hostile notebooks (a memory
 hog bounded by the worker's address space, children that together exceed the container's
 memory, a fork bomb) still end in a valid results.json with a message and the other
-questions' points. The default suite costs about a minute of CPU here (the gpt reference
-trains a model); AUTOGRADER_SLOW_TESTS=1 adds the other units' references.
+questions' points. The default suite runs the softmax and gpt references and one notebook
+with both memory hogs (about 2.5 minutes of wall time under the 0.5 CPU quota, half of it the
+gpt reference, which trains a model); AUTOGRADER_SLOW_TESTS=1 adds the other units'
+references and the corpus' memory hog and fork bomb each on its own.
 """
 
 from __future__ import annotations
@@ -149,6 +151,7 @@ def hostile(spec: str) -> nbformat.NotebookNode:
     return files.entry_notebook(files.load_entry(*spec.split("/")))
 
 
+@pytest.mark.skipif(not SLOW, reason="each costs a Gradescope run: AUTOGRADER_SLOW_TESTS=1")
 @pytest.mark.parametrize("spec, error", [("hostile/memory_hog", "MemoryError"),
                                          ("hostile/fork_bomb", "BlockingIOError")])
 def test_hostile_cell_is_reported_and_the_rest_graded(built, spec, error):
@@ -158,11 +161,14 @@ def test_hostile_cell_is_reported_and_the_rest_graded(built, spec, error):
     assert error in run.results["output"], run.results["output"]
 
 
-def test_children_beyond_the_container_memory_do_not_kill_the_grader(built):
-    files = UnitFiles("softmax")
-    nb = files.reference_notebook()
+def test_memory_hogs_do_not_kill_the_grader(built):
+    """The corpus memory hog (stopped by the worker's address-space limit) and children that
+    together exceed the container's memory (stopped by the kernel's OOM killer), in one
+    notebook: the grader survives, grades every function and tells the student."""
+    nb = hostile("hostile/memory_hog")
     nb.cells.append(nbformat.v4.new_code_cell(OOM_CELL))
     run = graded(built, "softmax", nb)
     within_limits(run)
     assert run.oom_kills >= 1, "the children never exceeded the container's memory: nothing was tested"
     assert scores(run) == full_marks("softmax")  # the grader survived and graded everything
+    assert "MemoryError" in run.results["output"], run.results["output"]
