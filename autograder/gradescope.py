@@ -25,7 +25,8 @@ The zip (built by `autograder/build.py` with `otter generate`) holds::
    verdicts into Otter's test results, so Otter's results.json carries our scores;
 5. whatever happened, it kills the sandbox uid's processes again and makes sure
    ``results/results.json`` exists and agrees with the trusted report (it writes the report
-   itself, or a clear error, if Otter produced nothing usable).
+   itself, or a clear error, if Otter produced nothing usable), with every text marked as
+   plain text (`report.OUTPUT_FORMATS`: Gradescope would render the top-level output as HTML).
 
 PDF export stays off (the config says so, and the plugin forces it off again).
 """
@@ -280,10 +281,14 @@ def _choose(folder: Path, unit_name: str) -> tuple[Path | None, str]:
 
 def _ensure_results(path: Path, failure: str) -> bool:
     """Make `path` a valid results.json that agrees with the trusted report."""
+    from .report import OUTPUT_FORMATS
+
     report = STATE.report
     written = _read_json(path)
     if report is not None:
         if written is not None and _agrees(written, report):
+            if any(written.get(key) != value for key, value in OUTPUT_FORMATS.items()):
+                _write_json(path, {**written, **OUTPUT_FORMATS})  # Otter sets no format
             return True
         data = report.to_gradescope()
         why = f" ({failure})" if failure else ""

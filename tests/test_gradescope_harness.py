@@ -25,6 +25,7 @@ import pytest
 
 import gradescope_harness as harness
 from autograder import units
+from autograder.report import OUTPUT_FORMATS
 from conftest import UnitFiles
 
 SLOW = os.environ.get("AUTOGRADER_SLOW_TESTS") == "1"
@@ -133,6 +134,7 @@ def test_reference_gets_full_marks_under_gradescope_limits(built, no_playwright,
     within_limits(run)
     assert run.oom_kills == 0
     assert scores(run) == full_marks(unit)
+    assert {key: run.results.get(key) for key in OUTPUT_FORMATS} == OUTPUT_FORMATS
 
 
 @pytest.mark.skipif(not SLOW, reason="every other unit's reference: AUTOGRADER_SLOW_TESTS=1")
