@@ -8,7 +8,9 @@ For each unit, into ``<dist>/<unit>/`` (default ``gradescope/dist/<unit>/``), st
     sorted entries and fixed dates so that building twice gives byte-identical zips. It holds
 
     - ``files/decoding_gpt_grader/``: a copy of the ``autograder`` package and
-      ``solutions/<unit>.py``, importable on Gradescope as ``files.decoding_gpt_grader...``;
+      ``solutions/<unit>.py``, importable on Gradescope as ``files.decoding_gpt_grader...``,
+      and ``plans/<unit>.pkl``: every hidden check's inputs with the reference's answers,
+      drawn once here (`grade.save_plans`) instead of on Gradescope for each submission;
     - ``tests/<question>.py``: one Otter test file per question (name = question name), one
       test case per hidden check (its name and points). The trusted grader decides each case
       (`autograder.gradescope.TrustedGrader` replaces their results); run by anything else,
@@ -207,6 +209,11 @@ def build_autograder_zip(unit: Unit, stage: Path, target: Path, project: Path) -
                     ignore=shutil.ignore_patterns("__pycache__", "*.pyc", ".*"))
     (plugin / "solutions").mkdir()
     shutil.copy2(reference, plugin / "solutions" / reference.name)
+    if project.resolve() == PROJECT.resolve():  # the plan is drawn with this project's grader
+        from .grade import save_plans
+
+        (plugin / "plans").mkdir()
+        save_plans(unit, units.reference(unit.name), plugin / "plans" / f"{unit.name}.pkl")
     for name in unit.provided:  # e.g. a model class and its weights: the trusted side uses them too
         provided = project / "assignments" / unit.name / name
         if not provided.is_file():

@@ -38,8 +38,7 @@ import sys
 def _child(control, wake, message, fds):
     """In the forked child: become a worker, run its loop, and never return to the server."""
     try:
-        from autograder import sandbox, worker
-
+        sandbox, worker = SANDBOX, WORKER
         req, rep, output = fds
         os.setsid()
         signal.set_wakeup_fd(-1)
@@ -67,7 +66,7 @@ def _child(control, wake, message, fds):
         limits = sandbox.Limits(**message["limits"])
         sandbox.confine(limits, message["uid"], message["nproc"], workdir)
         # nothing of the project on the path: the student imports only what a worker could
-        sys.path[:] = [p for p in sys.path if p and os.path.abspath(p) != PROJECT]
+        sys.path[:] = [p for p in sys.path if p and os.path.abspath(p) not in PRIVATE]
         sys.argv[:] = ["-c"]
         worker.main(req, rep)
         os._exit(0)
@@ -143,10 +142,23 @@ def serve(control):
 
 
 def main(control_fd, project):
-    global PROJECT
-    PROJECT = os.path.abspath(project)
+    """The fork server as a program of its own (started by `pool.ForkServer`)."""
     sys.path[:] = [p for p in sys.path if p and os.path.abspath(p) != os.getcwd()]
-    sys.path.append(PROJECT)  # only to import autograder.sandbox and autograder.worker
+    sys.path.append(os.path.abspath(project))  # only to import autograder.sandbox and .worker
+    from autograder import sandbox, worker
+
+    warm_and_serve(control_fd, [project], sandbox, worker)
+
+
+def warm_and_serve(control_fd, private, sandbox, worker, many=True):
+    """Import what every worker needs, then serve. The folders `private` are kept off the
+    workers' sys.path; `sandbox` and `worker` are autograder's modules of those names.
+
+    Also entered, without a new interpreter, in a child forked from a grader that has imported
+    torch and nothing secret yet (`pool.ForkServer(fork=True)`, the Gradescope path, where it
+    serves one submission's worker: `many` false)."""
+    global PRIVATE, SANDBOX, WORKER
+    PRIVATE, SANDBOX, WORKER = {os.path.abspath(p) for p in private}, sandbox, worker
     import numpy  # noqa: F401  (warm: every worker needs them)
     import torch
 
@@ -158,10 +170,10 @@ def main(control_fd, project):
         import matplotlib.pyplot  # noqa: F401
     except ImportError:
         pass
-    # torch imports sympy (0.45 s) the first time anything calls torch.broadcast_shapes
-    import torch.fx.experimental.symbolic_shapes  # noqa: F401
-    import autograder.sandbox  # noqa: F401
-    import autograder.worker  # noqa: F401
+    # torch imports sympy (0.45 s) the first time anything calls torch.broadcast_shapes: once
+    # here for `many` workers, but left to the worker that needs it when there is one
+    if many:
+        import torch.fx.experimental.symbolic_shapes  # noqa: F401
 
     # Out of the garbage collector's sight: a full collection over these modules' million
     # objects took 0.1 s of a worker's graded calls; and the pages stay shared with the children.
@@ -169,7 +181,8 @@ def main(control_fd, project):
     serve(socket.socket(fileno=control_fd))
 
 
-PROJECT = ""
+PRIVATE = set()  # folders never on a worker's sys.path (the project)
+SANDBOX = WORKER = None  # autograder.sandbox and autograder.worker, once imported
 
 if __name__ == "__main__":
     main(int(sys.argv[1]), sys.argv[2])

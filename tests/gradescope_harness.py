@@ -218,14 +218,16 @@ def run(autograder_zip: Path, submission: dict[str, bytes], *, memory_mb: int = 
     """Grade `submission` ({file name: contents}) with the built zip under Gradescope's limits.
 
     `env` adds to the minimal environment; `command` replaces ``python source/run_otter.py``
-    (run in <root>/autograder, e.g. stock Otter's runner for a side-by-side measurement).
+    (run in <root>/autograder; "{ag}" in it stands for that folder), e.g. stock `otter run`
+    for a side-by-side measurement, which must write ``{ag}/results/results.json``.
     """
     reason = unavailable()
     if reason:
         raise RuntimeError(reason)
     root = lay_out(autograder_zip, submission)
     ag = root / "autograder"
-    argv = command or [str(PYTHON), str(ag / "source" / "run_otter.py")]
+    argv = [a.replace("{ag}", str(ag)) for a in command] if command else \
+        [str(PYTHON), str(ag / "source" / "run_otter.py")]
     group = _Group(uuid.uuid4().hex[:12], memory_mb, cpu_share)
     try:
         start = time.monotonic()
