@@ -115,6 +115,8 @@ class ForkServer:
                 return message
 
     def spawn(self, worker: sandbox.Worker, req_read: int, rep_write: int, nproc: int) -> "_Child":
+        if self.fork:
+            return self._spawn_once(worker, req_read, rep_write, nproc)
         if self._process.poll() is not None:  # it died (it never runs student code): a new one
             self.close()
             self._start()
@@ -132,6 +134,31 @@ class ForkServer:
             raise WorkerLost(f"could not be started by the fork server ({reply.get('message')})")
         return _Child(self, int(reply["pid"]))
 
+    def _spawn_once(self, worker: sandbox.Worker, req_read: int, rep_write: int, nproc: int):
+        """Forked mode: the forked process becomes this worker itself (forkserver.serve_once).
+        It cannot be forked again (this process holds the reference by now), so any later
+        worker, or this one if the forked process failed, is a fresh interpreter."""
+        sandbox.use_spawner(None)
+        forked, self._process = self._process, None
+        sandbox._KEEP.discard(forked.pid)  # from now on it is a worker: swept like one
+        try:
+            if not self._ready:
+                self._wait_ready()
+            socket.send_fds(self._sock, [json.dumps({
+                "op": "spawn", "limits": dataclasses.asdict(worker.limits), "uid": worker.uid,
+                "nproc": nproc, "workdir": str(worker.workdir)}).encode()],
+                [req_read, rep_write, worker._output.fileno()])
+            reply = self._next(worker.limits.start_seconds)
+            if reply.get("op") != "spawned" or reply.get("pid") != forked.pid:
+                raise RuntimeError(f"unexpected reply {reply}")
+        except (OSError, EOFError, TimeoutError, RuntimeError):
+            forked.kill()
+            forked.wait()
+            return sandbox._popen(worker, req_read, rep_write, nproc)
+        finally:
+            self._sock.close()
+        return forked
+
     def returncode(self, pid: int, timeout: float | None) -> int | None:
         deadline = None if timeout is None else time.monotonic() + timeout
         while pid not in self._exits:
@@ -147,7 +174,8 @@ class ForkServer:
         return self._exits.pop(pid)
 
     def close(self) -> None:
-        if self._process is None:
+        if self._process is None:  # never started, closed, or (forked mode) became a worker
+            shutil.rmtree(self._config, ignore_errors=True)
             return
         sandbox.use_spawner(None)
         sandbox._KEEP.discard(self._process.pid)
