@@ -196,9 +196,9 @@ class ForkServer:
 
 
 def _serve_forked(control: socket.socket, env: dict[str, str], private: tuple[str, ...]) -> None:
-    """In a child forked from the grader: become the fork server, as one started with Popen
-    is (own session, stdin and stdout on /dev/null, no other descriptor, cwd /, the same
-    environment), and never return."""
+    """In a child forked from the grader: set up as a fork server started with Popen is (own
+    session, stdin and stdout on /dev/null, no other descriptor, cwd /, the same environment),
+    warm up, become the one worker asked for (`forkserver.serve_once`), and never return."""
     status = 70
     try:
         sandbox._libc.prctl(_PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
@@ -231,7 +231,8 @@ def _serve_forked(control: socket.socket, env: dict[str, str], private: tuple[st
 
 
 class _Forked:
-    """A fork server forked from this process, with the part of Popen's interface used here."""
+    """A process forked from this one (a fork server, then the worker it becomes), with the
+    part of Popen's interface that ForkServer and sandbox.Worker use."""
 
     def __init__(self, pid: int):
         self.pid, self.returncode = pid, None
