@@ -11,7 +11,9 @@ The zip (built by `autograder/build.py` with `otter generate`) holds::
 `run(autograder_dir)`, the guarded entry point, wraps Otter's own runner:
 
 1. it kills every process of the sandbox uid (nothing may be left to talk to Otter's logging
-   server, which `pickle.loads` whatever connects to it);
+   server, which `pickle.loads` whatever connects to it), and forks the process that will
+   become the worker as soon as torch is imported, before anything secret is loaded
+   (`_start_fork_server`);
 2. it moves everything the student uploaded out of ``submission/`` into a root-only folder
    and leaves a valid placeholder notebook there, so Otter's `nbformat.read` of the
    submission (done before any plugin event) cannot crash on a malformed file, Otter never
@@ -111,7 +113,7 @@ class TrustedGrader(AbstractOtterPlugin):
             finally:
                 os.chdir(before)
                 shutil.rmtree(scratch, ignore_errors=True)
-        _close_fork_server()  # graded: its memory goes back before Otter starts its kernel
+        _close_fork_server()  # graded: if no worker was forked from it, it goes now
         _kill_sandbox()
 
     def before_execution(self, submission):
