@@ -37,6 +37,7 @@ audit: venv  ## Mutation-test every unit's hidden checks (or UNITS=...): reports
 bench: venv build  ## Benchmarks: grading time and memory, against `otter run`.
 	$(PY) -m autograder.bench
 	$(PY) -m autograder.bench --class
+	$(PY) -m autograder.bench --gradescope
 
 clean:  ## Remove build output, caches and .venv.
 	rm -rf $(VENV) gradescope/dist gradescope/build grades audit-report .pytest_cache

@@ -17,6 +17,8 @@ Run `make build` first (`make bench` does): the trees use gradescope/dist/<unit>
 
 Usage: python -m autograder.bench [--runs N] [--units U ...] [--no-audit] [--gpt-runs N]
        python -m autograder.bench --class [--submissions 100] [--otter 10]   (class scale)
+       python -m autograder.bench --gradescope [--units U ...] [--gradescope-runs N]
+           (every unit's reference under Gradescope's limits, beside stock `otter run`)
 """
 
 from __future__ import annotations
@@ -235,9 +237,17 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--otter", type=int, default=10)
     parser.add_argument("--gpt-runs", type=int, default=3, help="runs of the gpt measurements (default 3; "
                         "0 skips them: each grades with a full training run)")
+    parser.add_argument("--gradescope", action="store_true",
+                        help="instead: every unit's (or --units') reference under Gradescope's limits, beside "
+                             "stock `otter run` (needs root, cgroup v1 and capsh)")
+    parser.add_argument("--gradescope-runs", type=int, default=3, help="runs per unit with --gradescope (default 3)")
     args = parser.parse_args(argv)
     if args.class_scale:
         return class_bench(args.submissions, args.otter)
+    if args.gradescope:
+        from . import units
+
+        return gradescope_bench(args.gradescope_runs, args.units or units.names())
     from . import units
 
     # gpt is measured by gpt_bench: its reference notebook trains a model (a minute per run)
@@ -282,6 +292,80 @@ def main(argv: list[str] | None = None) -> int:
             gpt_bench(Path(tmp), args.gpt_runs)
     return 0
 
+
+
+# --------------------------------------------------------------------------- Gradescope's limits
+
+GRADESCOPE_USAGE = "python -m autograder.bench --gradescope [--units U ...] [--gradescope-runs 3]"
+
+
+def stock_otter_zip(directory: Path, unit: str) -> Path:
+    """Stock Otter for a unit: the plain Otter zip of softmax (50 seeded random inputs per
+    question, checked in the student's kernel); for the other units, which have no such tests,
+    the built zip without our plugin, whose test cases fail at once: Otter executing the same
+    notebook in its kernel, a lower bound on a conventional Otter assignment's time."""
+    if unit == "softmax":
+        return plain_otter_zip(directory)
+    out = directory / f"stock-{unit}.zip"
+    with zipfile.ZipFile(ROOT / "gradescope" / "dist" / unit / "autograder.zip") as built, \
+            zipfile.ZipFile(out, "w") as stock:
+        for info in built.infolist():
+            data = built.read(info)
+            if info.filename == "otter_config.json":
+                config = json.loads(data)
+                config["plugins"] = []
+                data = json.dumps(config).encode()
+            stock.writestr(info, data)
+    return out
+
+
+def gradescope_rows(work: Path, runs: int, names: list[str]) -> list[tuple]:
+    """Per unit, its reference notebook under Gradescope's limits (tests/gradescope_harness.py:
+    768 MB, 0.5 CPU, no CAP_SYS_ADMIN): the built zip, then stock `otter run` on the same
+    notebook. (unit, [ours: wall, peak PSS, cgroup peak, score], [stock: the same]), medians."""
+    sys.path.insert(0, str(ROOT / "tests"))
+    import gradescope_harness as harness
+    import nbformat
+
+    from .corpus import UnitFiles
+
+    reason = harness.unavailable()
+    if reason:
+        raise SystemExit(f"cannot measure under Gradescope's limits: {reason}")
+    rows = []
+    for unit in names:
+        notebook = {f"{unit}.ipynb": nbformat.writes(UnitFiles(unit).reference_notebook()).encode()}
+        stock_zip = stock_otter_zip(work, unit)
+        stock_command = [str(harness.PYTHON), "-m", "otter", "run", "-a", str(stock_zip), "-o", "{ag}/results",
+                         "--no-logo", f"{{ag}}/submission/{unit}.ipynb"]
+        ours, stock = [], []
+        for _ in range(runs):  # alternated, so that a change in the machine's load hits both
+            ours.append(harness.run(ROOT / "gradescope" / "dist" / unit / "autograder.zip", notebook))
+            stock.append(harness.run(stock_zip, notebook, command=stock_command))
+
+        def medians(measured):
+            return [statistics.median(r.wall for r in measured), statistics.median(r.peak_pss_mb for r in measured),
+                    statistics.median(r.peak_mb for r in measured), measured[0].score]
+
+        rows.append((unit, medians(ours), medians(stock)))
+    return rows
+
+
+def gradescope_bench(runs: int, names: list[str]) -> int:
+    with tempfile.TemporaryDirectory() as tmp:
+        rows = gradescope_rows(Path(tmp), runs, names)
+    print(f"Every unit's reference notebook under Gradescope's limits (768 MB, 0.5 CPU, no CAP_SYS_ADMIN), "
+          f"median of {runs} runs:\n")
+    print("| unit       | built zip wall (s) | peak PSS (MB) | cgroup peak (MB) | score | "
+          "stock otter run wall (s) | peak PSS (MB) | cgroup peak (MB) | score | wall ratio |")
+    print("|------------|--------------------|---------------|------------------|-------|"
+          "--------------------------|---------------|------------------|-------|------------|")
+    for unit, ours, stock in rows:
+        print(f"| {unit:<10} | {ours[0]:18.1f} | {ours[1]:13.0f} | {ours[2]:16.0f} | {ours[3]:5g} | "
+              f"{stock[0]:24.1f} | {stock[1]:13.0f} | {stock[2]:16.0f} | {stock[3]:5g} | {ours[0] / stock[0]:9.2f}x |")
+    print("\nStock otter run: softmax with its plain Otter tests (50 random inputs per question); the other "
+          "units' built zip without our plugin (every test fails at once: Otter executing the notebook).")
+    return 0
 
 
 # --------------------------------------------------------------------------- class scale

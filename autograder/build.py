@@ -8,17 +8,25 @@ For each unit, into ``<dist>/<unit>/`` (default ``gradescope/dist/<unit>/``), st
     sorted entries and fixed dates so that building twice gives byte-identical zips. It holds
 
     - ``files/decoding_gpt_grader/``: a copy of the ``autograder`` package and
-      ``solutions/<unit>.py``, importable on Gradescope as ``files.decoding_gpt_grader...``;
+      ``solutions/<unit>.py``, importable on Gradescope as ``files.decoding_gpt_grader...``,
+      and ``plans/<unit>.pkl``: every hidden check's inputs with the reference's answers,
+      drawn once here (`grade.save_plans`) instead of on Gradescope for each submission;
     - ``tests/<question>.py``: one Otter test file per question (name = question name), one
       test case per hidden check (its name and points). The trusted grader decides each case
       (`autograder.gradescope.TrustedGrader` replaces their results); run by anything else,
       every case fails;
     - ``otter_config.json`` from ``gradescope/otter_config.json`` plus the plugin entry: PDF
       off, no ``assignment_name`` (Otter would refuse notebooks without it);
-    - ``environment.yml``: Python 3.11 and every pip package pinned exactly (the packages of
+    - ``requirements.txt``: every pip package pinned exactly (the packages of the project's
       ``requirements.txt`` except the test-only ones, and everything they depend on, at the
-      versions installed in ``.venv``), torch as ``torch==<version>+cpu`` from the CPU wheel
-      index, so Gradescope never pulls the CUDA build;
+      versions installed in ``.venv``, except what only PDF export uses: Playwright), torch as
+      ``torch==<version>+cpu`` from the CPU wheel index, so Gradescope never pulls the CUDA build;
+    - ``environment.yml``: the conda environment Otter's ``run_autograder`` activates
+      (``otter-env``): Python 3.11 and pip, nothing else;
+    - ``setup.sh``: ours, not Otter's template, which installs LaTeX tools, R build
+      dependencies and Playwright's Chromium: it installs Miniforge, creates ``otter-env`` and
+      pip-installs ``requirements.txt`` with ``--no-deps`` (the pins are the whole closure; a
+      resolver would add Playwright back for Otter's ``nbconvert[webpdf]``);
     - ``run_otter.py``: ours, not Otter's template: it runs Otter's runner through the guard
       `autograder.gradescope.run` (see that module for what it protects against).
 
@@ -99,6 +107,44 @@ if __name__ == "__main__":
     sys.exit(run(AUTOGRADER_DIR))
 '''
 
+# Otter's template would also install LaTeX and pandoc (PDF export: off), R's build tools
+# (this is a Python autograder), nb_conda_kernels (the activated env's own kernel is used) and
+# Playwright's Chromium (PDF export again), which makes image builds slow or hang.
+SETUP_SH = f"""\
+#!/usr/bin/env bash
+# Gradescope's image set-up, written by decoding-gpt-autograder's build in place of Otter's
+# template: only what grading needs. Miniforge, a conda env `otter-env` with Python
+# {PYTHON_VERSION} (run_autograder activates it), and requirements.txt: every package pinned,
+# installed without dependency resolution (the pins are the whole closure, PDF export excluded).
+set -euo pipefail
+
+export DEBIAN_FRONTEND=noninteractive
+apt-get update
+apt-get install -y --no-install-recommends wget ca-certificates
+
+wget -nv https://github.com/conda-forge/miniforge/releases/download/{{miniforge}}/Miniforge3-Linux-$(uname -m).sh \\
+    -O /tmp/miniforge.sh
+bash /tmp/miniforge.sh -b
+rm /tmp/miniforge.sh
+echo "export PATH=/root/miniforge3/bin:\\$PATH" >> /root/.bashrc
+export PATH=/root/miniforge3/bin:$PATH
+
+mamba env create -f /autograder/source/environment.yml
+mamba run -n otter-env python -m pip install --no-cache-dir --no-deps -r /autograder/source/requirements.txt
+mamba shell init --shell bash
+"""
+
+ENVIRONMENT_YML = f"""\
+# The conda environment Otter's run_autograder activates; setup.sh pip-installs requirements.txt.
+name: otter-env
+channels:
+  - conda-forge
+dependencies:
+  - python={PYTHON_VERSION}
+  - pip
+"""
+NOT_FOR_GRADING = {"playwright"}  # nbconvert's webpdf extra: PDF export, which stays off
+
 FILES_INIT = '"""The autograder\'s support files (makes `files` a regular package on Gradescope)."""\n'
 
 
@@ -163,6 +209,11 @@ def build_autograder_zip(unit: Unit, stage: Path, target: Path, project: Path) -
                     ignore=shutil.ignore_patterns("__pycache__", "*.pyc", ".*"))
     (plugin / "solutions").mkdir()
     shutil.copy2(reference, plugin / "solutions" / reference.name)
+    if project.resolve() == PROJECT.resolve():  # the plan is drawn with this project's grader
+        from .grade import save_plans
+
+        (plugin / "plans").mkdir()
+        save_plans(unit, units.reference(unit.name), plugin / "plans" / f"{unit.name}.pkl")
     for name in unit.provided:  # e.g. a model class and its weights: the trusted side uses them too
         provided = project / "assignments" / unit.name / name
         if not provided.is_file():
@@ -195,6 +246,9 @@ def build_autograder_zip(unit: Unit, stage: Path, target: Path, project: Path) -
     if "run_otter.py" not in entries or "environment.yml" not in entries:
         raise BuildError("otter generate made an unexpected zip (no run_otter.py or environment.yml)")
     entries["run_otter.py"] = RUN_OTTER.encode()
+    entries["setup.sh"] = setup_sh().encode()
+    entries["environment.yml"] = ENVIRONMENT_YML.encode()
+    entries["requirements.txt"] = (stage / "requirements.txt").read_bytes()
     entries["files/__init__.py"] = FILES_INIT.encode()
     write_zip(target, entries, executable={"run_autograder", "setup.sh"})
     return target
@@ -245,12 +299,19 @@ def autograder_test_file(question: Question) -> str:
     return "\n".join(lines)
 
 
+def setup_sh() -> str:
+    import otter.generate
+
+    return SETUP_SH.format(miniforge=otter.generate.MINIFORGE_VERSION)
+
+
 def gradescope_requirements(project: Path) -> str:
     """requirements.txt for Gradescope: every package pinned, torch from the CPU index.
 
     The packages are those of the project's requirements.txt (minus the test-only ones) and
-    all their dependencies, each at the version installed in this environment, which must
-    match requirements.txt's pins.
+    all their dependencies (minus those only PDF export uses), each at the version installed
+    in this environment, which must match requirements.txt's pins. setup.sh installs them
+    with --no-deps, so the pins carry no extras: the closure already holds what they add.
     """
     wanted: dict[str, set[str]] = {}
     direct = []
@@ -277,6 +338,8 @@ def gradescope_requirements(project: Path) -> str:
             if req.marker and not any(_marker_holds(req.marker, extra) for extra in [""] + sorted(extras)):
                 continue
             dep = canonicalize_name(req.name)
+            if dep in NOT_FOR_GRADING:
+                continue
             before = set(wanted.get(dep, set())) if dep in wanted else None
             wanted.setdefault(dep, set()).update(req.extras)
             if before is None or wanted[dep] != before:
@@ -284,14 +347,14 @@ def gradescope_requirements(project: Path) -> str:
     pins = []
     for key in sorted(wanted):
         name = metadata.distribution(key).metadata["Name"]
-        extras = f"[{','.join(sorted(wanted[key]))}]" if wanted[key] else ""
         version = _installed_version(key)
         if key == "torch" and "+" not in version:
             version += "+cpu"
-        pins.append(f"{name}{extras}=={version}")
+        pins.append(f"{name}=={version}")
     header = [
         "# Gradescope's pip packages (generated by `python -m autograder build`): the grader's",
-        "# requirements and everything they depend on, pinned to the versions in .venv.",
+        "# requirements and everything they depend on, pinned to the versions in .venv, except",
+        "# Playwright (PDF export only; it is off). setup.sh installs them with --no-deps.",
         "# torch comes from the CPU wheel index, never as the multi-GB CUDA build.",
         f"--extra-index-url={TORCH_INDEX}",
     ]

@@ -36,13 +36,13 @@ import socket
 import sys
 
 
-def _child(control, wake, message, fds):
+def _child(control, wake, message, fds, new_session=True):
     """In the forked child: become a worker, run its loop, and never return to the server."""
     try:
-        from autograder import sandbox, worker
-
+        sandbox, worker = SANDBOX, WORKER
         req, rep, output = fds
-        os.setsid()
+        if new_session:
+            os.setsid()
         signal.set_wakeup_fd(-1)
         signal.signal(signal.SIGCHLD, signal.SIG_DFL)
         control.close()
@@ -68,7 +68,7 @@ def _child(control, wake, message, fds):
         limits = sandbox.Limits(**message["limits"])
         sandbox.confine(limits, message["uid"], message["nproc"], workdir, message["plan"])
         # nothing of the project on the path: the student imports only what a worker could
-        sys.path[:] = [p for p in sys.path if p and os.path.abspath(p) != PROJECT]
+        sys.path[:] = [p for p in sys.path if p and os.path.abspath(p) not in PRIVATE]
         sys.argv[:] = ["-c"]
         worker.main(req, rep)
         os._exit(0)
@@ -143,11 +143,39 @@ def serve(control):
         send({"op": "spawned", "pid": pid})
 
 
+def serve_once(control):
+    """Become the worker of the first spawn request (one submission, no server left behind).
+
+    The process is already a session leader of its own, a child of the grader (which waits
+    for it as for a Popen'd worker). Nothing of a server stays alive holding the old copies
+    of the pages the worker then writes to (on the gpt unit, ~90 MB of Gradescope's 768)."""
+    control.send(json.dumps({"op": "ready", "pid": os.getpid()}).encode())
+    data, fds, _, _ = socket.recv_fds(control, 1 << 16, 8)
+    message = json.loads(data) if data else {}
+    if message.get("op") != "spawn" or len(fds) != 3:
+        os._exit(0)
+    control.send(json.dumps({"op": "spawned", "pid": os.getpid()}).encode())
+    _child(control, (), message, fds, new_session=False)
+
+
 def main(control_fd, project):
-    global PROJECT
-    PROJECT = os.path.abspath(project)
+    """The fork server as a program of its own (started by `pool.ForkServer`)."""
     sys.path[:] = [p for p in sys.path if p and os.path.abspath(p) != os.getcwd()]
-    sys.path.append(PROJECT)  # only to import autograder.sandbox and autograder.worker
+    sys.path.append(os.path.abspath(project))  # only to import autograder.sandbox and .worker
+    from autograder import sandbox, worker
+
+    warm_and_serve(control_fd, [project], sandbox, worker)
+
+
+def warm_and_serve(control_fd, private, sandbox, worker, many=True):
+    """Import what every worker needs, then serve. The folders `private` are kept off the
+    workers' sys.path; `sandbox` and `worker` are autograder's modules of those names.
+
+    Also entered, without a new interpreter, in a child forked from a grader that has imported
+    torch and nothing secret yet (`pool.ForkServer(fork=True)`, the Gradescope path, where
+    `many` is false: it becomes the one submission's worker itself, `serve_once`)."""
+    global PRIVATE, SANDBOX, WORKER
+    PRIVATE, SANDBOX, WORKER = {os.path.abspath(p) for p in private}, sandbox, worker
     import numpy  # noqa: F401  (warm: every worker needs them)
     import torch
 
@@ -159,18 +187,19 @@ def main(control_fd, project):
         import matplotlib.pyplot  # noqa: F401
     except ImportError:
         pass
-    # torch imports sympy (0.45 s) the first time anything calls torch.broadcast_shapes
-    import torch.fx.experimental.symbolic_shapes  # noqa: F401
-    import autograder.sandbox  # noqa: F401
-    import autograder.worker  # noqa: F401
+    # torch imports sympy (0.45 s) the first time anything calls torch.broadcast_shapes: once
+    # here for `many` workers, but left to the worker that needs it when there is one
+    if many:
+        import torch.fx.experimental.symbolic_shapes  # noqa: F401
 
     # Out of the garbage collector's sight: a full collection over these modules' million
     # objects took 0.1 s of a worker's graded calls; and the pages stay shared with the children.
     gc.freeze()
-    serve(socket.socket(fileno=control_fd))
+    (serve if many else serve_once)(socket.socket(fileno=control_fd))
 
 
-PROJECT = ""
+PRIVATE = set()  # folders never on a worker's sys.path (the project)
+SANDBOX = WORKER = None  # autograder.sandbox and autograder.worker, once imported
 
 if __name__ == "__main__":
     main(int(sys.argv[1]), sys.argv[2])

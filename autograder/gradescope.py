@@ -11,7 +11,9 @@ The zip (built by `autograder/build.py` with `otter generate`) holds::
 `run(autograder_dir)`, the guarded entry point, wraps Otter's own runner:
 
 1. it kills every process of the sandbox uid (nothing may be left to talk to Otter's logging
-   server, which `pickle.loads` whatever connects to it);
+   server, which `pickle.loads` whatever connects to it), and forks the process that will
+   become the worker as soon as torch is imported, before anything secret is loaded
+   (`_start_fork_server`);
 2. it moves everything the student uploaded out of ``submission/`` into a root-only folder
    and leaves a valid placeholder notebook there, so Otter's `nbformat.read` of the
    submission (done before any plugin event) cannot crash on a malformed file, Otter never
@@ -20,12 +22,15 @@ The zip (built by `autograder/build.py` with `otter generate`) holds::
 3. it lets the sandbox uid reach Python (`sandbox.ensure_reachable`) and makes the
    autograder folder root-only, so student code cannot read the reference or the tests;
 4. it runs Otter's runner, whose `TrustedGrader` plugin (below) grades the original
-   submission with `grade()` (student code runs only in the sandboxed worker), replaces the
-   notebook Otter executes with one that contains no student code, and writes the trusted
-   verdicts into Otter's test results, so Otter's results.json carries our scores;
+   submission with `grade()` (student code runs only in the sandboxed worker) and writes the
+   trusted verdicts into Otter's test results, so Otter's results.json carries our scores.
+   Otter executes no notebook: its kernel would have nothing left to do
+   (`_results_without_kernel`); used without the guard, the plugin replaces the notebook
+   Otter executes with one that contains no student code;
 5. whatever happened, it kills the sandbox uid's processes again and makes sure
    ``results/results.json`` exists and agrees with the trusted report (it writes the report
-   itself, or a clear error, if Otter produced nothing usable).
+   itself, or a clear error, if Otter produced nothing usable), with every text marked as
+   plain text (`report.OUTPUT_FORMATS`: Gradescope would render the top-level output as HTML).
 
 PDF export stays off (the config says so, and the plugin forces it off again).
 """
@@ -58,6 +63,7 @@ class _State:
         self.problem = ""  # why no file could be chosen, for the student
         self.unit = None
         self.report = None  # the trusted Report
+        self.server = None  # the fork server the worker starts from (pool.ForkServer)
 
 
 STATE = _State()
@@ -82,7 +88,7 @@ class TrustedGrader(AbstractOtterPlugin):
 
     def before_grading(self, config) -> None:
         from . import units
-        from .grade import grade, zero_report
+        from .grade import grade, load_plans, zero_report
 
         # Otter checks these after this event: no PDF of the student's notebook, no log.
         config.pdf = False
@@ -100,10 +106,14 @@ class TrustedGrader(AbstractOtterPlugin):
             before = os.getcwd()
             os.chdir(scratch)
             try:
-                STATE.report = grade(unit, units.reference(unit.name), STATE.original)
+                reference = units.reference(unit.name)
+                # the inputs and the reference's answers, drawn at build time (else drawn now)
+                load_plans(unit, reference, units.ROOT / "plans" / f"{unit.name}.pkl")
+                STATE.report = grade(unit, reference, STATE.original)
             finally:
                 os.chdir(before)
                 shutil.rmtree(scratch, ignore_errors=True)
+        _close_fork_server()  # graded: if no worker was forked from it, it goes now
         _kill_sandbox()
 
     def before_execution(self, submission):
@@ -166,6 +176,29 @@ def _message(check) -> str:
     return f"❌ failed ({check.score:g}/{check.max_score:g} points)\n{check.message}".rstrip()
 
 
+def _start_fork_server(ag: Path) -> None:
+    """Fork the process the worker will start from, now that this one has imported torch (the
+    grader needs it) and before anything secret (the unit's spec, the reference) is loaded.
+
+    A worker started as a new interpreter imports torch a second time: on Gradescope's
+    0.5 CPU that alone was a few seconds of the student's wait, and its memory came on top of
+    the grader's. The forked server shares torch's pages with this process, finishes warming
+    up (pyplot) while Otter and the grader load, and confines each worker it forks exactly
+    as a new interpreter is confined (`sandbox.confine`).
+    """
+    import torch  # noqa: F401  (before the fork: its pages are then shared)
+
+    from .pool import ForkServer
+
+    STATE.server = ForkServer(fork=True, private=(str(ag / "source"),))
+
+
+def _close_fork_server() -> None:
+    if STATE.server is not None:
+        STATE.server.close()
+        STATE.server = None
+
+
 def _kill_sandbox() -> None:
     """Kill what is left of the sandbox (every uid no live worker holds)."""
     from . import sandbox
@@ -206,6 +239,7 @@ def run(autograder_dir: str | os.PathLike) -> int:
 
         unit_name = _configured_unit(ag)
         _kill_sandbox()
+        _start_fork_server(ag)
         _stash_submission(ag, unit_name)
         if not (ag / "submission_metadata.json").exists():  # Gradescope always writes it
             (ag / "submission_metadata.json").write_text("{}")
@@ -214,16 +248,37 @@ def run(autograder_dir: str | os.PathLike) -> int:
         sandbox.become_subreaper()
 
         from otter.run.run_autograder import main as run_otter
+        from otter.run.run_autograder.runners import python_runner
 
+        python_runner.grade_notebook = _results_without_kernel  # this process grades one submission
         run_otter(str(ag))
     except BaseException as exc:  # Otter or we failed: results.json is still written below
         traceback.print_exc()
         failure = f"{type(exc).__name__}: {exc}".strip()
     finally:
+        _close_fork_server()
         _kill_sandbox()
         ok = _ensure_results(results_dir / "results.json", failure)
     print(f"decoding-gpt-autograder: results written to {results_dir / 'results.json'}", flush=True)
     return 0 if ok else 1
+
+
+def _results_without_kernel(*args, plugin_collection=None, **kwargs):
+    """Otter's `grade_notebook` on the guarded path, where the trusted grader has graded the
+    submission (the plugin's before_grading event) and nothing is left to execute.
+
+    Otter would start a Jupyter kernel as root, run the placeholder notebook and the test
+    files (which only fail), and then the plugin replaces every verdict: seconds of the
+    student's wait on a 0.5 CPU container, and Otter's logging server listening meanwhile.
+    Instead Otter gets empty results, the plugin's after_grading event fills them with the
+    trusted verdicts (`apply_report`), and Otter writes results.json from them as usual.
+    """
+    from otter.test_files import GradingResults
+
+    results = GradingResults.without_results(RuntimeError("the trusted grader did not report"))
+    if plugin_collection is not None:
+        plugin_collection.run("after_grading", results)
+    return results
 
 
 def _configured_unit(ag: Path) -> str:
@@ -280,10 +335,14 @@ def _choose(folder: Path, unit_name: str) -> tuple[Path | None, str]:
 
 def _ensure_results(path: Path, failure: str) -> bool:
     """Make `path` a valid results.json that agrees with the trusted report."""
+    from .report import OUTPUT_FORMATS
+
     report = STATE.report
     written = _read_json(path)
     if report is not None:
         if written is not None and _agrees(written, report):
+            if any(written.get(key) != value for key, value in OUTPUT_FORMATS.items()):
+                _write_json(path, {**written, **OUTPUT_FORMATS})  # Otter sets no format
             return True
         data = report.to_gradescope()
         why = f" ({failure})" if failure else ""

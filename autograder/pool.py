@@ -43,10 +43,19 @@ _PR_SET_PDEATHSIG = 1
 
 
 class ForkServer:
-    """The trusted side of a fork server; `spawn` is the hook `sandbox.Worker` starts through."""
+    """The trusted side of a fork server; `spawn` is the hook `sandbox.Worker` starts through.
 
-    def __init__(self, start_seconds: float = 120.0):
+    By default the server is a new interpreter (it imports torch itself). With ``fork=True``
+    it is a child forked from this process, which must have imported torch and must hold
+    nothing secret yet (no unit spec, no reference): the Gradescope path, where one
+    submission is graded per container and a second `import torch` would be a second or
+    two of the student's wait on a 0.5 CPU quota. `private` names further folders (besides
+    the project) kept off the workers' sys.path, e.g. the script folder of run_otter.py.
+    """
+
+    def __init__(self, start_seconds: float = 120.0, fork: bool = False, private: tuple[str, ...] = ()):
         self.start_seconds = start_seconds
+        self.fork, self.private = fork, (str(ROOT), *private)
         self._exits: dict[int, int] = {}
         self._process: subprocess.Popen | None = None
         self._start()
@@ -56,11 +65,18 @@ class ForkServer:
         # pyplot writes its font cache under $HOME (here /) at import: a folder of ours instead
         self._config = tempfile.mkdtemp(prefix="autograder-forkserver-")
         env = dict(sandbox.worker_env(Path("/")), MPLCONFIGDIR=self._config)
-        self._process = subprocess.Popen(
-            [sys.executable, "-s", "-B", "-P", "-u", "-c", _SOURCE, str(theirs.fileno()), str(ROOT)],
-            stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, cwd="/", env=env,
-            pass_fds=(theirs.fileno(),), start_new_session=True,
-            preexec_fn=lambda: sandbox._libc.prctl(_PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0))
+        if self.fork:
+            pid = os.fork()
+            if pid == 0:  # the child never returns from here
+                ours.close()
+                _serve_forked(theirs, env, self.private)
+            self._process = _Forked(pid)
+        else:
+            self._process = subprocess.Popen(
+                [sys.executable, "-s", "-B", "-P", "-u", "-c", _SOURCE, str(theirs.fileno()), str(ROOT)],
+                stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, cwd="/", env=env,
+                pass_fds=(theirs.fileno(),), start_new_session=True,
+                preexec_fn=lambda: sandbox._libc.prctl(_PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0))
         theirs.close()
         self._sock = ours
         self._ready = False  # its imports take seconds: the grader prepares meanwhile
@@ -100,6 +116,8 @@ class ForkServer:
                 return message
 
     def spawn(self, worker: sandbox.Worker, req_read: int, rep_write: int, nproc: int) -> "_Child":
+        if self.fork:
+            return self._spawn_once(worker, req_read, rep_write, nproc)
         if self._process.poll() is not None:  # it died (it never runs student code): a new one
             self.close()
             self._start()
@@ -117,6 +135,31 @@ class ForkServer:
             raise WorkerLost(f"could not be started by the fork server ({reply.get('message')})")
         return _Child(self, int(reply["pid"]))
 
+    def _spawn_once(self, worker: sandbox.Worker, req_read: int, rep_write: int, nproc: int):
+        """Forked mode: the forked process becomes this worker itself (forkserver.serve_once).
+        It cannot be forked again (this process holds the reference by now), so any later
+        worker, or this one if the forked process failed, is a fresh interpreter."""
+        sandbox.use_spawner(None)
+        forked, self._process = self._process, None
+        sandbox._KEEP.discard(forked.pid)  # from now on it is a worker: swept like one
+        try:
+            if not self._ready:
+                self._wait_ready()
+            socket.send_fds(self._sock, [json.dumps({
+                "op": "spawn", "limits": dataclasses.asdict(worker.limits), "uid": worker.uid,
+                "nproc": nproc, "workdir": str(worker.workdir)}).encode()],
+                [req_read, rep_write, worker._output.fileno()])
+            reply = self._next(worker.limits.start_seconds)
+            if reply.get("op") != "spawned" or reply.get("pid") != forked.pid:
+                raise RuntimeError(f"unexpected reply {reply}")
+        except (OSError, EOFError, TimeoutError, RuntimeError):
+            forked.kill()
+            forked.wait()
+            return sandbox._popen(worker, req_read, rep_write, nproc)
+        finally:
+            self._sock.close()
+        return forked
+
     def returncode(self, pid: int, timeout: float | None) -> int | None:
         deadline = None if timeout is None else time.monotonic() + timeout
         while pid not in self._exits:
@@ -132,7 +175,8 @@ class ForkServer:
         return self._exits.pop(pid)
 
     def close(self) -> None:
-        if self._process is None:
+        if self._process is None:  # never started, closed, or (forked mode) became a worker
+            shutil.rmtree(self._config, ignore_errors=True)
             return
         sandbox.use_spawner(None)
         sandbox._KEEP.discard(self._process.pid)
@@ -150,6 +194,74 @@ class ForkServer:
 
     def __exit__(self, *exc) -> None:
         self.close()
+
+
+def _serve_forked(control: socket.socket, env: dict[str, str], private: tuple[str, ...]) -> None:
+    """In a child forked from the grader: set up as a fork server started with Popen is (own
+    session, stdin and stdout on /dev/null, no other descriptor, cwd /, the same environment),
+    warm up, become the one worker asked for (`forkserver.serve_once`), and never return."""
+    status = 70
+    try:
+        sandbox._libc.prctl(_PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
+        os.setsid()
+        for signum in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
+            signal.signal(signum, signal.SIG_DFL)
+        null = os.open(os.devnull, os.O_RDWR)
+        os.dup2(null, 0)
+        os.dup2(null, 1)
+        keep = {0, 1, 2, control.fileno()}
+        for fd in range(3, 1024):
+            if fd not in keep:
+                try:
+                    os.close(fd)
+                except OSError:
+                    pass
+        os.chdir("/")
+        os.environ.clear()
+        os.environ.update(env)
+        from . import worker
+
+        forkserver.warm_and_serve(control.fileno(), private, sandbox, worker, many=False)
+        status = 0
+    except BaseException:
+        import traceback
+
+        traceback.print_exc()
+    finally:
+        os._exit(status)
+
+
+class _Forked:
+    """A process forked from this one (a fork server, then the worker it becomes), with the
+    part of Popen's interface that ForkServer and sandbox.Worker use."""
+
+    def __init__(self, pid: int):
+        self.pid, self.returncode = pid, None
+
+    def poll(self) -> int | None:
+        if self.returncode is None:
+            try:
+                pid, status = os.waitpid(self.pid, os.WNOHANG)
+            except ChildProcessError:  # reaped elsewhere (e.g. by a subreaper's sweep)
+                self.returncode = -signal.SIGKILL
+                return self.returncode
+            if pid:
+                self.returncode = forkserver._returncode(status)
+        return self.returncode
+
+    def wait(self, timeout: float | None = None) -> int:
+        deadline = None if timeout is None else time.monotonic() + timeout
+        while self.poll() is None:
+            if deadline is not None and time.monotonic() > deadline:
+                raise subprocess.TimeoutExpired(f"fork server {self.pid}", timeout)
+            time.sleep(0.01)
+        return self.returncode
+
+    def kill(self) -> None:
+        try:
+            os.kill(self.pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
 
 
 class _Child:

@@ -8,6 +8,11 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 
+# How Gradescope renders results.json's texts. Its default for the top-level output is not
+# plain text (a traceback's lines and indentation are lost); ours are plain text throughout:
+# feedback quotes code and tracebacks, which Markdown would mangle (`*`, `_`, indentation).
+OUTPUT_FORMATS = {"output_format": "text", "test_output_format": "text", "test_name_format": "text"}
+
 @dataclass
 class CheckResult:
     name: str
@@ -69,6 +74,7 @@ class Report:
         """Gradescope's results.json schema: a test per question, all visible to the student."""
         return {
             "score": self.score,
+            **OUTPUT_FORMATS,
             "output": self.summary(),
             "tests": [
                 {

@@ -131,12 +131,13 @@ def test_environment_pins_python_and_every_package(autograder_zip):
     import yaml
 
     env = yaml.safe_load(autograder_zip.read("environment.yml"))
-    deps = env["dependencies"]
-    assert "python=3.11" in deps
-    pip = next(d["pip"] for d in deps if isinstance(d, dict))
-    assert pip[0] == "--extra-index-url=https://download.pytorch.org/whl/cpu"
+    assert env["name"] == "otter-env"  # what Otter's run_autograder activates
+    assert env["dependencies"] == ["python=3.11", "pip"]  # the packages: requirements.txt
+    lines = [line for line in autograder_zip.read("requirements.txt").decode().splitlines()
+             if line and not line.startswith("#")]
+    assert lines[0] == "--extra-index-url=https://download.pytorch.org/whl/cpu"
     pins = {}
-    for line in pip[1:]:
+    for line in lines[1:]:
         req = Requirement(line)
         specs = list(req.specifier)
         assert len(specs) == 1 and specs[0].operator == "==", f"not pinned exactly: {line}"
@@ -150,6 +151,36 @@ def test_environment_pins_python_and_every_package(autograder_zip):
     # the whole dependency closure: e.g. Otter's own and torch's dependencies
     assert {"dill", "fica", "nbconvert", "ipykernel", "sympy", "filelock"} <= set(pins)
     assert "pytest" not in pins
+
+
+def test_setup_installs_only_what_grading_needs(autograder_zip):
+    """No PDF tool chain (Playwright and its Chromium, LaTeX, pandoc), no R build tools: PDF
+    export is off and the grader is Python. The pins are installed as they are (no resolver,
+    which would add Playwright back for Otter's nbconvert[webpdf])."""
+    setup = autograder_zip.read("setup.sh").decode()
+    requirements = autograder_zip.read("requirements.txt").decode().lower()
+    for unwanted in ("playwright", "chromium", "texlive", "pandoc", "libgit2", "build-essential",
+                     "nb_conda_kernels"):
+        assert unwanted not in setup.lower(), unwanted
+    pins = [line for line in requirements.splitlines() if line and not line.startswith("#")]
+    assert not [line for line in pins if "playwright" in line or "[" in line]
+    assert "mamba env create -f /autograder/source/environment.yml" in setup
+    assert ("pip install --no-cache-dir --no-deps -r /autograder/source/requirements.txt" in setup)
+    assert setup.startswith("#!/usr/bin/env bash\n") and "set -euo pipefail" in setup
+    assert autograder_zip.getinfo("setup.sh").external_attr >> 16 & 0o111
+    # the pins are the whole closure: every installed dependency of a pinned package is pinned
+    # (bar Playwright), so --no-deps leaves nothing out
+    from importlib import metadata
+
+    from packaging.utils import canonicalize_name
+
+    pinned = {canonicalize_name(Requirement(line).name) for line in pins if not line.startswith("--")}
+    for name in pinned:
+        for text in metadata.distribution(name).requires or []:
+            req = Requirement(text)
+            if req.marker is None or req.marker.evaluate(dict(build.GRADESCOPE_MARKERS, extra="")):
+                dep = canonicalize_name(req.name)
+                assert dep in pinned or dep == "playwright", f"{name} needs {dep}, which is not pinned"
 
 
 def test_one_otter_test_file_per_question_mirroring_the_checks(autograder_zip, spec, tmp_path):

@@ -37,6 +37,8 @@ import nbformat
 import otter
 import pytest
 
+from autograder.report import OUTPUT_FORMATS
+
 PROJECT = Path(__file__).resolve().parents[1]
 PYTHON = PROJECT / ".venv" / "bin" / "python"
 if not PYTHON.exists():
@@ -486,6 +488,22 @@ def test_guard_rewrites_results_that_disagree_with_the_trusted_report(tmp_path, 
     agreeing = json.dumps(report.to_gradescope())
     path.write_text(agreeing)
     assert gradescope._ensure_results(path, "") and path.read_text() == agreeing
+    # Otter's own results agree but set no output format: the guard adds plain text
+    otters = {k: v for k, v in report.to_gradescope().items() if k not in OUTPUT_FORMATS}
+    path.write_text(json.dumps(otters))
+    assert gradescope._ensure_results(path, "")
+    assert json.loads(path.read_text()) == {**otters, **OUTPUT_FORMATS}
+
+
+def test_every_text_renders_as_plain_text(graded):
+    """Gradescope renders the top-level output as HTML unless told otherwise: a traceback there
+    loses its line breaks and indentation. Every results.json says: plain text."""
+    for name, sim in graded.sims.items():
+        if name != "stock":
+            results = json.loads(sim["results"])
+            assert {k: results.get(k) for k in OUTPUT_FORMATS} == OUTPUT_FORMATS, name
+            assert OUTPUT_FORMATS == {"output_format": "text", "test_output_format": "text",
+                                      "test_name_format": "text"}
 
 
 def test_otter_failing_before_grading_still_gives_valid_results(graded):
