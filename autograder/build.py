@@ -378,7 +378,8 @@ def student_files(unit: Unit, project: Path) -> dict[str, bytes]:
     for question in unit.questions:
         if not question.public:
             raise BuildError(f"question '{question.name}' has no public checks: grader.check would test nothing")
-        files[f"tests/{question.name}.py"] = student_test_file(question, unit.public_module).encode()
+        files[f"tests/{question.name}.py"] = student_test_file(
+            question, unit.public_module, unit.banned_for(question)).encode()
     files["requirements.txt"] = student_requirements(unit, files).encode()
     return files
 
@@ -403,13 +404,116 @@ def _check_stands_alone(module: Path) -> bool:
     return uses_kit
 
 
-def student_test_file(question: Question, public_module: str) -> str:
-    """An Otter test file for `grader.check(question)`: each case calls one public check."""
+# Shared by every student test file: runs a question's public checks as ONE Otter test case,
+# so grader.check prints one message per question (a stub: one "not implemented yet" line,
+# not one per check), and reports a banned call exactly as the hidden grader does.
+STUDENT_RUNNER = '''
+def _not_implemented(exc):
+    while exc is not None:  # the checks turn NotImplementedError into an AssertionError saying so
+        if isinstance(exc, NotImplementedError):
+            return True
+        exc = exc.__cause__ or exc.__context__
+    return False
+
+
+def _watch_mode(used, who):
+    """A TorchFunctionMode that records calls of BANNED torch functions (None without torch)."""
+    if not BANNED:
+        return None
+    try:
+        from torch.overrides import TorchFunctionMode, resolve_name
+    except ImportError:  # torch not installed: your code cannot call it either
+        return None
+    exact, prefixes = set(BANNED), tuple(b[:-1] for b in BANNED if b.endswith(".*"))
+    by_identity = {}
+    for banned in BANNED:
+        obj = None
+        try:
+            parts = banned.split(".")
+            obj = __import__(parts[0])
+            for part in parts[1:]:
+                obj = getattr(obj, part)
+        except (ImportError, AttributeError):
+            continue
+        try:
+            by_identity[obj] = banned
+        except TypeError:
+            pass
+
+    class Watch(TorchFunctionMode):
+        def __torch_function__(self, func, types, args=(), kwargs=None):
+            try:
+                found = by_identity.get(func)
+            except TypeError:
+                found = None
+            if not found:
+                resolved = resolve_name(func) or ""
+                if resolved in exact:
+                    found = resolved
+                elif prefixes:
+                    resolved = resolved or f"{getattr(func, '__module__', '')}.{getattr(func, '__qualname__', '')}"
+                    found = resolved if resolved.startswith(prefixes) else None
+            if found:
+                used.append((who, found))
+            return func(*args, **(kwargs or {}))
+
+    return Watch()
+
+
+def _watched(name, value, used):
+    """`value` (your function or class) with its calls run under _watch_mode."""
+    import functools
+
+    def enter(call):
+        @functools.wraps(call)
+        def wrapper(*args, **kwargs):
+            mode = _watch_mode(used, name)
+            if mode is None:
+                return call(*args, **kwargs)
+            with mode:
+                return call(*args, **kwargs)
+        return wrapper
+
+    if isinstance(value, type):
+        if not hasattr(value, "forward"):  # e.g. a config dataclass: nothing to watch
+            return value
+        return type(value.__name__, (value,), {"__init__": enter(value.__init__), "__call__": enter(value.__call__),
+                                               "__module__": value.__module__, "__qualname__": value.__qualname__,
+                                               "__doc__": value.__doc__})
+    return enter(value) if callable(value) else value
+
+
+def _run(functions, checks):
+    for name, value in functions.items():
+        if value is None:
+            raise AssertionError(f"`{name}` is not defined: run the cell that defines it, then this check")
+    used = []
+    given = {name: _watched(name, value, used) for name, value in functions.items()} if BANNED else functions
+    failures = []
+    for title, check in checks:
+        try:
+            check(**given)
+        except Exception as exc:
+            if _not_implemented(exc):
+                raise AssertionError(str(exc).splitlines()[0]) from None
+            failures.append(f"{title}:\\n    " + str(exc).replace("\\n", "\\n    "))
+        if used:
+            who = used[0][0]
+            calls = ", ".join(sorted({banned for name, banned in used if name == who}))
+            raise AssertionError(f"`{who}` called {calls}, which this question does not allow; "
+                                 "write it yourself with basic operations") from None
+    if failures:
+        raise AssertionError(f"{len(failures)} of {len(checks)} public checks failed:\\n" + "\\n".join(failures))
+'''
+
+
+def student_test_file(question: Question, public_module: str, banned: tuple[str, ...] = ()) -> str:
+    """An Otter test file for `grader.check(question)`: one test case that runs every public check."""
     lines = [
         f'"""Public checks of question `{question.name}`: what grader.check("{question.name}") runs.',
         "",
-        f"Each test case calls a check of {public_module}.py with your function(s); read that file",
-        "to see what a check tests. The grader runs more (hidden) checks than these.",
+        f"The test case calls each check of {public_module}.py listed below with your function(s);",
+        "read that file to see what a check tests. The grader runs more (hidden) checks than these.",
         'Generated by `python -m autograder build`."""',
         "",
         "from otter.test_files import test_case",
@@ -417,28 +521,31 @@ def student_test_file(question: Question, public_module: str) -> str:
         "OK_FORMAT = False",
         "",
         f"name = {question.name!r}",
-        "",
-        "",
-        "def _defined(name, value):",
-        "    if value is None:",
-        '        raise AssertionError(f"`{name}` is not defined: run the cell that defines it, then this check")',
-        "",
+        "# torch functions this question does not allow (the grader gives 0 for a call of one)",
+        f"BANNED = {list(banned)!r}",
+        STUDENT_RUNNER,
     ]
+    params: list[str] = []
+    entries = []
     for check in question.public:
         if check.__module__.rsplit(".", 1)[-1] != public_module:
             raise BuildError(f"public check {check.__name__} of '{question.name}' is not in {public_module}.py")
-        params = list(inspect.signature(check).parameters)
+        names = list(inspect.signature(check).parameters)
+        params += [p for p in names if p not in params]
         title = (inspect.getdoc(check) or check.__name__).strip().splitlines()[0]
-        lines += [
-            "",
-            f"@test_case(name={title!r}, hidden=False)",
-            f"def {check.__name__}({', '.join(params)}):",
-            f"    import {public_module}",
-            "",
-            *[f"    _defined({p!r}, {p})" for p in params],
-            f"    {public_module}.{check.__name__}({', '.join(f'{p}={p}' for p in params)})",
-            "",
-        ]
+        call = f"{public_module}.{check.__name__}({', '.join(f'{p}={p}' for p in names)})"
+        entries.append(f"        ({title!r}, lambda {', '.join(names)}, **_: {call}),")
+    lines += [
+        "",
+        f"@test_case(name={f'{len(entries)} public checks'!r}, hidden=False)",
+        f"def public_checks({', '.join(params)}):",
+        f"    import {public_module}",
+        "",
+        f"    _run({{{', '.join(f'{p!r}: {p}' for p in params)}}}, [",
+        *entries,
+        "    ])",
+        "",
+    ]
     return "\n".join(lines)
 
 
