@@ -16,7 +16,7 @@ import nbformat
 
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parent))
-from notebook_kit import code, demo, finish, md, stub_sources  # noqa: E402
+from notebook_kit import code, demo, finish, md, stub_sources, submitting  # noqa: E402
 
 REFERENCE = HERE.parents[1] / "solutions" / "backprop.py"
 OUTPUT = HERE / "backprop.ipynb"
@@ -386,21 +386,7 @@ for t in range(1, 101):
 
     # ------------------------------------------------------------------ submitting
     cells += [
-        md(r"""
-## Submitting
-
-Before you submit:
-
-1. Make sure every `grader.check(...)` above passes, and re-read each docstring: the
-   autograder compares your gradients with PyTorch's autograd and your optimizer steps with
-   `torch.optim` on many more inputs (batch size 1, zero inputs, logits up to `1e4`, ReLU
-   inputs exactly 0, states in the middle of a trajectory, other hyper-parameters).
-2. Restart the kernel and run all cells (*Kernel → Restart & Run All*), so that the
-   notebook you submit works from top to bottom.
-3. Run the cell below and upload the zip file it creates (or this `.ipynb`) to Gradescope.
-
-Your functions are found by name, so keep the names and signatures exactly as given.
-"""),
+        submitting("backprop"),
         code("""
 grader.export(pdf=False)
 """),

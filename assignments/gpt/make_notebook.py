@@ -20,7 +20,7 @@ HERE = Path(__file__).resolve().parent
 PROJECT = HERE.parents[1]
 sys.path.insert(0, str(HERE.parent))
 sys.path.insert(0, str(PROJECT))
-from notebook_kit import code, demo, finish, md, question, stub_sources  # noqa: E402
+from notebook_kit import code, demo, finish, md, question, stub_sources, submitting  # noqa: E402
 
 from autograder.units import gpt as spec  # noqa: E402  (constants only: budget, scale)
 
@@ -105,6 +105,7 @@ def build():
     s = {**stub_sources(REFERENCE, QUESTIONS), **{n: class_stub(n, m) for n, m in CLASSES.items()},
          "GPTConfig": config_stub()}
     budget = spec.TRAIN_CPU_SECONDS
+    points = {q.name: q.points for q in spec.UNIT.questions}  # the spec's, never restated by hand
     scale = "\n".join(f"| at least {bar:.0%} | {n} of 4 |" for n, bar in enumerate(spec.ACCURACY_BARS, 1))
     cells = [
         md(r"""
@@ -115,12 +116,12 @@ style of GPT-2 and nanoGPT, then **train it** to sort digits and **sample** from
 
 | question | what you write | points |
 |---|---|---|
-| `layer_norm` | `layer_norm(x, weight, bias, eps=1e-5)` | 3 |
-| `gelu` | `gelu(x)`, the exact GELU | 2 |
-| `cross_entropy` | `cross_entropy(logits, targets, ignore_index=-100)` | 3 |
-| `GPT` | `GPTConfig`, `LayerNorm`, `MLP`, `CausalSelfAttention`, `Block`, `GPT` | 4 |
-| `generate` | `generate(model, idx, max_new_tokens, temperature=0.0, generator=None)` | 2 |
-| `train_sorter` | `train_sorter(steps=600, seed=0)`: train a GPT to sort | 4 |
+| `layer_norm` | `layer_norm(x, weight, bias, eps=1e-5)` | """ + f"{points['layer_norm']:g}" + r""" |
+| `gelu` | `gelu(x)`, the exact GELU | """ + f"{points['gelu']:g}" + r""" |
+| `cross_entropy` | `cross_entropy(logits, targets, ignore_index=-100)` | """ + f"{points['cross_entropy']:g}" + r""" |
+| `GPT` | `GPTConfig`, `LayerNorm`, `MLP`, `CausalSelfAttention`, `Block`, `GPT` | """ + f"{points['GPT']:g}" + r""" |
+| `generate` | `generate(model, idx, max_new_tokens, temperature=0.0, generator=None)` | """ + f"{points['generate']:g}" + r""" |
+| `train_sorter` | `train_sorter(steps=600, seed=0)`: train a GPT to sort | """ + f"{points['train_sorter']:g}" + r""" |
 
 **Conventions.** Functions accept any number of leading batch dimensions, return the input's
 dtype, and never modify their inputs in place. The model's submodules have **fixed names**
@@ -292,13 +293,13 @@ import time
 
 # The grader trains on ONE thread and counts its CPU time; measure the same thing here
 # (with every core, process_time() would add up all the threads' time).
-threads = torch.get_num_threads()
+saved = torch.get_num_threads()
 torch.set_num_threads(1)
 start = time.process_time()
 try:
     sorter, losses = train_sorter()
 finally:
-    torch.set_num_threads(threads)
+    torch.set_num_threads(saved)
 print(f"trained in {{time.process_time() - start:.1f}} s of CPU time on one thread (budget: {budget} s)")
 plt.plot(losses)
 plt.yscale("log")
@@ -310,17 +311,7 @@ print("accuracy on 1000 new sequences:", sort_accuracy(sorter, torch.randint(SOR
 print(generate(sorter, torch.tensor([[3, 1, 4, 1, 5, 9]]), SORT_LENGTH))
 """))),
         code('grader.check("train_sorter")'),
-        md(r"""
-## Submitting
-
-1. Make sure every `grader.check(...)` passes and re-read each docstring: the autograder
-   tries more inputs (other shapes, dtypes, configs, tiny variances, large logits, custom
-   `ignore_index`, prompts that outgrow `n_ctx`).
-2. Restart the kernel and run all cells, so the notebook works from top to bottom.
-3. Run the cell below and upload the zip it creates (or this `.ipynb`) to Gradescope.
-
-Your functions and classes are found by name: keep the names and signatures as given.
-"""),
+        submitting("gpt", "Your functions and classes are found by name"),
         code("""
 grader.export(pdf=False)
 """),
