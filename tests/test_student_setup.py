@@ -104,21 +104,26 @@ def test_bundle_installs_runs_exports_and_grades(unit, tmp_path):
     for absent in ("playwright", "python-on-whales", "sphinx", "jupytext", "nvidia"):
         assert absent not in listed, absent  # Otter's instructor-only dependencies, CUDA
     assert "torch==2.13.0+cpu" in listed
-    # the stub as unpacked, then the filled-in notebook, in this venv's own kernel
-    filled = UnitFiles(unit).reference_notebook()
-    nbformat.write(filled, folder / "filled.ipynb")
-    for name in (f"{unit}.ipynb", "filled.ipynb"):
+    # the stub as unpacked, then the filled-in notebook (under the stub's name: the notebook's
+    # otter.Notebook("<unit>.ipynb") exports that file), in this venv's own kernel
+    notebook = folder / f"{unit}.ipynb"
+    for step in ("stub", "filled"):
+        if step == "filled":
+            for stale in folder.glob(f"{unit}_*.zip"):
+                stale.unlink()  # the stub's own export
+            nbformat.write(UnitFiles(unit).reference_notebook(), notebook)
         _run([venv / "bin" / "jupyter", "nbconvert", "--to", "notebook", "--execute", "--inplace",
-              "--ExecutePreprocessor.timeout=900", name], folder, env=env)
-    executed = nbformat.read(folder / "filled.ipynb", as_version=4)
+              "--ExecutePreprocessor.timeout=900", notebook.name], folder, env=env)
+    executed = nbformat.read(notebook, as_version=4)
     checks = [c for c in executed.cells if c.cell_type == "code" and c.source.startswith("grader.check(")]
+    assert len(checks) == len(units.load(unit).questions)
     for cell in checks:
         text = "".join(o.get("text", "") + o.get("data", {}).get("text/plain", "") for o in cell.outputs)
         assert "All test cases passed" in text, text
-    exports = sorted(folder.glob("filled_*.zip"))
-    assert exports, sorted(p.name for p in folder.iterdir())
+    exports = sorted(folder.glob(f"{unit}_*.zip"))
+    assert len(exports) == 1, sorted(p.name for p in folder.iterdir())
     out = tmp_path / "grades"
-    _run([sys.executable, "-m", "autograder", "grade", unit, exports[-1], "--out", out], PROJECT)
+    _run([sys.executable, "-m", "autograder", "grade", unit, exports[0], "--out", out], PROJECT)
     with open(out / "grades.csv", newline="") as f:
         (row,) = list(csv.DictReader(f))
     assert float(row["total"]) == float(row["max"]) == units.load(unit).points, row
