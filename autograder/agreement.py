@@ -53,6 +53,11 @@ def namespace_of(files: UnitFiles, nb) -> dict:
     import matplotlib
 
     matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    folder = str(files.stub.parent)
+    if folder not in sys.path:  # a kernel started beside the notebook imports its provided modules
+        sys.path.insert(0, folder)
     env: dict = {"__name__": "__main__"}
     for cell in nb.cells:
         if cell.cell_type != "code" or "otter_ignore" in cell.metadata.get("tags", []):
@@ -64,6 +69,7 @@ def namespace_of(files: UnitFiles, nb) -> dict:
                 exec(compile(source, "<cell>", "exec"), env)
         except Exception:  # noqa: BLE001 - a demo cell of a wrong submission may fail
             pass
+    plt.close("all")
     return env
 
 
