@@ -54,3 +54,34 @@ def test_grader_check_reports_a_banned_call_as_the_hidden_grader_does(grader, na
 def test_local_checks_flag_most_wrong_entries(unit_name):
     result = agreement.measure(unit_name)
     assert result.share is not None and result.share >= 0.9, agreement.summary(result)
+
+
+def test_a_persistent_mask_buffer_is_named_with_the_fix():
+    """nanoGPT's register_buffer mask breaks strict loading: the GPT check says which key and how to fix it."""
+    import torch
+
+    from autograder.units import gpt_public
+
+    reference = units.reference("gpt")
+
+    class MaskedAttention(reference.CausalSelfAttention):
+        def __init__(self, config):
+            super().__init__(config)
+            self.register_buffer("bias", torch.ones(config.n_ctx, config.n_ctx).tril())
+
+    class Block(reference.Block):
+        def __init__(self, config):
+            super().__init__(config)
+            self.attn = MaskedAttention(config)
+
+    class GPT(reference.GPT):
+        def __init__(self, config):
+            super().__init__(config)
+            self.blocks = torch.nn.ModuleList([Block(config) for _ in range(config.n_layers)])
+
+    with pytest.raises(AssertionError) as failure:
+        gpt_public.state_dict_keys_are_fixed(GPTConfig=reference.GPTConfig, GPT=GPT)
+    assert "blocks.0.attn.bias" in str(failure.value) and "persistent=False" in str(failure.value)
+    gpt_public.state_dict_keys_are_fixed(GPTConfig=reference.GPTConfig, GPT=reference.GPT)  # the fix's baseline
+    assert set(reference.GPT(reference.GPTConfig(**gpt_public.SMALL)).state_dict()) == \
+        set(gpt_public.state_dict_keys(gpt_public.SMALL["n_layers"]))
