@@ -8,13 +8,15 @@ plain.py). Comparing with the correct submission keeps a public check that fails
 submission (e.g. one about an ungraded convention) from counting as agreement.
 
 The public checks run as grader.check runs them (build.STUDENT_RUNNER's banned-call watch
-included), in this process: the corpus is our own code. Each entry's notebook cells run as
-a student's kernel would run them (`grader.check`, `grader.export` and `otter_ignore` cells
-left out), from the unit's assignment folder.
+included), in this process: the corpus is our own code. Each entry's notebook cells that define
+things (imports, definitions, assignments) run as a student's kernel would run them, from
+the unit's assignment folder; demo cells, `grader.check`, `grader.export` and `otter_ignore`
+cells are left out.
 """
 
 from __future__ import annotations
 
+import ast
 import contextlib
 import importlib
 import inspect
@@ -64,6 +66,8 @@ def namespace_of(files: UnitFiles, nb) -> dict:
             continue
         source = "\n".join(line for line in cell.source.splitlines()
                            if "otter" not in line and not line.startswith("grader."))
+        if not _defines_only(source):
+            continue  # a demo cell: it prints or plots, and defines nothing a check needs
         try:
             with _in(files.stub.parent), contextlib.redirect_stdout(open(os.devnull, "w")):
                 exec(compile(source, "<cell>", "exec"), env)
@@ -71,6 +75,16 @@ def namespace_of(files: UnitFiles, nb) -> dict:
             pass
     plt.close("all")
     return env
+
+
+def _defines_only(source: str) -> bool:
+    """Whether a cell only imports, defines and assigns (what later cells and checks use)."""
+    try:
+        body = ast.parse(source).body
+    except SyntaxError:
+        return False
+    kept = (ast.Import, ast.ImportFrom, ast.FunctionDef, ast.ClassDef, ast.Assign, ast.AnnAssign, ast.Try)
+    return all(isinstance(node, kept) for node in body)
 
 
 def local_verdicts(unit, question, env: dict) -> tuple[dict[str, bool], bool]:
