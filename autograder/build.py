@@ -631,6 +631,16 @@ def student_requirements(unit: Unit, files: dict[str, bytes]) -> dict[str, str]:
 def student_readme(unit: Unit, files: dict[str, bytes]) -> str:
     """README.md of the bundle: set-up, Jupyter, the checks, submitting, what is graded."""
     notebook = f"{unit.name}.ipynb"
+    uses_torch = any(line.startswith("torch==") for line in files["requirements.txt"].decode().splitlines())
+    torch_build = "the CPU build of torch, " if uses_torch else ""
+    linux_note = ("On Linux, plain `pip install -r requirements.txt` would download torch's multi-GB CUDA build.\n\n"
+                  if uses_torch else "")
+    unserved = f"""**Machines torch 2.13.0 cannot serve:** Intel Macs, macOS 13 or earlier on Apple Silicon, and
+Windows on ARM have no torch 2.13.0 build (`install.py` says so and stops). Work in a hosted
+notebook instead (Google Colab, or your course's JupyterHub): upload this folder, run
+`%pip install -r requirements.txt` and `%pip install --no-deps -r requirements-otter.txt` in a
+cell, restart the runtime, and open `{notebook}` there.""" if uses_torch else (
+        "This notebook uses NumPy, not torch: every platform with Python 3.11+ can run it.")
     return f"""# {unit.name}: the assignment notebook
 
 You need **Python {PYTHON_VERSION} or later** and an internet connection for
@@ -646,8 +656,7 @@ In a terminal, in this folder:
 | Windows | `py install.py` |
 
 `install.py` creates a virtual environment in `.venv/` here (or uses the one you are in, if
-you activated one) and installs into it the exact versions this notebook is checked with: the
-CPU build of torch, JupyterLab and its Python kernel, and the part of Otter that runs the
+you activated one) and installs into it the exact versions this notebook is checked with: {torch_build}JupyterLab and its Python kernel, and the part of Otter that runs the
 checks. It takes a few minutes and about 1 GB.
 
 What it runs, if you prefer to do it yourself (in a Python {PYTHON_VERSION}+ environment):
@@ -658,13 +667,7 @@ What it runs, if you prefer to do it yourself (in a Python {PYTHON_VERSION}+ env
 | macOS 14+ on Apple Silicon | PyPI's (CPU and Apple GPU) | `pip install -r requirements.txt` then `pip install --no-deps -r requirements-otter.txt` |
 | Windows (x86_64) | PyPI's (CPU) | `pip install -r requirements.txt` then `pip install --no-deps -r requirements-otter.txt` |
 
-On Linux, plain `pip install -r requirements.txt` would download torch's multi-GB CUDA build.
-
-**Machines torch 2.13.0 cannot serve:** Intel Macs, macOS 13 or earlier on Apple Silicon, and
-Windows on ARM have no torch 2.13.0 build (`install.py` says so and stops). Work in a hosted
-notebook instead (Google Colab, or your course's JupyterHub): upload this folder, run
-`%pip install -r requirements.txt` and `%pip install --no-deps -r requirements-otter.txt` in a
-cell, restart the runtime, and open `{notebook}` there.
+{linux_note}{unserved}
 
 ## 2. Start Jupyter
 

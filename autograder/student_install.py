@@ -39,6 +39,12 @@ def unsupported() -> str:
     return ""
 
 
+def needs_torch() -> bool:
+    requirements = HERE / "requirements.txt"
+    return requirements.is_file() and any(
+        line.strip().lower().startswith("torch==") for line in requirements.read_text().splitlines())
+
+
 def in_virtual_env() -> bool:
     return sys.prefix != sys.base_prefix or bool(os.environ.get("CONDA_PREFIX"))
 
@@ -59,7 +65,7 @@ def main() -> int:
               "Install it from python.org (or with your package manager), then run this again with it, "
               "e.g.  python3.11 install.py  (Windows:  py -3.11 install.py).", file=sys.stderr)
         return 1
-    why = unsupported()
+    why = unsupported() if needs_torch() else ""
     if why:
         print(f"{why}\n{HOSTED}", file=sys.stderr)
         return 1

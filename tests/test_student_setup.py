@@ -57,6 +57,15 @@ def test_installer_refuses_the_platforms_torch_cannot_serve(monkeypatch, system,
     assert (refused in why) if refused else why == ""
 
 
+def test_installer_refuses_only_when_the_notebook_needs_torch(monkeypatch, tmp_path):
+    installer = _installer()
+    monkeypatch.setattr(installer, "HERE", tmp_path)
+    (tmp_path / "requirements.txt").write_text("# a NumPy unit\nnumpy==2.4.6\n")
+    assert not installer.needs_torch()
+    (tmp_path / "requirements.txt").write_text("numpy==2.4.6\ntorch==2.13.0\n")
+    assert installer.needs_torch()
+
+
 def test_installer_stops_before_python_3_11(monkeypatch, capsys):
     installer = _installer()
     monkeypatch.setattr(installer.sys, "version_info", (3, 10, 12))
