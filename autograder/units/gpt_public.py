@@ -261,7 +261,6 @@ def logits_have_the_right_shape(GPTConfig, GPT):
 
 # The module attribute names the contract fixes (the notebook lists them from here): the grader
 # loads its weights into your model with load_state_dict(strict=True), by these keys.
-TOP_MODULES = ("tok_emb", "pos_emb", "blocks", "ln_f", "lm_head")
 BLOCK_PARTS = ("ln1", "attn.q_proj", "attn.k_proj", "attn.v_proj", "attn.o_proj", "ln2", "mlp.fc_in", "mlp.fc_out")
 
 
