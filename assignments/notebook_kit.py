@@ -8,6 +8,8 @@ Instructors only; never shipped to students. A generator keeps its prose and cal
 """
 
 import ast
+import sys
+from pathlib import Path
 
 import nbformat
 from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook
@@ -43,12 +45,54 @@ def stub_sources(reference, questions):
     return stubs
 
 
+PROJECT = Path(__file__).resolve().parents[1]
+
+
+def submitting(unit_name, found_by_name="Your functions are found by name"):
+    """The closing "Submitting" cell: the steps, then what is graded, written from the unit's
+    spec (autograder/units/<unit>.py) so that it never states more, or other, than the grader
+    does."""
+    if str(PROJECT) not in sys.path:
+        sys.path.insert(0, str(PROJECT))
+    from autograder import statements, units
+
+    unit = units.load(unit_name)
+    return md(f"""
+## Submitting
+
+1. Make sure every `grader.check(...)` above passes, and re-read each docstring: the
+   public checks are necessary, not sufficient. The autograder runs the hidden checks below,
+   comparing your code with a reference solution on many more inputs.
+2. Restart the kernel and run all cells (*Kernel → Restart & Run All*), so that the
+   notebook you submit works from top to bottom.
+3. Run the cell below and upload the zip file it creates (or this `.ipynb`) to Gradescope.
+
+{found_by_name}, so keep the names and signatures exactly as given.
+
+### What is graded
+
+{statements.graded_table(unit)}
+
+{statements.banned_sentence(unit)}
+""")
+
+
 def md(text):
     return new_markdown_cell(text.strip("\n"))
 
 
 def code(text):
     return new_code_cell(text.strip("\n"))
+
+
+def demo(source):
+    """A cell that tries functions out (not graded). While a function it uses is still a stub,
+    it prints one line instead of a traceback, so *Run All* on a half-done notebook still
+    reaches every grader.check cell."""
+    body = "\n".join("    " + line if line.strip() else "" for line in source.strip("\n").splitlines())
+    # a stub's message starts with the name of what it stubs: "softmax: replace this line ..."
+    return (f"try:\n{body}\nexcept NotImplementedError as exc:\n"
+            f"    print(f\"(not run: {{str(exc).split(':')[0]}} is not implemented yet)\")\n")
 
 
 def question(name, stubs, try_it):

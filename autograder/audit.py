@@ -41,7 +41,7 @@ from types import ModuleType
 import nbformat
 
 from . import grade as grading
-from . import mutate, units
+from . import agreement, mutate, units
 from .report import Report
 from .spec import Unit
 
@@ -414,6 +414,8 @@ def audit_command(unit_names: list[str], out: Path, cap: int | None, factor: int
         print(f"  {operator_line(result)}", flush=True)
         if result.below_floor:
             below.append(f"{name} ({_percent(result.score)} < floor {_percent(result.floor)})")
+        # the students' side: do the public checks flag the wrong corpus's bugs?
+        print(agreement.summary(agreement.measure(name)), flush=True)
     if below:
         print(f"below the floor: {', '.join(below)}")
         return 1

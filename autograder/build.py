@@ -61,7 +61,7 @@ from packaging.markers import Marker
 from packaging.requirements import Requirement
 from packaging.utils import canonicalize_name
 
-from . import units
+from . import statements, units
 from .gradescope import PLUGIN, PLUGIN_FOLDER
 from .spec import Question, Unit
 
@@ -441,8 +441,12 @@ def student_files(unit: Unit, project: Path) -> dict[str, bytes]:
     for question in unit.questions:
         if not question.public:
             raise BuildError(f"question '{question.name}' has no public checks: grader.check would test nothing")
-        files[f"tests/{question.name}.py"] = student_test_file(question, unit.public_module).encode()
-    files["requirements.txt"] = student_requirements(unit, files).encode()
+        files[f"tests/{question.name}.py"] = student_test_file(
+            question, unit.public_module, unit.banned_for(question)).encode()
+    files["install.py"] = STUDENT_INSTALLER.read_bytes()
+    for name, text in student_requirements(unit, files).items():
+        files[name] = text.encode()
+    files["README.md"] = student_readme(unit, files).encode()
     return files
 
 
@@ -466,13 +470,116 @@ def _check_stands_alone(module: Path) -> bool:
     return uses_kit
 
 
-def student_test_file(question: Question, public_module: str) -> str:
-    """An Otter test file for `grader.check(question)`: each case calls one public check."""
+# Shared by every student test file: runs a question's public checks as ONE Otter test case,
+# so grader.check prints one message per question (a stub: one "not implemented yet" line,
+# not one per check), and reports a banned call exactly as the hidden grader does.
+STUDENT_RUNNER = '''
+def _not_implemented(exc):
+    while exc is not None:  # the checks turn NotImplementedError into an AssertionError saying so
+        if isinstance(exc, NotImplementedError):
+            return True
+        exc = exc.__cause__ or exc.__context__
+    return False
+
+
+def _watch_mode(used, who):
+    """A TorchFunctionMode that records calls of BANNED torch functions (None without torch)."""
+    if not BANNED:
+        return None
+    try:
+        from torch.overrides import TorchFunctionMode, resolve_name
+    except ImportError:  # torch not installed: your code cannot call it either
+        return None
+    exact, prefixes = set(BANNED), tuple(b[:-1] for b in BANNED if b.endswith(".*"))
+    by_identity = {}
+    for banned in BANNED:
+        obj = None
+        try:
+            parts = banned.split(".")
+            obj = __import__(parts[0])
+            for part in parts[1:]:
+                obj = getattr(obj, part)
+        except (ImportError, AttributeError):
+            continue
+        try:
+            by_identity[obj] = banned
+        except TypeError:
+            pass
+
+    class Watch(TorchFunctionMode):
+        def __torch_function__(self, func, types, args=(), kwargs=None):
+            try:
+                found = by_identity.get(func)
+            except TypeError:
+                found = None
+            if not found:
+                resolved = resolve_name(func) or ""
+                if resolved in exact:
+                    found = resolved
+                elif prefixes:
+                    resolved = resolved or f"{getattr(func, '__module__', '')}.{getattr(func, '__qualname__', '')}"
+                    found = resolved if resolved.startswith(prefixes) else None
+            if found:
+                used.append((who, found))
+            return func(*args, **(kwargs or {}))
+
+    return Watch()
+
+
+def _watched(name, value, used):
+    """`value` (your function or class) with its calls run under _watch_mode."""
+    import functools
+
+    def enter(call):
+        @functools.wraps(call)
+        def wrapper(*args, **kwargs):
+            mode = _watch_mode(used, name)
+            if mode is None:
+                return call(*args, **kwargs)
+            with mode:
+                return call(*args, **kwargs)
+        return wrapper
+
+    if isinstance(value, type):
+        if not hasattr(value, "forward"):  # e.g. a config dataclass: nothing to watch
+            return value
+        return type(value.__name__, (value,), {"__init__": enter(value.__init__), "__call__": enter(value.__call__),
+                                               "__module__": value.__module__, "__qualname__": value.__qualname__,
+                                               "__doc__": value.__doc__})
+    return enter(value) if callable(value) else value
+
+
+def _run(functions, checks):
+    for name, value in functions.items():
+        if value is None:
+            raise AssertionError(f"`{name}` is not defined: run the cell that defines it, then this check")
+    used = []
+    given = {name: _watched(name, value, used) for name, value in functions.items()} if BANNED else functions
+    failures = []
+    for title, check in checks:
+        try:
+            check(**given)
+        except Exception as exc:
+            if _not_implemented(exc):
+                raise AssertionError(str(exc).splitlines()[0]) from None
+            failures.append(f"{title}:\\n    " + str(exc).replace("\\n", "\\n    "))
+        if used:
+            who = used[0][0]
+            calls = ", ".join(sorted({banned for name, banned in used if name == who}))
+            raise AssertionError(f"`{who}` called {calls}, which this question does not allow; "
+                                 "write it yourself with basic operations") from None
+    if failures:
+        raise AssertionError(f"{len(failures)} of {len(checks)} public checks failed:\\n" + "\\n".join(failures))
+'''
+
+
+def student_test_file(question: Question, public_module: str, banned: tuple[str, ...] = ()) -> str:
+    """An Otter test file for `grader.check(question)`: one test case that runs every public check."""
     lines = [
         f'"""Public checks of question `{question.name}`: what grader.check("{question.name}") runs.',
         "",
-        f"Each test case calls a check of {public_module}.py with your function(s); read that file",
-        "to see what a check tests. The grader runs more (hidden) checks than these.",
+        f"The test case calls each check of {public_module}.py listed below with your function(s);",
+        "read that file to see what a check tests. The grader runs more (hidden) checks than these.",
         'Generated by `python -m autograder build`."""',
         "",
         "from otter.test_files import test_case",
@@ -480,38 +587,58 @@ def student_test_file(question: Question, public_module: str) -> str:
         "OK_FORMAT = False",
         "",
         f"name = {question.name!r}",
-        "",
-        "",
-        "def _defined(name, value):",
-        "    if value is None:",
-        '        raise AssertionError(f"`{name}` is not defined: run the cell that defines it, then this check")',
-        "",
+        "# torch functions this question does not allow (the grader gives 0 for a call of one)",
+        f"BANNED = {list(banned)!r}",
+        STUDENT_RUNNER,
     ]
+    params: list[str] = []
+    entries = []
     for check in question.public:
         if check.__module__.rsplit(".", 1)[-1] != public_module:
             raise BuildError(f"public check {check.__name__} of '{question.name}' is not in {public_module}.py")
-        params = list(inspect.signature(check).parameters)
+        names = list(inspect.signature(check).parameters)
+        params += [p for p in names if p not in params]
         title = (inspect.getdoc(check) or check.__name__).strip().splitlines()[0]
-        lines += [
-            "",
-            f"@test_case(name={title!r}, hidden=False)",
-            f"def {check.__name__}({', '.join(params)}):",
-            f"    import {public_module}",
-            "",
-            *[f"    _defined({p!r}, {p})" for p in params],
-            f"    {public_module}.{check.__name__}({', '.join(f'{p}={p}' for p in params)})",
-            "",
-        ]
+        call = f"{public_module}.{check.__name__}({', '.join(f'{p}={p}' for p in names)})"
+        entries.append(f"        ({title!r}, lambda {', '.join(names)}, **_: {call}),")
+    lines += [
+        "",
+        f"@test_case(name={f'{len(entries)} public checks'!r}, hidden=False)",
+        f"def public_checks({', '.join(params)}):",
+        f"    import {public_module}",
+        "",
+        f"    _run({{{', '.join(f'{p!r}: {p}' for p in params)}}}, [",
+        *entries,
+        "    ])",
+        "",
+    ]
     return "\n".join(lines)
 
 
-def student_requirements(unit: Unit, files: dict[str, bytes]) -> str:
-    """Pins of what the notebook and the public checks import, and of Otter."""
+# What a student's notebook needs of Otter: `import otter`, `grader.check` and `grader.export`.
+# Those import the packages below (measured by tracing the imports of check and export), and
+# not Otter's other dependencies (Playwright, Docker bindings, jupytext, ...). fica names
+# Sphinx as a dependency but never imports it. So both install without their dependencies
+# (requirements-otter.txt, `pip install --no-deps`) and these go in requirements.txt.
+OTTER_NO_DEPS = ("otter-grader", "fica")
+OTTER_RUNTIME = ("dill", "ipylab", "ipython", "ipywidgets", "jinja2", "jupyter-client", "nbconvert",
+                 "nbformat", "pandas", "python-frontmatter", "pyyaml", "wrapt")
+# To open and run the notebook: the kernel (in .venv) and JupyterLab (students only, so pinned
+# here rather than in the project's requirements).
+NOTEBOOK_APPS = ("ipykernel",)
+JUPYTERLAB = "jupyterlab==4.6.6"
+STUDENT_INSTALLER = Path(__file__).with_name("student_install.py")
+
+
+def student_requirements(unit: Unit, files: dict[str, bytes]) -> dict[str, str]:
+    """requirements.txt (what the notebook and the public checks import, Otter's runtime,
+    Jupyter), requirements-linux-cpu.txt (the same with torch's CPU build) and
+    requirements-otter.txt (installed with --no-deps)."""
     modules = set()
     for path, data in files.items():
         if path.endswith(".ipynb"):
             sources = [_cell_source(c) for c in json.loads(data).get("cells", []) if c.get("cell_type") == "code"]
-        elif path.endswith(".py") and not path.startswith("tests/"):
+        elif path.endswith(".py") and not path.startswith("tests/") and path != "install.py":
             sources = [data.decode()]
         else:
             continue
@@ -527,20 +654,123 @@ def student_requirements(unit: Unit, files: dict[str, bytes]) -> str:
                     modules.add(node.module.split(".")[0])
     providers = metadata.packages_distributions()
     local = {Path(p).stem for p in files if p.endswith(".py")}
-    dists = {"otter-grader"}
-    for module in sorted(modules - local - set(sys.stdlib_module_names)):
+    dists = set(OTTER_RUNTIME) | set(NOTEBOOK_APPS)
+    for module in sorted(modules - local - set(sys.stdlib_module_names) - {"otter"}):
         if module not in providers:
             raise BuildError(f"the student bundle imports '{module}', which is not installed in .venv")
         dists.update(providers[module])
-    pins = sorted(f"{metadata.distribution(d).metadata['Name']}=={_installed_version(d).split('+')[0]}"
-                  for d in dists)
-    return "\n".join([
+    dists -= set(OTTER_NO_DEPS)
+
+    def pin(dist):
+        return f"{metadata.distribution(dist).metadata['Name']}=={_installed_version(dist).split('+')[0]}"
+
+    pins = sorted([pin(d) for d in dists] + [JUPYTERLAB], key=str.lower)
+    torch_pin = next((p for p in pins if p.lower().startswith("torch==")), None)
+    main = "\n".join([
         f"# What the '{unit.name}' notebook needs (generated by `python -m autograder build`).",
-        "#   pip install -r requirements.txt",
-        "# Without an NVIDIA GPU, add  --extra-index-url https://download.pytorch.org/whl/cpu",
-        "# to get the small CPU build of torch.",
+        "# `python install.py` installs it (see README.md); by hand, in a Python 3.11+ environment:",
+        "#   pip install -r requirements.txt                (macOS on Apple Silicon, Windows)",
+        "#   pip install -r requirements-linux-cpu.txt      (Linux: torch's CPU build)",
+        "#   pip install --no-deps -r requirements-otter.txt",
         *pins,
     ]) + "\n"
+    linux = [
+        "# Linux: requirements.txt with torch's CPU build from PyTorch's CPU index (PyPI's Linux",
+        "# torch is the multi-GB CUDA build).  pip install -r requirements-linux-cpu.txt",
+    ]
+    if torch_pin:
+        linux += [f"--extra-index-url {TORCH_INDEX}", f"{torch_pin}+cpu"]
+    linux.append("-r requirements.txt")
+    otter = [
+        "# Otter's notebook API (grader.check, grader.export), without the dependencies it needs",
+        "# only for instructors; what it does need is in requirements.txt.",
+        "#   pip install --no-deps -r requirements-otter.txt",
+        *sorted(pin(d) for d in OTTER_NO_DEPS),
+    ]
+    return {"requirements.txt": main, "requirements-linux-cpu.txt": "\n".join(linux) + "\n",
+            "requirements-otter.txt": "\n".join(otter) + "\n"}
+
+
+def student_readme(unit: Unit, files: dict[str, bytes]) -> str:
+    """README.md of the bundle: set-up, Jupyter, the checks, submitting, what is graded."""
+    notebook = f"{unit.name}.ipynb"
+    uses_torch = any(line.startswith("torch==") for line in files["requirements.txt"].decode().splitlines())
+    torch_build = "the CPU build of torch, " if uses_torch else ""
+    linux_note = ("On Linux, plain `pip install -r requirements.txt` would download torch's multi-GB CUDA build.\n\n"
+                  if uses_torch else "")
+    unserved = f"""**Machines torch 2.13.0 cannot serve:** Intel Macs, macOS 13 or earlier on Apple Silicon, and
+Windows on ARM have no torch 2.13.0 build (`install.py` says so and stops). Work in a hosted
+notebook instead (Google Colab, or your course's JupyterHub): upload this folder, run
+`%pip install -r requirements.txt` and `%pip install --no-deps -r requirements-otter.txt` in a
+cell, restart the runtime, and open `{notebook}` there.""" if uses_torch else (
+        "This notebook uses NumPy, not torch: every platform with Python 3.11+ can run it.")
+    return f"""# {unit.name}: the assignment notebook
+
+You need **Python {PYTHON_VERSION} or later** and an internet connection for
+the first set-up. Nothing else: no GPU, no conda.
+
+## 1. Set up (once)
+
+In a terminal, in this folder:
+
+| system | command |
+|---|---|
+| Linux, macOS | `python3 install.py` |
+| Windows | `py install.py` |
+
+`install.py` creates a virtual environment in `.venv/` here (or uses the one you are in, if
+you activated one) and installs into it the exact versions this notebook is checked with: {torch_build}JupyterLab and its Python kernel, and the part of Otter that runs the
+checks. It takes a few minutes and about 1 GB.
+
+What it runs, if you prefer to do it yourself (in a Python {PYTHON_VERSION}+ environment):
+
+| system | torch build | commands |
+|---|---|---|
+| Linux (x86_64, ARM) | CPU, from PyTorch's CPU index | `pip install -r requirements-linux-cpu.txt` then `pip install --no-deps -r requirements-otter.txt` |
+| macOS 14+ on Apple Silicon | PyPI's (CPU and Apple GPU) | `pip install -r requirements.txt` then `pip install --no-deps -r requirements-otter.txt` |
+| Windows (x86_64) | PyPI's (CPU) | `pip install -r requirements.txt` then `pip install --no-deps -r requirements-otter.txt` |
+
+{linux_note}{unserved}
+
+## 2. Start Jupyter
+
+| system | command |
+|---|---|
+| Linux, macOS | `.venv/bin/jupyter lab {notebook}` |
+| Windows | `.venv\\Scripts\\jupyter lab {notebook}` |
+
+(`jupyter lab {notebook}` if you installed into an environment you activated.) The notebook
+opens in your browser with the kernel "Python 3". Run the first code cell first.
+
+## 3. Work, and check your work
+
+Write each function where the notebook says `# YOUR CODE HERE`, run its cell, then its
+`grader.check("...")` cell. The checks are **public and reference-free**: worked examples from
+the notebook and properties every correct answer has (e.g. "rows sum to 1"), tried on many small
+inputs; a failure shows an input on which your code is wrong. They also report a call the
+question does not allow, exactly as the autograder does. Passing them is necessary, not
+sufficient: the autograder compares your code with a reference solution on many more inputs.
+*Kernel -> Restart Kernel and Run All Cells* runs the whole notebook; cells that use a function
+you have not written yet say so in one line instead of failing.
+
+## 4. Submit
+
+Run the last cell, `grader.export(pdf=False)`: it saves a zip file next to the notebook. Upload
+that zip (or `{notebook}` itself) to Gradescope. Your functions are found by name: keep the
+names and signatures as given.
+
+## What is graded
+
+{statements.graded_table(unit)}
+
+{statements.banned_sentence(unit)}
+
+## Files
+
+- `{notebook}`: the notebook you work in.
+- `{unit.public_module}.py`{", `_public_kit.py`" if "_public_kit.py" in files else ""}, `tests/`: the public checks `grader.check` runs.
+- `install.py`, `requirements*.txt`: the set-up above.
+"""
 
 
 def _cell_source(cell: dict) -> str:

@@ -205,16 +205,40 @@ def test_one_otter_test_file_per_question_mirroring_the_checks(autograder_zip, s
 def test_student_zip_contents(student_zip, spec):
     names = set(student_zip.namelist())
     shipped = [f"{UNIT}_public.py", "_public_kit.py"]  # the public checks and the helpers they import
-    expected = {f"{UNIT}/{UNIT}.ipynb", f"{UNIT}/requirements.txt", *(f"{UNIT}/{name}" for name in shipped)}
+    setup = ["README.md", "install.py", "requirements.txt", "requirements-linux-cpu.txt", "requirements-otter.txt"]
+    expected = {f"{UNIT}/{UNIT}.ipynb", *(f"{UNIT}/{name}" for name in shipped + setup)}
     expected |= {f"{UNIT}/tests/{q.name}.py" for q in spec.questions}
     assert names == expected
     for name in shipped:
         assert student_zip.read(f"{UNIT}/{name}") == (PROJECT / "autograder" / "units" / name).read_bytes()
-    requirements = [line for line in student_zip.read(f"{UNIT}/requirements.txt").decode().splitlines()
-                    if line and not line.startswith("#")]
-    pinned = {Requirement(line).name.lower(): line for line in requirements}
-    assert {"otter-grader", "torch", "hypothesis", "numpy"} <= set(pinned)
-    assert all("==" in line for line in requirements)
+
+    def pins(name):
+        lines = [line for line in student_zip.read(f"{UNIT}/{name}").decode().splitlines()
+                 if line and not line.startswith(("#", "-"))]
+        assert all("==" in line for line in lines), lines
+        return {Requirement(line).name.lower(): str(Requirement(line).specifier) for line in lines}
+
+    main = pins("requirements.txt")
+    # what the notebook imports, what opens and runs it, Otter's runtime; not Otter itself
+    assert {"torch", "hypothesis", "numpy", "matplotlib", "ipykernel", "jupyterlab", "nbconvert"} <= set(main)
+    assert "otter-grader" not in main and "fica" not in main
+    assert set(pins("requirements-otter.txt")) == {"otter-grader", "fica"}  # installed with --no-deps
+    linux = student_zip.read(f"{UNIT}/requirements-linux-cpu.txt").decode().splitlines()
+    assert f"--extra-index-url {build.TORCH_INDEX}" in linux and "-r requirements.txt" in linux
+    assert pins("requirements-linux-cpu.txt") == {"torch": main["torch"] + "+cpu"}
+
+
+def test_student_readme_states_what_is_graded_from_the_spec(student_zip, spec):
+    readme = student_zip.read(f"{UNIT}/README.md").decode()
+    flat = " ".join(readme.split())
+    for needed in ("Python 3.11", "install.py", "jupyter lab", "grader.export", "requirements-linux-cpu.txt",
+                   "Intel Macs", "macOS 13", "Windows on ARM", "hosted notebook"):
+        assert needed in flat, needed
+    for question in spec.questions:
+        assert f"| `{question.name}` |" in readme and f"{question.points:g}" in readme
+        for check in question.checks:
+            assert check.name.replace("|", "\\|") in readme
+    assert all(banned in readme for banned in spec.banned)
 
 
 def test_student_tests_call_the_public_checks(student_zip, spec):

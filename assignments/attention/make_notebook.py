@@ -18,7 +18,7 @@ import nbformat
 
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parent))
-from notebook_kit import code, finish, md, question, stub_sources  # noqa: E402
+from notebook_kit import code, finish, md, question, stub_sources, submitting  # noqa: E402
 
 REFERENCE = HERE.parents[1] / "solutions" / "attention.py"
 OUTPUT = HERE / "attention.ipynb"
@@ -491,23 +491,7 @@ except NotImplementedError:
     plt.close("all")
     print("scaled_dot_product_attention is not implemented yet")
 """),
-        md(r"""
-## Submitting
-
-Before you submit:
-
-1. Make sure every `grader.check(...)` above passes, and re-read each docstring: the
-   autograder tests more inputs than the public checks (other shapes and dtypes,
-   `Lq != Lk`, `d_k != d_v`, several heads, masks of shape `[Lq, Lk]` and `[B, 1, Lk]`,
-   fully masked rows, biases present and absent, scores up to `1e4`, the `ValueError`
-   cases).
-2. Restart the kernel and run all cells (*Kernel → Restart & Run All*), so that the
-   notebook you submit works from top to bottom.
-3. Run the cell below and upload the zip file it creates (or this `.ipynb`) to Gradescope.
-
-Your functions and your class are found by name, so keep the names and signatures exactly
-as given.
-"""),
+        submitting("attention", "Your functions and your class are found by name"),
         code("""
 grader.export(pdf=False)
 """),

@@ -16,7 +16,7 @@ import nbformat
 
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parent))
-from notebook_kit import code, finish, md, stub_sources  # noqa: E402
+from notebook_kit import code, demo, finish, md, stub_sources, submitting  # noqa: E402
 
 REFERENCE = HERE.parents[1] / "solutions" / "backprop.py"
 OUTPUT = HERE / "backprop.ipynb"
@@ -38,7 +38,7 @@ FUNCTIONS = {
 
 def question(name, stubs, functions, try_it):
     """The cells of one question: its stubs, a cell to try them, the check."""
-    return [*(code(stubs[f]) for f in functions), code(try_it), code(f'grader.check("{name}")')]
+    return [*(code(stubs[f]) for f in functions), code(demo(try_it)), code(f'grader.check("{name}")')]
 
 
 def build():
@@ -284,15 +284,12 @@ X = rng.normal(size=(60, 2))
 y = (X[:, 0] * X[:, 1] > 0).astype(np.int64)        # XOR-like: not linearly separable
 params = {"W1": rng.normal(size=(2, 16)) * 0.5, "b1": np.zeros(16),
           "W2": rng.normal(size=(16, 2)) * 0.5, "b2": np.zeros(2)}
-try:
-    for step in range(301):
-        loss, grads = mlp_loss_and_grads(params, X, y)
-        if step % 50 == 0:
-            accuracy = np.mean(np.argmax(np.maximum(X @ params["W1"] + params["b1"], 0) @ params["W2"] + params["b2"], axis=1) == y)
-            print(f"step {step:3d}   loss {loss:.4f}   training accuracy {accuracy:.2f}")
-        params = {k: params[k] - 0.5 * grads[k] for k in params}   # plain gradient descent
-except NotImplementedError:
-    print("not implemented yet")
+for step in range(301):
+    loss, grads = mlp_loss_and_grads(params, X, y)
+    if step % 50 == 0:
+        accuracy = np.mean(np.argmax(np.maximum(X @ params["W1"] + params["b1"], 0) @ params["W2"] + params["b2"], axis=1) == y)
+        print(f"step {step:3d}   loss {loss:.4f}   training accuracy {accuracy:.2f}")
+    params = {k: params[k] - 0.5 * grads[k] for k in params}   # plain gradient descent
 """),
     ]
 
@@ -377,36 +374,19 @@ print(p1 / p)                       # [0.95, 0.95, 0.95]
 # SGD with momentum against Adam on a badly scaled quadratic, 0.5 * (p0**2 + 100 * p1**2):
 # momentum oscillates along the steep p1 axis; Adam moves both coordinates at about lr per step.
 scale = np.array([1.0, 100.0])
-try:
-    p_sgd, vel = np.array([-1.5, 1.0]), np.zeros(2)
-    p_adam, m, v = np.array([-1.5, 1.0]), np.zeros(2), np.zeros(2)
-    for t in range(1, 101):
-        p_sgd, vel = sgd_momentum_step(p_sgd, scale * p_sgd, vel, 0.005, momentum=0.9)
-        p_adam, m, v = adamw_step(p_adam, scale * p_adam, m, v, t, lr=0.05, weight_decay=0.0)
-        if t in (1, 2, 5, 10, 50, 100):
-            print(f"step {t:3d}   sgd_momentum {p_sgd}   adamw {p_adam}")
-except NotImplementedError:
-    print("not implemented yet")
+p_sgd, vel = np.array([-1.5, 1.0]), np.zeros(2)
+p_adam, m, v = np.array([-1.5, 1.0]), np.zeros(2), np.zeros(2)
+for t in range(1, 101):
+    p_sgd, vel = sgd_momentum_step(p_sgd, scale * p_sgd, vel, 0.005, momentum=0.9)
+    p_adam, m, v = adamw_step(p_adam, scale * p_adam, m, v, t, lr=0.05, weight_decay=0.0)
+    if t in (1, 2, 5, 10, 50, 100):
+        print(f"step {t:3d}   sgd_momentum {p_sgd}   adamw {p_adam}")
 """),
     ]
 
     # ------------------------------------------------------------------ submitting
     cells += [
-        md(r"""
-## Submitting
-
-Before you submit:
-
-1. Make sure every `grader.check(...)` above passes, and re-read each docstring: the
-   autograder compares your gradients with PyTorch's autograd and your optimizer steps with
-   `torch.optim` on many more inputs (batch size 1, zero inputs, logits up to `1e4`, ReLU
-   inputs exactly 0, states in the middle of a trajectory, other hyper-parameters).
-2. Restart the kernel and run all cells (*Kernel → Restart & Run All*), so that the
-   notebook you submit works from top to bottom.
-3. Run the cell below and upload the zip file it creates (or this `.ipynb`) to Gradescope.
-
-Your functions are found by name, so keep the names and signatures exactly as given.
-"""),
+        submitting("backprop"),
         code("""
 grader.export(pdf=False)
 """),

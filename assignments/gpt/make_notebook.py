@@ -20,7 +20,7 @@ HERE = Path(__file__).resolve().parent
 PROJECT = HERE.parents[1]
 sys.path.insert(0, str(HERE.parent))
 sys.path.insert(0, str(PROJECT))
-from notebook_kit import code, finish, md, question, stub_sources  # noqa: E402
+from notebook_kit import code, demo, finish, md, question, stub_sources, submitting  # noqa: E402
 
 from autograder.units import gpt as spec  # noqa: E402  (constants only: budget, scale)
 
@@ -106,6 +106,7 @@ def build():
     s = {**stub_sources(REFERENCE, QUESTIONS), **{n: class_stub(n, m) for n, m in CLASSES.items()},
          "GPTConfig": config_stub()}
     budget = spec.TRAIN_CPU_SECONDS
+    points = {q.name: q.points for q in spec.UNIT.questions}  # the spec's, never restated by hand
     scale = "\n".join(f"| at least {bar:.0%} | {n} of 4 |" for n, bar in enumerate(spec.ACCURACY_BARS, 1))
     cells = [
         md(r"""
@@ -116,12 +117,12 @@ style of GPT-2 and nanoGPT, then **train it** to sort digits and **sample** from
 
 | question | what you write | points |
 |---|---|---|
-| `layer_norm` | `layer_norm(x, weight, bias, eps=1e-5)` | 3 |
-| `gelu` | `gelu(x)`, the exact GELU | 2 |
-| `cross_entropy` | `cross_entropy(logits, targets, ignore_index=-100)` | 3 |
-| `GPT` | `GPTConfig`, `LayerNorm`, `MLP`, `CausalSelfAttention`, `Block`, `GPT` | 4 |
-| `generate` | `generate(model, idx, max_new_tokens, temperature=0.0, generator=None)` | 2 |
-| `train_sorter` | `train_sorter(steps=600, seed=0, length=6, digits=10)`: train a GPT to sort | 4 |
+| `layer_norm` | `layer_norm(x, weight, bias, eps=1e-5)` | """ + f"{points['layer_norm']:g}" + r""" |
+| `gelu` | `gelu(x)`, the exact GELU | """ + f"{points['gelu']:g}" + r""" |
+| `cross_entropy` | `cross_entropy(logits, targets, ignore_index=-100)` | """ + f"{points['cross_entropy']:g}" + r""" |
+| `GPT` | `GPTConfig`, `LayerNorm`, `MLP`, `CausalSelfAttention`, `Block`, `GPT` | """ + f"{points['GPT']:g}" + r""" |
+| `generate` | `generate(model, idx, max_new_tokens, temperature=0.0, generator=None)` | """ + f"{points['generate']:g}" + r""" |
+| `train_sorter` | `train_sorter(steps=600, seed=0, length=6, digits=10)`: train a GPT to sort | """ + f"{points['train_sorter']:g}" + r""" |
 
 **Conventions.** Functions accept any number of leading batch dimensions, return the input's
 dtype, and never modify their inputs in place. The model's submodules have **fixed names**
@@ -166,7 +167,7 @@ unbiased=False)`), and $\varepsilon$ goes **inside** the square root. Worked exa
 `x = [1, 2, 3, 6]` has mean 3 and variance 3.5; with `eps = 0.5`, `sqrt(3.5 + 0.5) = 2`, so
 `LN(x) = [-1, -0.5, 0, 1.5]` (weight 1, bias 0).
 """),
-        *question("layer_norm", s, _try("""
+        *question("layer_norm", s, demo("""
 print(layer_norm(torch.tensor([[1.0, 2.0, 3.0, 6.0]]), torch.ones(4), torch.zeros(4), eps=0.5))
 """)),
         md(r"""
@@ -178,7 +179,7 @@ $\Phi(x) = \frac12\left(1 + \mathrm{erf}(x/\sqrt2)\right)$. GPT-2's code used a 
 approximation and some code uses $x\,\sigma(1.702x)$; here you write the **exact** one
 (`torch.erf` is allowed). `gelu(1) = 0.8413447`, `gelu(-1) = -0.1586553`.
 """),
-        *question("gelu", s, _try("""
+        *question("gelu", s, demo("""
 print(gelu(torch.tensor([-1.0, 0.0, 1.0, 3.0])))
 """)),
         md(r"""
@@ -190,7 +191,7 @@ target equals `ignore_index` (-100 by default) are left out of both the sum and 
 we use that to train only on the part of a sequence that can be predicted. Compute the
 log-softmax stably: `x - max - log(sum(exp(x - max)))`.
 """),
-        *question("cross_entropy", s, _try("""
+        *question("cross_entropy", s, demo("""
 logits = torch.tensor([[[0.0, math.log(3.0)], [5.0, 1.0], [2.0, 2.0]]])
 print(cross_entropy(logits, torch.tensor([[1, -100, 0]])))  # (-log 0.75 + log 2) / 2 = 0.4904
 """)),
@@ -213,7 +214,18 @@ Now the pieces of the GPT, each a small `nn.Module`:
   much better than PyTorch's defaults here.
 
 The submodule names are fixed (see each docstring): they make up the `state_dict` keys the
-grader loads its weights into.
+grader loads its weights into with `load_state_dict(..., strict=True)`. A model with
+`n_layers = 1` must have **exactly** these keys, no more, no fewer:
+
+""" + _state_dict_table() + r"""
+
+**A causal mask is not a weight.** nanoGPT stores its mask with
+`self.register_buffer("bias", torch.tril(...))`; a buffer registered that way is saved in the
+`state_dict` (here it would show up as `blocks.0.attn.bias`), strict loading rejects it as an
+unexpected key, and the question scores 0. Either build the mask in `forward` (e.g. with
+`torch.ones(T, T, dtype=torch.bool).tril()`), or keep the buffer out of the `state_dict`:
+`self.register_buffer("mask", mask, persistent=False)`. `grader.check("GPT")` tells you if a key
+is missing or unexpected.
 """),
         code(s["GPTConfig"]),
         code(s["LayerNorm"]),
@@ -221,7 +233,7 @@ grader loads its weights into.
         code(s["CausalSelfAttention"]),
         code(s["Block"]),
         code(s["GPT"]),
-        code(_try("""
+        code(demo("""
 config = GPTConfig(vocab_size=7, n_ctx=6, d_model=8, n_heads=2, n_layers=2)
 torch.manual_seed(0)
 model = GPT(config)
@@ -238,7 +250,7 @@ print(sorted(model.state_dict())[:6])
 and pick the next token: the argmax at `temperature = 0` (greedy), otherwise a sample from
 `softmax(logits / temperature)`.
 """),
-        *question("generate", s, _try("""
+        *question("generate", s, demo("""
 torch.manual_seed(0)
 model = GPT(GPTConfig(vocab_size=7, n_ctx=6, d_model=8, n_heads=2, n_layers=2))
 print(generate(model, torch.tensor([[1, 2]]), 8))  # longer than n_ctx = 6: the context is cropped
@@ -286,12 +298,19 @@ A loss that becomes NaN (training diverged) scores 0, with a message saying so.
 Train it and plot the loss curve. This cell is tagged `otter_ignore`: the autograder skips it
 (it runs `train_sorter()` itself, within the budget), so it costs nothing at grading time.
 """),
-        _ignored(code("""
+        _ignored(code(demo(f"""
 import time
 
+# The grader trains on ONE thread and counts its CPU time; measure the same thing here
+# (with every core, process_time() would add up all the threads' time).
+saved = torch.get_num_threads()
+torch.set_num_threads(1)
 start = time.process_time()
-sorter, losses = train_sorter()
-print(f"trained in {time.process_time() - start:.1f} s of CPU time")
+try:
+    sorter, losses = train_sorter()
+finally:
+    torch.set_num_threads(saved)
+print(f"trained in {{time.process_time() - start:.1f}} s of CPU time on one thread (budget: {budget} s)")
 plt.plot(losses)
 plt.yscale("log")
 plt.xlabel("step")
@@ -300,19 +319,9 @@ plt.title("sorting digits")
 plt.show()
 print("accuracy on 1000 new sequences:", sort_accuracy(sorter, torch.randint(SORT_DIGITS, (1000, SORT_LENGTH)), generate))
 print(generate(sorter, torch.tensor([[3, 1, 4, 1, 5, 9]]), SORT_LENGTH))
-""")),
+"""))),
         code('grader.check("train_sorter")'),
-        md(r"""
-## Submitting
-
-1. Make sure every `grader.check(...)` passes and re-read each docstring: the autograder
-   tries more inputs (other shapes, dtypes, configs, tiny variances, large logits, custom
-   `ignore_index`, prompts that outgrow `n_ctx`).
-2. Restart the kernel and run all cells, so the notebook works from top to bottom.
-3. Run the cell below and upload the zip it creates (or this `.ipynb`) to Gradescope.
-
-Your functions and classes are found by name: keep the names and signatures as given.
-"""),
+        submitting("gpt", "Your functions and classes are found by name"),
         code("""
 grader.export(pdf=False)
 """),
@@ -320,10 +329,10 @@ grader.export(pdf=False)
     return finish(cells, "gpt")
 
 
-def _try(source):
-    """A demo cell that tells, instead of failing, while the functions it uses are stubs."""
-    body = "\n".join("    " + line if line else "" for line in source.strip("\n").splitlines())
-    return f"try:\n{body}\nexcept NotImplementedError as exc:\n    print(\"not implemented yet:\", exc)\n"
+def _state_dict_table():
+    """The state_dict keys of a 1-layer model, from the public checks (the grader's contract)."""
+    keys = spec.public.state_dict_keys(n_layers=1)
+    return "```\n" + "\n".join(keys) + "\n```"
 
 
 def _ignored(cell):

@@ -15,7 +15,7 @@ import nbformat
 
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parent))
-from notebook_kit import code, finish, md, question, stub_sources  # noqa: E402
+from notebook_kit import code, finish, md, question, stub_sources, submitting  # noqa: E402
 
 REFERENCE = HERE.parents[1] / "solutions" / "interp.py"
 OUTPUT = HERE / "interp.ipynb"
@@ -235,14 +235,7 @@ try:
 except NotImplementedError:
     print("patch_heads is not implemented yet")
 """),
-        md(r"""
-## Submitting
-
-1. Make sure every `grader.check(...)` above passes, and re-read each docstring: the
-   autograder runs your functions on random models with other sizes too.
-2. Restart the kernel and run all cells, so that the notebook works from top to bottom.
-3. Run the cell below and upload the zip file it creates (or this `.ipynb`) to Gradescope.
-"""),
+        submitting("interp"),
         code("""
 grader.export(pdf=False)
 """),

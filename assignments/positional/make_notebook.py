@@ -16,7 +16,7 @@ import nbformat
 
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parent))
-from notebook_kit import code, finish, md, question, stub_sources  # noqa: E402
+from notebook_kit import code, finish, md, question, stub_sources, submitting  # noqa: E402
 
 REFERENCE = HERE.parents[1] / "solutions" / "positional.py"
 OUTPUT = HERE / "positional.ipynb"
@@ -446,21 +446,7 @@ except NotImplementedError:
     plt.close("all")
     print("not implemented yet")
 """),
-        md(r"""
-## Submitting
-
-Before you submit:
-
-1. Make sure every `grader.check(...)` above passes, and re-read each docstring: the
-   autograder tests more inputs than the public checks (tables up to 2048 positions, other
-   bases, explicit RoPE positions, batch dimensions, float64, many head counts, the
-   `ValueError` for an odd RoPE dimension).
-2. Restart the kernel and run all cells (*Kernel → Restart & Run All*), so that the
-   notebook you submit works from top to bottom.
-3. Run the cell below and upload the zip file it creates (or this `.ipynb`) to Gradescope.
-
-Your functions are found by name, so keep the names and signatures exactly as given.
-"""),
+        submitting("positional"),
         code("""
 grader.export(pdf=False)
 """),

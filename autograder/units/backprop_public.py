@@ -369,6 +369,22 @@ def mlp_gradient_check(mlp_loss_and_grads, numerical_gradient):
 
 
 @_check("mlp")
+def mlp_loss_is_a_batch_mean(mlp_loss_and_grads):
+    """with W2 = 0 and b2 = 0 every class is equally likely: the loss is log C for any batch size"""
+    for n in (1, 4, 9):
+        params, X, y = _tiny_problem(n, n=n, d=3, h=5, c=3)
+        params = dict(params, W2=np.zeros_like(params["W2"]), b2=np.zeros_like(params["b2"]))
+        out, call = _call(mlp_loss_and_grads, "mlp_loss_and_grads", params, X, y)
+        if not isinstance(out, tuple) or len(out) != 2:
+            raise AssertionError(f"{call} must return (loss, grads)")
+        loss = _number(out[0], call)
+        if not abs(loss - np.log(3)) < 1e-9:
+            raise AssertionError(f"{call}: uniform predictions over 3 classes give a mean loss of log 3 = "
+                                 f"{np.log(3):.6f} whatever the batch size (N = {n}); got {loss:.6f}"
+                                 + (f" = {loss / np.log(3):.3g} x log 3: a sum instead of a mean?" if loss > 1.5 else ""))
+
+
+@_check("mlp")
 def mlp_loss_decreases(mlp_loss_and_grads):
     """50 steps of gradient descent with your gradients lower the loss of a tiny problem"""
     params, X, y = _tiny_problem()

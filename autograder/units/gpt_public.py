@@ -271,16 +271,31 @@ def logits_have_the_right_shape(GPTConfig, GPT):
         _tensor(_call(model, "GPT.forward", idx), "GPT.forward", (2, t, SMALL["vocab_size"]))
 
 
+# The module attribute names the contract fixes (the notebook lists them from here): the grader
+# loads its weights into your model with load_state_dict(strict=True), by these keys.
+BLOCK_PARTS = ("ln1", "attn.q_proj", "attn.k_proj", "attn.v_proj", "attn.o_proj", "ln2", "mlp.fc_in", "mlp.fc_out")
+
+
+def state_dict_keys(n_layers):
+    """Every key of a GPT's state_dict with `n_layers` blocks, in the model's order."""
+    keys = ["tok_emb.weight", "pos_emb.weight"]
+    for i in range(n_layers):
+        keys += [f"blocks.{i}.{part}.{p}" for part in BLOCK_PARTS for p in ("weight", "bias")]
+    return keys + ["ln_f.weight", "ln_f.bias", "lm_head.weight"]
+
+
 @_check("GPT")
 def state_dict_keys_are_fixed(GPTConfig, GPT):
     """the state_dict has exactly the keys of the contract (the grader loads weights by name)"""
     model = _model(GPTConfig, GPT, **dict(SMALL, n_layers=1))
-    expected = {"tok_emb.weight", "pos_emb.weight", "ln_f.weight", "ln_f.bias", "lm_head.weight"}
-    for part in ("ln1", "ln2", "attn.q_proj", "attn.k_proj", "attn.v_proj", "attn.o_proj", "mlp.fc_in", "mlp.fc_out"):
-        expected |= {f"blocks.0.{part}.weight", f"blocks.0.{part}.bias"}
+    expected = set(state_dict_keys(n_layers=1))
     got = set(model.state_dict())
     if got != expected:
-        raise AssertionError(f"state_dict keys missing: {sorted(expected - got)}; unexpected: {sorted(got - expected)}")
+        buffers = sorted(set(dict(model.named_buffers())) & (got - expected))
+        advice = (f" {buffers} are buffers: register them with register_buffer(name, tensor, persistent=False) "
+                  "(or build the mask in forward) so they stay out of the state_dict" if buffers else "")
+        raise AssertionError(f"state_dict keys missing: {sorted(expected - got)}; "
+                             f"unexpected: {sorted(got - expected)}.{advice}")
     if model.lm_head.weight.data_ptr() == model.tok_emb.weight.data_ptr():
         raise AssertionError("lm_head.weight must not be tied to tok_emb.weight")
 

@@ -303,6 +303,26 @@ def patching_the_only_head_restores_everything(patch_heads):
 
 
 @_check("patch_heads")
+def one_layer_heads_add_up_to_everything(patch_heads):
+    """a 1-layer model with several heads: if only earlier tokens differ, the heads' patching effects add up to 1"""
+    # One layer, no MLP, no LayerNorm: the last position's logits are its embedding (the same in
+    # both runs) plus each head's output, so patching head h adds exactly head h's share of the
+    # clean-minus-corrupted logit difference, and the shares sum to 1.
+    model = _random_model(6, d_vocab=6, d_model=6, n_heads=3, d_head=2, n_layers=1)
+    clean = torch.tensor([[0, 1, 2, 3, 4]])
+    corrupted = torch.tensor([[5, 2, 0, 1, 4]])  # the last token is the same
+    with torch.no_grad():
+        change = model(clean)[0, -1] - model(corrupted)[0, -1]
+    answer, wrong = change.argmax()[None], change.argmin()[None]
+    out = _tensor(_call(patch_heads, "patch_heads", model, clean, corrupted, answer, wrong), "patch_heads", (1, 3))
+    _close(out.sum(), torch.tensor(1.0), 1e-4,
+           "in a 1-layer model each head adds its own share of the logit difference, so the three heads' "
+           f"restored fractions must sum to 1; got {out.tolist()} (does patching a head replace only that "
+           "head's output?)")
+    _no_hooks_left(model, "patch_heads")
+
+
+@_check("patch_heads")
 def patching_gives_one_number_per_head(patch_heads):
     """returns a finite [n_layers, n_heads] tensor on the trained model"""
     module = _model_module()

@@ -264,6 +264,14 @@ def rope_worked_examples(rotary_embedding):
         kit.fail(call, "wrong values: (0, 1) rotated counter-clockwise by 1 radian is (-sin 1, cos 1)",
               expected=expected, got=out)
 
+    # another base: pair 1 turns by base^(-2/4) = 100^(-1/2) = 0.1 per position
+    x = torch.tensor([[1.0, 0.0, 1.0, 0.0], [1.0, 0.0, 1.0, 0.0]])
+    out, call = kit.call(rotary_embedding, "rotary_embedding", x, base=100.0, shape=x.shape)
+    expected = torch.tensor([[1.0, 0.0, 1.0, 0.0], [_C1, _S1, math.cos(0.1), math.sin(0.1)]], dtype=torch.float64)
+    if not torch.allclose(out.double(), expected, atol=1e-6):
+        kit.fail(call, "wrong values with base=100: pair i turns by position * base^(-2i/d), so pair 1 "
+                    "turns by 100^(-1/2) = 0.1 at position 1 (is `base` used?)", expected=expected, got=out)
+
 
 @_check("rotary_embedding")
 def rope_shape_and_dtype(rotary_embedding):
