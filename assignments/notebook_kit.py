@@ -20,7 +20,7 @@ def stub_sources(reference, questions):
 
     Read with `ast`: the reference is never imported or copied; only each function's argument
     list and docstring reach the notebook. `questions` maps each name to the signature
-    CONTRACT.md fixes; a reference that disagrees stops the build.
+    the student API (docs/units/) fixes; a reference that disagrees stops the build.
     """
     tree = ast.parse(reference.read_text())
     stubs = {}
@@ -28,7 +28,7 @@ def stub_sources(reference, questions):
         if isinstance(node, ast.FunctionDef) and node.name in questions:
             signature = f"{node.name}({ast.unparse(node.args)})"
             if signature != questions[node.name]:
-                raise SystemExit(f"{reference}: {signature} differs from CONTRACT.md's {questions[node.name]}")
+                raise SystemExit(f"{reference}: {signature} differs from the student API's (docs/units/) {questions[node.name]}")
             doc = ast.get_docstring(node, clean=True)
             if not doc:
                 raise SystemExit(f"{reference}: {node.name} has no docstring")

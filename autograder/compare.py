@@ -1,6 +1,6 @@
 """Judging a student's output against the reference's: types, shapes, dtypes, then values.
 
-Tolerances decide fairness (DESIGN.md): a correct algorithm computed the textbook way in
+Tolerances decide fairness (docs/design.md): a correct algorithm computed the textbook way in
 float32 must pass, even on float64 inputs and large logits; a real bug (an error of 1e-3 or
 more, a wrong row, a NaN) must fail. So values are judged at float32 precision, with an
 absolute tolerance that grows with the magnitude of the inputs:

@@ -5,7 +5,7 @@ The docstrings below are copied verbatim into the stub notebook by
 assignments/attention/make_notebook.py, so they are written for students: they state every
 convention and every ValueError the grader expects. The code is not copied anywhere.
 
-Conventions (CONTRACT.md): any number of leading batch dims, the result has the input's
+Conventions (docs/student-api.md): any number of leading batch dims, the result has the input's
 dtype and device, inputs are never modified in place, masks are bool with True = keep
 (may attend), a fully masked query row gives zero weights and a zero output (never NaN),
 results stay finite for float32 scores up to 1e4 in magnitude. None of torch's own

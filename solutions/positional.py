@@ -5,7 +5,7 @@ The docstrings below are copied verbatim into the stub notebook by
 assignments/positional/make_notebook.py, so they are written for students: they state every
 convention and every ValueError the grader expects. The code is not copied anywhere.
 
-Conventions (CONTRACT.md): rotary_embedding accepts any number of leading batch dims and
+Conventions (docs/student-api.md): rotary_embedding accepts any number of leading batch dims and
 returns the input's dtype and device; inputs are never modified in place; invalid arguments
 raise ValueError. Angles are computed in float64 (p * freq reaches thousands of radians for
 long sequences, where float32 keeps only ~4 decimals of the angle) and rounded once at the end.

@@ -5,7 +5,7 @@ The docstrings below are copied verbatim into the stub notebook by
 assignments/softmax/make_notebook.py, so they are written for students: they state every
 convention and every ValueError the grader expects. The code is not copied anywhere.
 
-Conventions (CONTRACT.md): any number of leading batch dims, the result has the input's
+Conventions (docs/student-api.md): any number of leading batch dims, the result has the input's
 dtype and device, inputs are never modified in place, masks are bool with True = keep,
 a fully masked row gives all zeros (never NaN), results stay finite for float32 logits up
 to 1e4 in magnitude. None of torch's own softmax/log_softmax functions are used.

@@ -23,7 +23,7 @@ from notebook_kit import code, finish, md, question, stub_sources, submitting  #
 REFERENCE = HERE.parents[1] / "solutions" / "attention.py"
 OUTPUT = HERE / "attention.ipynb"
 
-# question name -> the signature CONTRACT.md fixes (the reference must agree)
+# question name -> the signature the student API fixes (docs/units/) (the reference must agree)
 QUESTIONS = {
     "scaled_dot_product_attention": "scaled_dot_product_attention(q, k, v, mask=None)",
     "split_heads": "split_heads(x, n_heads)",
@@ -65,7 +65,7 @@ def class_stub():
             raise SystemExit(f"{REFERENCE}: {CLASS} has no method {name}")
         signature = f"{name}({ast.unparse(methods[name].args)})"
         if signature != expected:
-            raise SystemExit(f"{REFERENCE}: {CLASS}.{signature} differs from CONTRACT.md's {expected}")
+            raise SystemExit(f"{REFERENCE}: {CLASS}.{signature} differs from the student API's (docs/units/) {expected}")
         parts += [f"\n    def {signature}:\n", _docstring(methods[name], "        ")]
         if name == "__init__":
             parts.append("        super().__init__()\n")

@@ -28,7 +28,7 @@ REFERENCE = PROJECT / "solutions" / "gpt.py"
 PUBLIC = PROJECT / "autograder" / "units" / "gpt_public.py"
 OUTPUT = HERE / "gpt.ipynb"
 
-# function -> the signature CONTRACT.md fixes (the reference must agree)
+# function -> the signature the student API fixes (docs/units/) (the reference must agree)
 QUESTIONS = {
     "layer_norm": "layer_norm(x, weight, bias, eps=1e-05)",
     "gelu": "gelu(x)",

@@ -21,7 +21,7 @@ from notebook_kit import code, finish, md, question, stub_sources, submitting  #
 REFERENCE = HERE.parents[1] / "solutions" / "positional.py"
 OUTPUT = HERE / "positional.ipynb"
 
-# question name -> the signature CONTRACT.md fixes (the reference must agree)
+# question name -> the signature the student API fixes (docs/units/) (the reference must agree)
 QUESTIONS = {
     "sinusoidal_encoding": "sinusoidal_encoding(seq_len, d_model, base=10000.0, *, dtype=torch.float32)",
     "rotary_embedding": "rotary_embedding(x, positions=None, base=10000.0)",

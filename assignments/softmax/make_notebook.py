@@ -21,7 +21,7 @@ from notebook_kit import code, finish, md, question, stub_sources, submitting  #
 REFERENCE = HERE.parents[1] / "solutions" / "softmax.py"
 OUTPUT = HERE / "softmax.ipynb"
 
-# question name -> the signature CONTRACT.md fixes (the reference must agree)
+# question name -> the signature the student API fixes (docs/units/) (the reference must agree)
 QUESTIONS = {
     "softmax": "softmax(x, dim=-1)",
     "log_softmax": "log_softmax(x, dim=-1)",
