@@ -399,7 +399,11 @@ class ResourceGroup:
         return None
 
     def remove(self) -> None:
-        """Kill what is left and remove the group (a group with processes cannot be removed)."""
+        """Kill what is left and remove the group, and any group below it (one its processes'
+        grader made and left when it was killed)."""
+        nested = [ResourceGroup.existing(sub) for d in self.dirs for sub in _subfolders(d)]
+        for group in nested:
+            group.remove()
         self.kill()
         for folder in reversed(self.dirs):
             for _ in range(200):  # a killed process leaves its group a moment after it died
@@ -411,6 +415,33 @@ class ResourceGroup:
                 except OSError:
                     time.sleep(0.005)
         self.dirs = []
+
+    @classmethod
+    def existing(cls, *dirs: Path) -> "ResourceGroup":
+        """A group made earlier (e.g. by a grader that was killed), to kill and remove."""
+        group = cls.__new__(cls)
+        group.dirs, group.unified = list(dirs), (_CGROUP / "cgroup.controllers").exists()
+        return group
+
+
+def _subfolders(folder: Path) -> list[Path]:
+    try:
+        return [p for p in folder.iterdir() if p.is_dir()]
+    except OSError:
+        return []
+
+
+def sweep_groups(prefix: str, is_free) -> None:
+    """Remove the groups below ours named `prefix`<uid>-… whose uid `is_free(uid)` says no
+    live worker holds: left by a grader that was killed before it could close its workers."""
+    own = _own_cgroups()
+    folders = {(_CGROUP / c / own[c].lstrip("/")) if c else (_CGROUP / own[c].lstrip("/"))
+               for c in own if c in ("",) + _V1_CONTROLLERS}
+    for folder in folders:
+        for sub in _subfolders(folder):
+            uid = sub.name.removeprefix(prefix).split("-")[0]
+            if sub.name.startswith(prefix) and uid.isdigit() and is_free(int(uid)):
+                ResourceGroup.existing(sub).remove()
 
 
 def join(procs_files: list[str]) -> None:

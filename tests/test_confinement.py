@@ -367,3 +367,26 @@ def test_under_memory_pressure_the_kernel_kills_the_worker_not_the_grader(host):
         cap.remove()
     assert done.returncode == 0, (done.returncode, done.stderr[-2000:])
     assert "LOST was killed while running cell 0 (out of memory" in done.stdout, done.stdout
+
+
+@pytest.mark.skipif(os.geteuid() != 0 or not sandbox.host().cgroups, reason="needs a writable cgroup hierarchy")
+def test_groups_left_by_a_killed_grader_are_swept_and_live_ones_kept(host):
+    """A grader killed with SIGKILL cannot remove its workers' groups; the next grading process
+    removes those whose uid no live worker holds (and kills what is in them), and no other."""
+    dead_uid, dead_lock = sandbox.claim_uid()
+    live_uid, live_lock = sandbox.claim_uid()
+    dead = confinement.ResourceGroup(f"autograder-{dead_uid}-left", 100, 1.0, 8)
+    live = confinement.ResourceGroup(f"autograder-{live_uid}-live", 100, 1.0, 8)
+    sleeper = subprocess.Popen(["sleep", "600"], preexec_fn=lambda: confinement.join(dead.procs_files))
+    try:
+        sandbox.release_uid(dead_uid, dead_lock)  # its grader is gone: nobody holds the uid
+        confinement.sweep_groups("autograder-", sandbox._uid_is_free)
+        assert sleeper.wait(timeout=30) == -9, "the leftover group's process was not killed"
+        assert not any(d.exists() for d in dead.dirs), "the leftover group was not removed"
+        assert all(d.exists() for d in live.dirs), "a live worker's group was removed"
+    finally:
+        sleeper.kill()
+        sleeper.wait()
+        dead.remove()
+        live.remove()
+        sandbox.release_uid(live_uid, live_lock)
