@@ -25,6 +25,7 @@ from .report import CheckResult, QuestionResult, Report, write_grades_csv, write
 from .report import overall_status as status
 
 STATE = "graded.json"  # per submission folder: what resuming needs
+STARTED = ".grading.json"  # per submission folder, while this process grades it in-process
 REPORT_DIR = "report"  # class report, its plots and the similarity report
 
 
@@ -80,6 +81,11 @@ def grade_command(unit_name: str, inputs: list[Path], out: Path, quiet: bool = F
             if cached is not None:
                 reports[index] = cached
                 skipped += 1
+            elif not force and _stopped_earlier(out / item.key, version, digests[index]):
+                reports[index] = _finish(out, item, zero_report(
+                    unit, item.key, "crash", "The grader stopped while grading this submission in an earlier "
+                    "run (the whole process ended); it is not graded again. Please tell your instructor."),
+                    version, digests[index])
             elif item.path is None:
                 reports[index] = _finish(out, item, zero_report(unit, item.key, "malformed", item.problem),
                                          version, digests[index])
@@ -89,12 +95,26 @@ def grade_command(unit_name: str, inputs: list[Path], out: Path, quiet: bool = F
         if todo:
             from .pool import Graders
 
-            with Graders(unit_name, jobs) as graders:
-                for position, (data, seconds) in graders.map([items[i].path for i in todo]):
-                    index = todo[position]
-                    report = _finish(out, items[index], _report(data), version, digests[index], seconds)
-                    reports[index] = report
-                    progress.step(items[index].key, report)
+            marks: list[Path] = []
+
+            def starting(position: int) -> None:  # one job: the grading happens in this process
+                index = todo[position]
+                folder = out / items[index].key
+                folder.mkdir(parents=True, exist_ok=True)
+                marks.append(folder / STARTED)
+                marks[-1].write_text(json.dumps({"version": version, "digest": digests[index]}))
+
+            try:
+                with Graders(unit_name, jobs) as graders:
+                    for position, (data, seconds) in graders.map([items[i].path for i in todo], starting):
+                        index = todo[position]
+                        report = _finish(out, items[index], _report(data), version, digests[index], seconds)
+                        reports[index] = report
+                        progress.step(items[index].key, report)
+            except KeyboardInterrupt:  # stopped by the TA, not by the submission: graded next time
+                for mark in marks:
+                    mark.unlink(missing_ok=True)
+                raise
         progress.close()
         similarity = _similarity(items, unit_name, out / REPORT_DIR)  # while staged files exist
     ordered = [reports[i] for i in range(len(items))]
@@ -121,7 +141,18 @@ def _finish(out: Path, item: export.Item, report: Report, version: str, digest: 
     temporary = folder / f".{STATE}.tmp"
     temporary.write_text(json.dumps(state))
     os.replace(temporary, folder / STATE)
+    (folder / STARTED).unlink(missing_ok=True)
     return report
+
+
+def _stopped_earlier(folder: Path, version: str, digest: str) -> bool:
+    """Whether an earlier run of this version died while grading this very file in-process (a
+    fatal error the grader could not catch): grading it again would stop this run too."""
+    try:
+        started = json.loads((folder / STARTED).read_text())
+    except (OSError, ValueError):
+        return False
+    return isinstance(started, dict) and started.get("version") == version and started.get("digest") == digest
 
 
 def _load_state(folder: Path, version: str, digest: str) -> Report | None:

@@ -346,7 +346,7 @@ class Graders:
         else:
             self._executor = self._new_executor()
 
-    def map(self, paths: list[Path]):
+    def map(self, paths: list[Path], starting=None):
         """Yield (index, (report dict, seconds)) as each submission is graded (completion order).
 
         Every submission gets a report: one on which grading fails gets a `crash` report naming
@@ -354,9 +354,14 @@ class Graders:
         then broken: every pending future fails at once, whichever submission killed it), the
         pool is started again and what is left is graded one at a time, so that a submission
         that kills its grading process again is known, and only it gets `crash`.
+
+        With one job the grading happens in this process: `starting(index)` is called before
+        each submission, so that the caller can tell which one a fatal error stopped.
         """
         if self._executor is None:
             for index, path in enumerate(paths):
+                if starting is not None:
+                    starting(index)
                 try:
                     result = _timed(self._unit, self._reference, path)
                 except Exception as exc:  # grade() catches everything: only our own bugs are left

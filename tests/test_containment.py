@@ -494,3 +494,35 @@ def test_cpu_of_a_forked_child_counts_against_the_budget_as_an_ordinary_user(tmp
             os.close(lock)
     assert "more than its budget of 1 s of CPU time" in done.stdout, done.stdout + done.stderr
     assert "counting every process it started" in done.stdout
+
+
+def test_a_resumed_run_does_not_grade_again_what_stopped_the_last_one(monkeypatch, tmp_path):
+    """With one job the grading happens in the CLI's own process: a fatal error there (here:
+    the process "dies" while grading bad.ipynb) ends the run. The next run gives that file
+    `crash` instead of dying on it again, and grades the others."""
+    stub = SOFTMAX.stub.read_bytes()
+    inputs = tmp_path / "in"
+    inputs.mkdir()
+    for name in ("bad", "good"):
+        (inputs / f"{name}.ipynb").write_bytes(stub)
+    out = tmp_path / "out"
+
+    class Died(BaseException):
+        pass
+
+    real = pool._timed
+
+    def dying(unit, reference, path):
+        if path.name == "bad.ipynb":
+            raise Died()
+        return real(unit, reference, path)
+
+    monkeypatch.setattr(pool, "_timed", dying)
+    with pytest.raises(Died):
+        cli.grade_command("softmax", [inputs], out, quiet=True, jobs=1)
+    monkeypatch.setattr(pool, "_timed", real)
+    assert cli.grade_command("softmax", [inputs], out, quiet=True, jobs=1) == 0
+    rows = (out / "grades.csv").read_text()
+    assert "\nbad,,,bad,0,0,0,0,0,0,14,crash\n" in rows and "\ngood,,,good," in rows
+    assert "stopped while grading this submission in an earlier run" in (out / "bad" / "results.json").read_text()
+    assert not (out / "bad" / cli.STARTED).exists()
