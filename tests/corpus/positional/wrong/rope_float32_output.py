@@ -7,6 +7,7 @@ import torch
 
 
 def rotary_embedding(x, positions=None, base=10000.0):
+    _check_rope(x, positions, base)
     T, d = x.shape[-2], x.shape[-1]
     if d % 2 != 0:
         raise ValueError(f"d must be even, got {d}")
