@@ -234,7 +234,7 @@ TRAINING_FEEDBACK = {
     "wrong/train_nan_loss": "training diverged: the loss is nan",
     "wrong/training_never_ends": f"budget of {TEST_BUDGET} s of CPU time",
     "wrong/train_wrong_sizes": "does not fit GPT(GPTConfig(**sort_sizes(",
-    "wrong/forward_hardcodes_sorting": "sorts 0.0%",
+    "wrong/train_returns_hardcoded_sorter": "sorts 0.0%",
     "hostile/raises_its_cpu_limit": f"more than its budget of {TEST_BUDGET} s",
     "hostile/fake_state_dict": "state_dict holds something other than tensors",
     "hostile/exit_in_training": "exited (status 3)",
