@@ -329,9 +329,6 @@ def gradescope_rows(work: Path, runs: int, names: list[str]) -> list[tuple]:
 
     from .corpus import UnitFiles
 
-    reason = harness.unavailable()
-    if reason:
-        raise SystemExit(f"cannot measure under Gradescope's limits: {reason}")
     rows = []
     for unit in names:
         notebook = {f"{unit}.ipynb": nbformat.writes(UnitFiles(unit).reference_notebook()).encode()}
@@ -352,6 +349,13 @@ def gradescope_rows(work: Path, runs: int, names: list[str]) -> list[tuple]:
 
 
 def gradescope_bench(runs: int, names: list[str]) -> int:
+    sys.path.insert(0, str(ROOT / "tests"))
+    import gradescope_harness as harness
+
+    reason = harness.unavailable()
+    if reason:  # e.g. a laptop: the rest of `make bench` stands; this table is not measured
+        print(f"Not measured under Gradescope's limits: {reason}.")
+        return 0
     with tempfile.TemporaryDirectory() as tmp:
         rows = gradescope_rows(Path(tmp), runs, names)
     print(f"Every unit's reference notebook under Gradescope's limits (768 MB, 0.5 CPU, no CAP_SYS_ADMIN), "

@@ -186,10 +186,15 @@ def _start_fork_server(ag: Path) -> None:
     up (pyplot) while Otter and the grader load, and confines each worker it forks exactly
     as a new interpreter is confined (`sandbox.confine`).
     """
+    import gc
+
     import torch  # noqa: F401  (before the fork: its pages are then shared)
 
     from .pool import ForkServer
 
+    # Out of the garbage collector's sight, in both processes: a collection writes to every
+    # object it scans, and each page written after the fork is copied, once for each side.
+    gc.freeze()
     STATE.server = ForkServer(fork=True, private=(str(ag / "source"),))
 
 

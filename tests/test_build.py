@@ -362,3 +362,13 @@ def test_cli_build_fails_with_a_message_on_a_leak(tmp_path, monkeypatch, capsys)
     err = capsys.readouterr().err
     assert "leak hidden code" in err and "solutions/softmax.py" in err and "out = e / e.sum" in err
     assert not (dist / UNIT / "student.zip").exists() and not (dist / UNIT / "autograder.zip").exists()
+
+
+def test_zip_ships_the_units_plans_and_they_load(autograder_zip, spec, tmp_path):
+    """Every hidden check's inputs and reference answers are drawn at build time; the grader
+    on Gradescope must accept them (else it silently draws them again, seconds per student)."""
+    from autograder import grade
+
+    path = tmp_path / f"{UNIT}.pkl"
+    path.write_bytes(autograder_zip.read(f"files/decoding_gpt_grader/plans/{UNIT}.pkl"))
+    assert grade.load_plans(spec, units.reference(UNIT), path)

@@ -75,3 +75,55 @@ def test_inputs_are_drawn_once_per_process(grader, monkeypatch):
     monkeypatch.setattr(grading, "_prepare", lambda *args: drawn.append(args))
     report = grader.notebook(grader.files.reference_notebook())
     assert report.score == grader.unit.points and drawn == []
+
+
+# --------------------------------------------------------------------------- plans from the build
+
+
+def _planned(unit, reference) -> dict:
+    return {(q.name, c.name): grading._PLANS[(id(c), id(reference))][2]
+            for q in unit.questions for c in q.checks if c.judge is None}
+
+
+def test_saved_plans_load_as_drawn_and_refuse_another_reference(tmp_path):
+    """The build ships each unit's plans (`save_plans`); on Gradescope `load_plans` reads them.
+    What it loads is what `_plan` draws: the same inputs, the same reference answers. Plans
+    drawn for another reference are refused (the grader then draws its own)."""
+    import torch
+
+    unit, reference = units.load("softmax"), units.reference("softmax")
+    path = tmp_path / "softmax.pkl"
+    grading.save_plans(unit, reference, path)
+    drawn = _planned(unit, reference)
+    other = units.reference("softmax")  # a fresh copy of the module: not the plans' key
+    assert grading.load_plans(unit, other, path)
+    loaded = _planned(unit, other)
+    assert drawn.keys() == loaded.keys() and all(p is not None for p in drawn.values())
+
+    def same(a, b) -> bool:
+        if isinstance(a, torch.Tensor):
+            return (a.dtype, a.shape, a.stride()) == (b.dtype, b.shape, b.stride()) and torch.equal(a, b)
+        if isinstance(a, (list, tuple)):
+            return type(a) is type(b) and len(a) == len(b) and all(map(same, a, b))
+        if isinstance(a, dict):
+            return a.keys() == b.keys() and all(same(a[k], b[k]) for k in a)
+        if hasattr(a, "__dataclass_fields__"):
+            return all(same(getattr(a, f), getattr(b, f)) for f in a.__dataclass_fields__)
+        if isinstance(a, Exception):
+            return type(a) is type(b) and a.args == b.args
+        return a == b
+
+    assert all(same(drawn[key], loaded[key]) for key in drawn)
+    grading.save_plans(unit, reference, tmp_path / "again.pkl")
+    assert (tmp_path / "again.pkl").read_bytes() == path.read_bytes()  # builds stay byte-identical
+
+    changed = tmp_path / "solutions" / "softmax.py"  # the reference edited after the build
+    changed.parent.mkdir()
+    changed.write_text(reference.__spec__.loader.get_source(reference.__name__) + "\n# edited\n")
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("_edited_softmax", changed)
+    edited = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(edited)
+    assert not grading.load_plans(unit, edited, path)
+    assert not grading.load_plans(unit, reference, tmp_path / "missing.pkl")
