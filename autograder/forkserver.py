@@ -73,7 +73,13 @@ def _child(control, wake, message, fds, new_session=True):
         worker.main(req, rep)
         os._exit(0)
     except BaseException:
-        os._exit(70)
+        try:  # into the worker's output: the grader shows it to whoever reads the report
+            import traceback
+
+            traceback.print_exc()
+            sys.stderr.flush()
+        finally:
+            os._exit(70)
 
 
 def _returncode(status):

@@ -42,6 +42,12 @@ _SOURCE = inspect.getsource(forkserver)
 _PR_SET_PDEATHSIG = 1
 
 
+def _spawn_message(worker: sandbox.Worker, nproc: int) -> dict:
+    """What a fork server's child needs to confine itself exactly as `sandbox._popen`'s would."""
+    return {"op": "spawn", "limits": dataclasses.asdict(worker.limits), "uid": worker.uid,
+            "nproc": nproc, "workdir": str(worker.workdir), "plan": worker.plan}
+
+
 class ForkServer:
     """The trusted side of a fork server; `spawn` is the hook `sandbox.Worker` starts through.
 
@@ -123,10 +129,8 @@ class ForkServer:
             self._start()
         if not self._ready:
             self._wait_ready()
-        message = {"op": "spawn", "limits": dataclasses.asdict(worker.limits), "uid": worker.uid,
-                   "nproc": nproc, "workdir": str(worker.workdir), "plan": worker.plan}
         try:
-            socket.send_fds(self._sock, [json.dumps(message).encode()],
+            socket.send_fds(self._sock, [json.dumps(_spawn_message(worker, nproc)).encode()],
                             [req_read, rep_write, worker._output.fileno()])
             reply = self._next(worker.limits.start_seconds)
         except (OSError, EOFError, TimeoutError) as exc:
@@ -145,10 +149,8 @@ class ForkServer:
         try:
             if not self._ready:
                 self._wait_ready()
-            socket.send_fds(self._sock, [json.dumps({
-                "op": "spawn", "limits": dataclasses.asdict(worker.limits), "uid": worker.uid,
-                "nproc": nproc, "workdir": str(worker.workdir)}).encode()],
-                [req_read, rep_write, worker._output.fileno()])
+            socket.send_fds(self._sock, [json.dumps(_spawn_message(worker, nproc)).encode()],
+                            [req_read, rep_write, worker._output.fileno()])
             reply = self._next(worker.limits.start_seconds)
             if reply.get("op") != "spawned" or reply.get("pid") != forked.pid:
                 raise RuntimeError(f"unexpected reply {reply}")
