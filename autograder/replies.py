@@ -22,7 +22,9 @@ _CALL = {
     "error": {"status", "banned_used", "error", "traceback", "blobs"},
     "banned": {"status", "banned_used", "blobs"},  # "error"/"traceback" too when it raised
     "missing": {"status", "blobs"},
+    "side_effect": {"status", "effects", "blobs"},  # the call changed what it must not (worker._side_effects)
 }
+_OPTIONAL = {"ok": {"banned_in"}}  # banned calls let through inside the target's dependencies
 
 
 def check(op: str, reply: dict) -> None:
@@ -53,8 +55,16 @@ def _check_call(reply: dict, blobs: int) -> None:
     status = reply.get("status")
     if not isinstance(status, str) or status not in _CALL:
         raise MalformedReply(f"unknown status {str(status)[:40]!r}")
-    allowed = _CALL[status] | ({"error", "traceback"} if status == "banned" else set())
+    allowed = _CALL[status] | ({"error", "traceback"} if status == "banned" else set()) | _OPTIONAL.get(status, set())
     _fields(reply, _CALL[status], allowed)
+    if "effects" in reply and not (isinstance(reply["effects"], list)
+                                   and all(isinstance(e, str) for e in reply["effects"])):
+        raise MalformedReply("its 'effects' is not a list of names")
+    banned_in = reply.get("banned_in", {})
+    if not (isinstance(banned_in, dict) and all(
+            isinstance(k, str) and isinstance(v, list) and all(isinstance(n, str) for n in v)
+            for k, v in banned_in.items())):
+        raise MalformedReply("its 'banned_in' is not a map of names to lists of names")
     if "banned_used" in reply and not (isinstance(reply["banned_used"], list)
                                        and all(isinstance(n, str) for n in reply["banned_used"])):
         raise MalformedReply("its 'banned_used' is not a list of names")
