@@ -129,11 +129,18 @@ class _Group:
         return int((self.memory / "memory.max_usage_in_bytes").read_text()) / 2**20
 
     def oom_kills(self) -> int:
-        for line in (self.memory / "memory.oom_control").read_text().splitlines():
-            key, _, value = line.partition(" ")
-            if key == "oom_kill":
-                return int(value)
-        return 0
+        """OOM kills in the group and in the groups below it (the grader puts each worker in a
+        group of its own inside the container's, and cgroup v1 counts a kill where it happens)."""
+        kills = 0
+        for control in self.memory.rglob("memory.oom_control"):
+            try:
+                for line in control.read_text().splitlines():
+                    key, _, value = line.partition(" ")
+                    if key == "oom_kill":
+                        kills += int(value)
+            except OSError:  # a worker's group removed meanwhile
+                pass
+        return kills
 
     def kill_all(self, seconds: float = 10.0) -> None:
         """Kill every process left in the group, until it is empty."""
@@ -235,13 +242,14 @@ def run(autograder_zip: Path, submission: dict[str, bytes], *, memory_mb: int = 
             ["capsh", "--drop=cap_sys_admin", "--", "-c", 'exec "$0" "$@"', *argv],
             cwd=ag, env=environment(env), stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
             stderr=subprocess.PIPE, text=True, preexec_fn=group.join, start_new_session=True)
-        peak_pss = 0.0
+        peak_pss, oom_kills = 0.0, 0
         done = threading.Event()
 
-        def sample() -> None:
-            nonlocal peak_pss
+        def sample() -> None:  # a worker's own group is gone when it closes: watch it meanwhile
+            nonlocal peak_pss, oom_kills
             while not done.wait(0.05):
                 peak_pss = max(peak_pss, _pss_mb(group.pids()))
+                oom_kills = max(oom_kills, group.oom_kills())
 
         sampler = threading.Thread(target=sample, daemon=True)
         sampler.start()
@@ -260,7 +268,7 @@ def run(autograder_zip: Path, submission: dict[str, bytes], *, memory_mb: int = 
             results = json.loads((ag / "results" / "results.json").read_text())
         except (OSError, ValueError):
             results = None
-        return Run(results, wall, group.peak_mb(), peak_pss, returncode, group.oom_kills(),
+        return Run(results, wall, group.peak_mb(), peak_pss, returncode, max(oom_kills, group.oom_kills()),
                    stdout[-20000:], stderr[-20000:])
     finally:
         group.remove()

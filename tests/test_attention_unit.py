@@ -214,7 +214,9 @@ def test_a_banned_call_inside_a_dependency_that_passes_on_its_own_is_charged(gra
     entry.functions["multi_head_attention"] = mha.replace("mask)", "mask, fast=True)", 1)
     report = grader.entry(entry)
     assert report.scores()["scaled_dot_product_attention"] == full_marks(unit)["scaled_dot_product_attention"]
-    assert report.scores()["multi_head_attention"] == 0, feedback(report)
+    checks = next(q for q in report.questions if q.name == "multi_head_attention").checks
+    # every check that reaches the attention fails (the ValueError check is refused before it)
+    assert all(not c.passed for c in checks if "ValueError" not in c.name), feedback(report)
     text = message(report, "multi_head_attention")
     assert "torch.nn.functional.scaled_dot_product_attention (through your `scaled_dot_product_attention`)" \
         in text, text

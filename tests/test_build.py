@@ -339,9 +339,9 @@ def test_leak_check_stops_the_build(spec, leak):
         nb["cells"].append(nbformat.v4.new_markdown_cell(comment.lstrip("# ")))
         files[f"{UNIT}.ipynb"] = json.dumps(nb).encode()
     else:  # two lines of the hidden spec in the public checks
-        lines = [line for line in SPEC.read_text().splitlines() if "Example(" in line]
-        index = SPEC.read_text().splitlines().index(lines[0])
-        files[f"{UNIT}_public.py"] += ("\n" + "\n".join(SPEC.read_text().splitlines()[index:index + 2])).encode()
+        lines = SPEC.read_text().splitlines()
+        index = next(i for i, line in enumerate(lines) if "Example(" in line and lines[i + 1].strip())
+        files[f"{UNIT}_public.py"] += ("\n" + "\n".join(lines[index:index + 2])).encode()
     with pytest.raises(build.BuildError, match="leak hidden code"):
         build.check_no_leaks(spec, files, PROJECT)
 

@@ -329,7 +329,12 @@ def test_class_report_has_its_plots(graded):
         assert (report / png).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
         assert png in page
     assert "Most frequent failure hints" in page and "similarity.html" in page
-    assert "is not implemented yet" in page  # the two untouched stubs: the most frequent failure
+    # the ten most frequent (question, hint) pairs; the untouched stubs' failure is in their feedback
+    # (with every documented ValueError graded, missing argument checks are now more frequent)
+    assert page.count("</td></tr>") >= 10
+    stubs = [s for s in graded["subs"] if s.expect == "zero"]
+    assert stubs and all("is not implemented yet" in (graded["first"] / s.key / "feedback.md").read_text()
+                         for s in stubs)
 
 
 def test_similarity_report_flags_copies_but_not_the_stub(graded):

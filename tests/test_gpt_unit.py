@@ -230,7 +230,7 @@ def test_hostile_training_scores_zero_with_a_message(graders, name):
 
 # Which words the training question's feedback must contain.
 TRAINING_FEEDBACK = {
-    "wrong/train_too_short": "sorts 9",
+    "wrong/train_too_short": "sorts 8",
     "wrong/train_nan_loss": "training diverged: the loss is nan",
     "wrong/training_never_ends": f"budget of {TEST_BUDGET} s of CPU time",
     "wrong/train_wrong_sizes": "does not fit GPT(GPTConfig(**sort_sizes(",

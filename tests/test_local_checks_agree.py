@@ -45,7 +45,9 @@ def test_grader_check_reports_a_banned_call_as_the_hidden_grader_does(grader, na
     for question in (q for q in unit.questions if q.name in entry.loses):
         local = _grader_check_message(unit, question, env)
         assert " called torch." in local, local
-        hidden = [c for q in report.questions if q.name == question.name for c in q.checks]
+        # (the ValueError check's invalid inputs never reach the banned call: it fails otherwise)
+        hidden = [c for q in report.questions if q.name == question.name for c in q.checks
+                  if "ValueError" not in c.name]
         assert hidden and all(not c.passed and c.message.startswith(local) for c in hidden), (local, hidden)
 
 

@@ -2,7 +2,7 @@
 sequences but not 99% of them, so it earns partial credit."""
 
 LOSES = {"train_sorter"}
-HINT = "fresh sequences exactly"
+HINT = "fresh sequences of the task"
 
 
 def train_sorter(steps=150, seed=0, length=6, digits=10):

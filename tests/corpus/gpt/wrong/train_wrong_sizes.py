@@ -2,7 +2,7 @@
 not fit the grader's model (20 steps, so that the test stays fast)."""
 
 LOSES = {"train_sorter"}
-HINT = "does not fit GPT(GPTConfig(**SORT_SIZES))"
+HINT = "does not fit GPT(GPTConfig(**sort_sizes("
 
 
 def train_sorter(steps=20, seed=0, length=6, digits=10):
