@@ -40,16 +40,6 @@ class Agreement:
         return len(self.flagged) / total if total else None
 
 
-@contextlib.contextmanager
-def _in(folder):
-    before = os.getcwd()
-    os.chdir(folder)
-    try:
-        yield
-    finally:
-        os.chdir(before)
-
-
 def namespace_of(files: UnitFiles, nb) -> dict:
     """The globals of a kernel that ran the notebook's cells (errors in a cell are skipped)."""
     import matplotlib
@@ -69,7 +59,7 @@ def namespace_of(files: UnitFiles, nb) -> dict:
         if not _defines_only(source):
             continue  # a demo cell: it prints or plots, and defines nothing a check needs
         try:
-            with _in(files.stub.parent), contextlib.redirect_stdout(open(os.devnull, "w")):
+            with contextlib.chdir(files.stub.parent), contextlib.redirect_stdout(open(os.devnull, "w")):
                 exec(compile(source, "<cell>", "exec"), env)
         except Exception:  # noqa: BLE001 - a demo cell of a wrong submission may fail
             pass
@@ -97,7 +87,7 @@ def local_verdicts(unit, question, env: dict) -> tuple[dict[str, bool], bool]:
         names = list(inspect.signature(check).parameters)
         given = {n: runner["_watched"](n, env.get(n), used) if runner["BANNED"] else env.get(n) for n in names}
         try:
-            with _in(UnitFiles(unit.name).stub.parent), contextlib.redirect_stdout(open(os.devnull, "w")):
+            with contextlib.chdir(UnitFiles(unit.name).stub.parent), contextlib.redirect_stdout(open(os.devnull, "w")):
                 check(**given)
             verdicts[check.__name__] = True
         except Exception:  # noqa: BLE001 - any failure is the check saying no

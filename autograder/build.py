@@ -54,7 +54,7 @@ import sys
 import tokenize
 import types
 import zipfile
-from contextlib import contextmanager
+from contextlib import chdir, contextmanager
 from pathlib import Path
 
 from packaging.markers import Marker
@@ -228,7 +228,7 @@ def build_autograder_zip(unit: Unit, stage: Path, target: Path, project: Path) -
     (stage / "requirements.txt").write_text(gradescope_requirements(project))
 
     raw = stage.parent / "otter-generate.zip"
-    with _importable_plugin(stage), _cwd(stage):
+    with _importable_plugin(stage), chdir(stage):
         import otter.generate
 
         try:
@@ -394,16 +394,6 @@ def _importable_plugin(stage: Path):
         for key in [k for k in sys.modules if k == "files" or k.startswith("files.")]:
             del sys.modules[key]
         sys.modules.update(saved)
-
-
-@contextmanager
-def _cwd(path: Path):
-    before = os.getcwd()
-    os.chdir(path)
-    try:
-        yield
-    finally:
-        os.chdir(before)
 
 
 # --------------------------------------------------------------------------- student.zip
