@@ -692,12 +692,8 @@ class Worker:
 
     def cpu_time(self) -> float:
         """CPU seconds (user + system) the worker and every process it started have used so far,
-        read by us from /proc (see `group_cpu_time`). Never raises: a worker that has exited
-        keeps the time last seen."""
-        return group_cpu_time(self)
-
-    def group_cpu_time(self) -> float:
-        """CPU seconds used by the worker and everything it started (see `group_cpu_time`)."""
+        read by us: from its cgroup where it has one, else from /proc (see `group_cpu_time`).
+        Never raises: a worker that has exited keeps the time last seen."""
         return group_cpu_time(self)
 
     def _request(self, header: dict, blobs=(), *, timeout: float, what: str) -> tuple[dict, list[bytes]]:

@@ -16,6 +16,7 @@ argument (e.g. the function whose numerical gradient a student computes). Everyt
 by the trusted side as untrusted data: it checks types, shapes and values itself.
 """
 
+import contextlib
 import io
 import json
 import os
@@ -597,8 +598,6 @@ def _call(namespace, header, blobs):
     if cls is None or config_class is None:
         return {"status": "missing"}, []
     try:
-        import contextlib
-
         banned = header.get("banned", [])
         dispatch = _banned_dispatch_mode(banned, used, owners, exempted) or contextlib.nullcontext()
         with _banned_mode(banned, used, owners, exempted), dispatch:
