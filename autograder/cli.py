@@ -21,7 +21,7 @@ from pathlib import Path
 from . import export, sandbox, units
 from .classreport import write_class_report, write_feedback
 from .grade import zero_report
-from .report import CheckResult, QuestionResult, Report, write_grades_csv, write_results
+from .report import Report, write_grades_csv, write_results
 from .report import overall_status as status
 
 STATE = "graded.json"  # per submission folder: what resuming needs
@@ -108,7 +108,7 @@ def grade_command(unit_name: str, inputs: list[Path], out: Path, quiet: bool = F
                 with Graders(unit_name, jobs) as graders:
                     for position, (data, seconds) in graders.map([items[i].path for i in todo], starting):
                         index = todo[position]
-                        report = _finish(out, items[index], _report(data), version, digests[index], seconds)
+                        report = _finish(out, items[index], Report.from_dict(data), version, digests[index], seconds)
                         reports[index] = report
                         progress.step(items[index].key, report)
             except KeyboardInterrupt:  # stopped by the TA, not by the submission: graded next time
@@ -164,12 +164,7 @@ def _load_state(folder: Path, version: str, digest: str) -> Report | None:
         return None
     if not (folder / "results.json").is_file():
         return None
-    return _report(state["report"])
-
-
-def _report(data: dict) -> Report:
-    questions = [QuestionResult(q["name"], [CheckResult(**c) for c in q["checks"]]) for q in data["questions"]]
-    return Report(**{**data, "questions": questions})
+    return Report.from_dict(state["report"])
 
 
 def _similarity(items, unit_name: str, folder: Path) -> str:

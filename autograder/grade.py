@@ -30,14 +30,15 @@ from .feedback import MAX_LINES, describe_call, describe_value, fold, indent
 from .report import CheckResult, QuestionResult, Report
 from .sandbox import Worker, WorkerLost
 from .spec import Call, Check, Model, Question, Unit
+from .verdict import Kind, Verdict
 
 
 class _Failed(Exception):
     """A drawn input on which the student's function is wrong (hypothesis shrinks these)."""
 
-    def __init__(self, call: Call, message: str):
-        super().__init__(message)
-        self.call, self.message = call, message
+    def __init__(self, call: Call, verdict: Verdict):
+        super().__init__(verdict.message)
+        self.call, self.verdict = call, verdict
 
 
 class _Stop(BaseException):
@@ -46,9 +47,14 @@ class _Stop(BaseException):
     A BaseException, so hypothesis stops at once instead of shrinking.
     """
 
-    def __init__(self, message: str):
-        super().__init__(message)
-        self.message = message
+    def __init__(self, verdict: Verdict):
+        super().__init__(verdict.message)
+        self.verdict = verdict
+
+
+def _raise(call: Call, verdict: Verdict):
+    """End the property with `verdict`: a failure on this input shrinks, any other stops it."""
+    raise _Failed(call, verdict) if verdict.kind.shrinks else _Stop(verdict)
 
 
 # --------------------------------------------------------------------------- the session
@@ -61,7 +67,8 @@ class Session:
         self.unit, self.submission = unit, submission
         self.good_cells: list[int] = []
         self.notes: list[str] = []
-        self.dead = ""  # why the notebook can no longer be called, if it cannot
+        self.cells_lost: list[Kind] = []  # what ended each cell that lost the worker
+        self.dead: Verdict | None = None  # why the notebook can no longer be called, if it cannot
         self.out_of_time = False  # the submission's deadline passed: nothing more is asked
         self.judged_calls: dict = {}  # results of judged checks' calls, shared between checks
         self.results: dict[str, QuestionResult] = {}  # the questions graded so far, by name
@@ -97,6 +104,7 @@ class Session:
                 reply = self.worker.exec_cell(index, source)
             except WorkerLost as lost:
                 self.notes.append(f"{where}: the notebook {lost.reason}; skipped it")
+                self.cells_lost.append(lost.kind)
                 if lost.out_of_time:
                     self._stop(lost)
                 if self.dead or not self._revive():
@@ -111,7 +119,7 @@ class Session:
     def _stop(self, lost: WorkerLost) -> None:
         """The submission's time is up: every later request fails at once with this message."""
         self.out_of_time = True
-        self.dead = f"grading stopped: the notebook {lost.reason}"
+        self.dead = Verdict.stopped(Kind.OUT_OF_TIME, f"grading stopped: the notebook {lost.reason}")
 
     def _revive(self) -> bool:
         """Restart the worker and replay the cells that succeeded before."""
@@ -125,7 +133,8 @@ class Session:
             if lost.out_of_time:
                 self._stop(lost)
             else:
-                self.dead = f"the notebook could not be restarted after a crash ({lost.reason})"
+                self.dead = Verdict.stopped(Kind.CRASHED, f"the notebook could not be restarted after a crash "
+                                                          f"({lost.reason})")
             return False
 
     def call(self, header: dict, blobs: list[bytes], cpu_seconds: float | None = None) -> tuple[dict, list[bytes]]:
@@ -140,14 +149,14 @@ class Session:
         except WorkerLost as lost:
             raise _Stop(self.revive_after(lost)) from None
 
-    def revive_after(self, lost: WorkerLost) -> str:
-        """Restart the worker after a graded call lost it; what to tell the student."""
+    def revive_after(self, lost: WorkerLost) -> Verdict:
+        """Restart the worker after a graded call lost it; the call's verdict."""
         if lost.out_of_time:
             self._stop(lost)
             return self.dead
         if not lost.alive:  # a refused call left the worker as it was
             self._revive()
-        return f"your code {lost.reason}"
+        return Verdict.lost(lost.kind, lost.reason)
 
 
 # --------------------------------------------------------------------------- one check
@@ -178,46 +187,29 @@ def run_check(session: Session, unit: Unit, question: Question, check: Check,
         return header
 
     def judge(planned: _Planned, reply: dict, out: list[bytes]) -> None:
-        call, expected = planned.call, planned.expected
-        status = reply.get("status")
-        name = check.function
-        if status == "missing":
-            raise _Stop(_missing(check))
-        if status == "banned":
-            used = ", ".join(sorted(set(map(str, reply.get("banned_used", [])))))
-            raise _Stop(f"`{name}` called {used}, which this question does not allow; "
-                        "write it yourself with basic operations")
+        call, expected, name = planned.call, planned.expected, check.function
         _check_exempted(session, unit, question, name, reply.get("banned_in"))
-        if status == "side_effect":
-            raise _Failed(call, _side_effect_message(name, reply))
-        error = str(reply.get("error")) if status == "error" else None
-        if error == "NotImplementedError":
-            raise _Stop(f"`{name}` is not implemented yet (it raises NotImplementedError)")
-        if isinstance(expected, ValueError):
-            if error == "ValueError":
+        answer = read_reply(check, reply, out)
+        raised = isinstance(answer, Verdict) and answer.kind is Kind.RAISED
+        if isinstance(expected, ValueError) and (raised or isinstance(answer, _Answer)
+                                                 or answer.kind is Kind.UNDECODABLE):
+            if raised and reply.get("error") == "ValueError":
                 return
-            did = f"raised {error}" if error else "returned a value"
+            did = f"raised {reply.get('error')}" if raised else "returned a value"
             hint = hints.get(id(call)) or "raise ValueError with a message that names the problem"
-            raise _Failed(call, f"`{name}` {did}, but these arguments are invalid ({expected})\nHint: {hint}")
-        if error:
-            if deps and question.follow_through:  # raised where the student's own dependency raises
-                followed = _follow_through(session, unit, check, reference, deps, planned)
-                if followed is not None and followed.raised and followed.raised[1] == error:
-                    carried.extend(n for n in followed.raised[:1] if n not in carried)
-                    return
-            hint = hints.get(id(call))  # an example aimed at this case says what the input needs
-            raise _Failed(call, f"`{name}` raised {error}:\n{indent(str(reply.get('traceback', '')))}"
-                                + (f"\nHint: {hint}" if hint else ""))
-        if status != "ok":
-            raise _Stop("the notebook's worker sent back an unreadable reply")
-        try:
-            got = wire.decode(reply.get("value"), out)
-            after = (wire.decode(reply.get("args_after"), out), wire.decode(reply.get("kwargs_after"), out))
-        except Exception as exc:  # anything the decoder meets in what the student's code sent
-            raise _Stop(f"the notebook sent back a value the grader cannot read ({exc})") from None
+            raise _Failed(call, Verdict.wrong(f"`{name}` {did}, but these arguments are invalid ({expected})")
+                          .hinted(hint))
+        if raised and deps and question.follow_through:  # raised where the student's own dependency raises
+            followed = _follow_through(session, unit, check, reference, deps, planned)
+            if followed is not None and followed.raised and followed.raised[1] == str(reply.get("error")):
+                carried.extend(n for n in followed.raised[:1] if n not in carried)
+                return
+        if isinstance(answer, Verdict):  # an example aimed at this case says what the input needs
+            _raise(call, answer.hinted(hints.get(id(call)) or "") if raised else answer)
+        got, after = answer.value, answer.after
         if not unchanged((tuple(call.args), dict(call.kwargs)), (tuple(after[0]), after[1])):
-            raise _Failed(call, f"`{name}` modified its input in place; functions must not change "
-                                "their arguments (use out-of-place operations, or .clone() first)")
+            raise _Failed(call, Verdict.wrong(f"`{name}` modified its input in place; functions must not change "
+                                              "their arguments (use out-of-place operations, or .clone() first)"))
         scale = input_scale((call.args, call.kwargs))
         mismatch = check.compare(expected, got, scale)
         if mismatch and deps and question.follow_through:
@@ -230,7 +222,7 @@ def run_check(session: Session, unit: Unit, question: Question, check: Check,
             # a diagnosis of what the output actually shows beats an example's fixed hint
             hint = next((h.text for h in check.hints if _applies(h, call, expected, got)), "") \
                 or hints.get(id(call)) or mismatch.hint
-            raise _Failed(call, _explain(mismatch, hint))
+            raise _Failed(call, Verdict.wrong(_explain(mismatch, hint)))
 
     def passed() -> CheckResult:
         if not carried:
@@ -250,7 +242,7 @@ def run_check(session: Session, unit: Unit, question: Question, check: Check,
     if FAST_PATH:
         plan = _plan(unit, question, check, reference)
         outcome = _all_pass(session, plan, request, judge) if plan is not None else False
-        if isinstance(outcome, str):
+        if isinstance(outcome, Verdict):
             return _failed(check, outcome)
         if outcome:
             return passed()
@@ -259,13 +251,11 @@ def run_check(session: Session, unit: Unit, question: Question, check: Check,
         with _spec_inputs_only():
             _property(unit, question, check, evaluate)()
     except _Failed as failure:
-        return _failed(check, f"Smallest failing input found:\n{indent(describe_call(failure.call))}\n"
-                              f"{failure.message}")
+        return _failed(check, failure.verdict.on_input(describe_call(failure.call)))
     except _Stop as stop:
-        return _failed(check, stop.message)
+        return _failed(check, stop.verdict)
     except HypothesisException as exc:  # e.g. Flaky: the student's function is not deterministic
-        return _failed(check, f"`{check.function}` gave different results for the same input "
-                              f"({type(exc).__name__}); it must be deterministic")
+        return _failed(check, Verdict.not_deterministic(check.function, exc))
     return passed()
 
 
@@ -309,9 +299,7 @@ def _check_exempted(session: Session, unit: Unit, question: Question, name: str,
         owner = next((q.name for q in unit.questions if str(dep) in q.functions), None)
         charged = session.results.get(owner) if owner else None
         if charged is None or (charged.score >= charged.max_score and owner not in session.excused):
-            names = ", ".join(sorted(set(map(str, used))))
-            raise _Stop(f"`{name}` called {names} (through your `{dep}`), which this question does not allow; "
-                        "write it yourself with basic operations")
+            raise _Stop(Verdict.banned(name, used, through=str(dep)))
     session.excused.add(question.name)
 
 
@@ -502,9 +490,9 @@ def load_plans(unit: Unit, reference: ModuleType, path: Path) -> bool:
     return True
 
 
-def _all_pass(session: Session, plan: list[_Planned], request, judge) -> bool | str:
+def _all_pass(session: Session, plan: list[_Planned], request, judge) -> bool | Verdict:
     """True if the submission answers every planned input right; False if one answer is wrong
-    (the property must find and shrink it); the message of a failure that ends the check at once."""
+    (the property must find and shrink it); the verdict of a failure that ends the check at once."""
     start = 0
     while start < len(plan):
         blobs: list[bytes] = []
@@ -522,7 +510,7 @@ def _all_pass(session: Session, plan: list[_Planned], request, judge) -> bool | 
             try:
                 judge(planned, reply, out)
             except _Stop as stop:
-                return stop.message
+                return stop.verdict
             except _Failed:
                 if lost:
                     session.revive_after(lost)
@@ -610,9 +598,38 @@ def _name_wrong_dependencies(unit: Unit, question: Question, reference: ModuleTy
             result.message = f"{note}\n{result.message}" if result.message else note
 
 
-def _missing(check: Check) -> str:
-    needed = [f"`{n}`" for n in (check.function, check.module, check.config_class) if n]
-    return f"the notebook does not define {' or '.join(needed)} (after running every cell)"
+@dataclasses.dataclass
+class _Answer:
+    """What the student's function returned, decoded."""
+    value: Any
+    after: tuple | None  # (args, kwargs) as they were after the call, if asked for
+
+
+def read_reply(check: Check, reply: dict, out: list[bytes], args_after: bool = True) -> Verdict | _Answer:
+    """The one reading of a graded call's reply, for every kind of check: the verdict on a
+    reply that is no answer (missing, banned, side effect, not implemented, raised, unreadable),
+    else the decoded answer (with the arguments as the call left them, if `args_after`)."""
+    status, name = reply.get("status"), check.function
+    if status == "missing":
+        return Verdict.missing(check.function, check.module, check.config_class)
+    if status == "banned":
+        return Verdict.banned(name, reply.get("banned_used", []))
+    if status == "side_effect":
+        return Verdict.side_effect(name, [str(e) for e in reply.get("effects", []) if isinstance(e, str)])
+    if status == "error":
+        error = str(reply.get("error"))
+        if error == "NotImplementedError":
+            return Verdict.not_implemented(name)
+        return Verdict.raised(name, error, str(reply.get("traceback", "")))
+    if status != "ok":
+        return Verdict.unreadable_reply()
+    try:
+        value = wire.decode(reply.get("value"), out)
+        after = (wire.decode(reply.get("args_after"), out), wire.decode(reply.get("kwargs_after"), out)) \
+            if args_after else None
+    except Exception as exc:  # anything the decoder meets in what the student's code sent
+        return Verdict.undecodable(exc)
+    return _Answer(value, after)
 
 
 def run_judged_check(session: Session, unit: Unit, question: Question, check: Check) -> CheckResult:
@@ -625,28 +642,14 @@ def run_judged_check(session: Session, unit: Unit, question: Question, check: Ch
         call = check.draw(session.submission.cells) if check.draw else ex.call
         try:
             reply, out, used = _judged_call(session, unit, question, check, call)
-        except _Stop as stop:  # the hint (about the budget) only when time ran out
-            out_of_time = "CPU time" in stop.message or "timed out" in stop.message
-            return _failed(check, stop.message + (f"\nHint: {ex.hint}" if ex.hint and out_of_time else ""))
-        status, name = reply.get("status"), check.function
-        if status == "missing":
-            return _failed(check, _missing(check))
-        if status == "banned":
-            used_names = ", ".join(sorted(set(map(str, reply.get("banned_used", [])))))
-            return _failed(check, f"`{name}` called {used_names}, which this question does not allow")
-        if status == "error":
-            if reply.get("error") == "NotImplementedError":
-                return _failed(check, f"`{name}` is not implemented yet (it raises NotImplementedError)")
-            return _failed(check, f"`{name}` raised {reply.get('error')}:\n{indent(str(reply.get('traceback', '')))}")
-        if status == "side_effect":
-            return _failed(check, _side_effect_message(name, reply))
-        if check.cpu_seconds is not None and used > check.cpu_seconds:
-            return _failed(check, f"`{name}` used {used:.0f} s of CPU time, more than its budget of "
-                                  f"{check.cpu_seconds:g} s")
-        try:
-            got = wire.decode(reply.get("value"), out)
-        except Exception as exc:  # anything the decoder meets in what the student's code sent
-            return _failed(check, f"the notebook sent back a value the grader cannot read ({exc})")
+            answer = Verdict.over_budget(check.function, used, check.cpu_seconds) \
+                if reply.get("status") == "ok" and check.cpu_seconds is not None and used > check.cpu_seconds \
+                else read_reply(check, reply, out, args_after=False)
+        except _Stop as stop:
+            answer = stop.verdict
+        if isinstance(answer, Verdict):  # the hint (about the budget) only when time or CPU ran out
+            return _failed(check, answer.hinted(ex.hint) if answer.kind.out_of_compute else answer)
+        got, name = answer.value, check.function
         try:
             earned, message = check.judge(call, got)
             earned = min(1.0, max(0.0, float(earned)))
@@ -655,7 +658,8 @@ def run_judged_check(session: Session, unit: Unit, question: Question, check: Ch
         fraction = min(fraction, earned)
         messages.append(message)
     score = round(check.points * fraction, 5)
-    return CheckResult(check.name, score == check.points, score, check.points, "\n".join(m for m in messages if m))
+    return CheckResult(check.name, score == check.points, score, check.points, "\n".join(m for m in messages if m),
+                       Kind.PASSED if score == check.points else Kind.WRONG)
 
 
 def _judged_call(session: Session, unit: Unit, question: Question, check: Check, call: Call):
@@ -699,28 +703,11 @@ def _spec_inputs_only():
         providers.CONSTANTS_CACHE.cache.clear()
 
 
-# What a graded call must not leave behind (the kinds the worker reports, see worker._side_effects)
-SIDE_EFFECTS = {
-    "default_dtype": "changed torch's default dtype (torch.set_default_dtype) and did not restore it",
-    "grad_mode": "left gradient tracking switched on or off (torch.set_grad_enabled); use "
-                 "`with torch.no_grad():` so that it is restored",
-    "global_hooks": "left a global module hook registered",
-    "hooks": "left hooks registered on the model it was given: keep each handle that "
-             "register_forward_hook returns and call handle.remove() (in a `finally:`) before returning",
-    "model_changed": "changed the weights of the model it was given",
-}
-
-
-def _side_effect_message(name: str, reply: dict) -> str:
-    effects = [str(e) for e in reply.get("effects", []) if isinstance(e, str)]
-    said = "; ".join(SIDE_EFFECTS.get(e, "changed global state") for e in effects) or "changed global state"
-    return f"`{name}` has a side effect a graded function must not have.\nHint: it {said}"
-
-
-def _failed(check: Check, message: str) -> CheckResult:
+def _failed(check: Check, verdict: Verdict) -> CheckResult:
     # at most MAX_LINES lines: the input and the values are summarised already; what is left
     # out of a long one (a traceback) is its middle, never the hint at the end
-    return CheckResult(check.name, False, 0.0, check.points, fold(message, MAX_LINES, keep_end=3))
+    return CheckResult(check.name, False, 0.0, check.points, fold(verdict.message, MAX_LINES, keep_end=3),
+                       verdict.kind)
 
 
 def _applies(hint, call, expected, got) -> bool:
@@ -756,7 +743,7 @@ def zero_report(unit: Unit, submission: str, status: str, message: str) -> Repor
     report = Report(unit.name, submission, status=status, notes=[message])
     for question in unit.questions:
         report.questions.append(QuestionResult(
-            question.name, [_failed(c, message) for c in question.checks]))
+            question.name, [_failed(c, Verdict(Kind.NOT_GRADED, message)) for c in question.checks]))
     return report
 
 
@@ -798,9 +785,9 @@ def _guarded_check(report: Report, session: Session, unit: Unit, question: Quest
         return run_check(session, unit, question, check, reference)
     except Exception as exc:
         report.status = "crash"
-        message = f"the grader could not judge `{check.function}` ({_what_failed(exc)})"
-        report.notes.append(f"{question.name}/{check.name}: {message}")
-        return _failed(check, message)
+        verdict = Verdict.grader_failed(check.function, _what_failed(exc))
+        report.notes.append(f"{question.name}/{check.name}: {verdict.message}")
+        return _failed(check, verdict)
 
 
 def grade_submission(unit: Unit, reference: ModuleType, submission: notebook.Submission,
@@ -817,6 +804,7 @@ def grade_submission(unit: Unit, reference: ModuleType, submission: notebook.Sub
     with session:
         session.run_notebook()
         report.notes += session.notes
+        report.cells_lost = list(session.cells_lost)
         for question in unit.questions:
             results = [_guarded_check(report, session, unit, question, check, reference)
                        for check in question.checks]
@@ -827,5 +815,5 @@ def grade_submission(unit: Unit, reference: ModuleType, submission: notebook.Sub
         report.printed = session.worker.output()
     if session.dead:
         report.status = "timeout" if session.out_of_time else "crash"
-        report.notes.append(session.dead)
+        report.notes.append(session.dead.message)
     return report

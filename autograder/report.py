@@ -7,6 +7,8 @@ import json
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
+from .verdict import Kind
+
 
 # How Gradescope renders results.json's texts. Its default for the top-level output is not
 # plain text (a traceback's lines and indentation are lost); ours are plain text throughout:
@@ -20,6 +22,10 @@ class CheckResult:
     score: float
     max_score: float
     message: str = ""  # on failure: the input, expected vs. got, the hint
+    kind: Kind | None = None  # what became of it (verdict.Kind); by default passed or wrong
+
+    def __post_init__(self):
+        self.kind = Kind(self.kind) if self.kind is not None else Kind.PASSED if self.passed else Kind.WRONG
 
 
 @dataclass
@@ -53,6 +59,7 @@ class Report:
     status: str = "ok"  # ok | malformed | crash | timeout
     notes: list[str] = field(default_factory=list)  # for the student: metadata, failed cells
     printed: str = ""  # the tail of what the notebook printed
+    cells_lost: list[Kind] = field(default_factory=list)  # what ended each cell that lost the worker
 
     @property
     def score(self) -> float:
@@ -92,13 +99,20 @@ class Report:
     def to_dict(self) -> dict:
         return asdict(self)
 
+    @classmethod
+    def from_dict(cls, data: dict) -> "Report":
+        """The report `to_dict` gave (e.g. read back from JSON)."""
+        questions = [QuestionResult(q["name"], [CheckResult(**c) for c in q["checks"]]) for q in data["questions"]]
+        return cls(**{**data, "questions": questions, "cells_lost": [Kind(k) for k in data.get("cells_lost", [])]})
+
 
 def overall_status(report: Report) -> str:
-    """ok | malformed | crash | timeout: what went wrong with the submission as a whole."""
+    """ok | malformed | crash | timeout: what went wrong with the submission as a whole. A
+    submission graded to the end is `timeout` if a cell or a call ran past its time limit."""
     if report.status != "ok":
         return report.status
-    texts = report.notes + [c.message for q in report.questions for c in q.checks]
-    return "timeout" if any("timed out while" in t for t in texts) else "ok"
+    kinds = [*report.cells_lost, *(c.kind for q in report.questions for c in q.checks)]
+    return "timeout" if Kind.TIMED_OUT in kinds else "ok"
 
 
 def write_results(report: Report, directory: Path) -> Path:

@@ -46,6 +46,7 @@ from pathlib import Path
 
 from . import confinement, replies
 from . import worker as wire
+from .verdict import Kind
 
 IS_ROOT = os.geteuid() == 0
 # Sandbox uids. By default each worker draws one at random from 2^27 uids starting at
@@ -94,12 +95,14 @@ class WorkerLost(Exception):
     `timed_out`: it ran past a wall-clock limit. `out_of_time`: the submission's own deadline
     (or its total time for graded calls) has passed, so nothing more will be asked of it.
     `alive`: the request was refused before it was sent; the worker is untouched.
+    `kind`: what ended the request, as the grader reports it (`verdict.Kind`).
     """
 
-    def __init__(self, reason: str, *, timed_out: bool = False, out_of_time: bool = False,
-                 alive: bool = False):
+    def __init__(self, reason: str, *, kind: Kind = Kind.CRASHED, timed_out: bool = False,
+                 out_of_time: bool = False, alive: bool = False):
         super().__init__(reason)
-        self.reason, self.timed_out, self.out_of_time, self.alive = reason, timed_out, out_of_time, alive
+        self.reason, self.kind = reason, kind
+        self.timed_out, self.out_of_time, self.alive = timed_out, out_of_time, alive
 
 
 # --------------------------------------------------------------------------- host set-up
@@ -677,14 +680,15 @@ class Worker:
             lost = self._timed_out.get(str(header.get("target")))
             if lost is not None:
                 raise WorkerLost(f"{lost.reason} (on an earlier input: it is not called again)",
-                                 timed_out=True, alive=self._process is not None)
+                                 kind=lost.kind, timed_out=True, alive=self._process is not None)
             if self._function_used.get(str(header.get("target")), 0.0) >= self.limits.function_seconds:
                 raise WorkerLost(f"used up the {self.limits.function_seconds:g} s all graded calls of one "
-                                 "function may take together", timed_out=True, alive=self._process is not None)
+                                 "function may take together", kind=Kind.TIME_SPENT, timed_out=True,
+                                 alive=self._process is not None)
         if self._calls_left <= 0:
             raise WorkerLost(f"used up the {self.limits.calls_seconds:g} s all graded calls of a "
-                             "submission may take together", timed_out=True, out_of_time=True,
-                             alive=self._process is not None)
+                             "submission may take together", kind=Kind.OUT_OF_TIME, timed_out=True,
+                             out_of_time=True, alive=self._process is not None)
 
     def _remember_timeout(self, header: dict, lost: WorkerLost) -> None:
         if lost.timed_out and not lost.out_of_time and not lost.alive:
@@ -710,8 +714,8 @@ class Worker:
             reason = f"used up the {self.limits.calls_seconds:g} s all graded calls of a submission may take together"
         else:
             return WorkerLost(f"used up the {self.limits.function_seconds:g} s all graded calls of one function "
-                              f"may take together (while {what})", timed_out=True)
-        return WorkerLost(f"{reason} (while {what})", timed_out=True, out_of_time=True)
+                              f"may take together (while {what})", kind=Kind.TIME_SPENT, timed_out=True)
+        return WorkerLost(f"{reason} (while {what})", kind=Kind.OUT_OF_TIME, timed_out=True, out_of_time=True)
 
     def _send(self, header: dict, blobs, what: str) -> None:
         if self._process is None:
@@ -758,7 +762,7 @@ class Worker:
             if group_cpu_time(self) - start > budget:
                 self._kill_only()
                 raise WorkerLost(f"used more than its budget of {budget:g} s of CPU time while {what} "
-                                 "(counting every process it started)")
+                                 "(counting every process it started)", kind=Kind.OVER_CPU)
 
     def _lost(self, what: str, timed_out: bool) -> WorkerLost:
         """Kill the process and explain, in a student's terms, what happened to it."""
@@ -767,15 +771,17 @@ class Worker:
         code = process.returncode if process else None
         if timed_out:
             return WorkerLost(f"timed out while {what}: your code took too long (infinite loop or sleep?)",
-                              timed_out=True)
+                              kind=Kind.TIMED_OUT, timed_out=True)
         if code is not None and code < 0:
             sig = -code
             if sig == signal.SIGXCPU and self._call_cpu_budget is not None:
-                return WorkerLost(f"used more than its budget of {self._call_cpu_budget:g} s of CPU time while {what}")
+                return WorkerLost(f"used more than its budget of {self._call_cpu_budget:g} s of CPU time while {what}",
+                                  kind=Kind.OVER_CPU)
             if sig == signal.SIGXCPU:
-                return WorkerLost(f"used more than {self.limits.cpu_seconds} s of CPU time while {what}")
+                return WorkerLost(f"used more than {self.limits.cpu_seconds} s of CPU time while {what}",
+                                  kind=Kind.OVER_CPU)
             if sig == signal.SIGKILL:
-                return WorkerLost(f"was killed while {what} (out of memory or CPU time?)")
+                return WorkerLost(f"was killed while {what} (out of memory or CPU time?)", kind=Kind.KILLED)
             if sig == signal.SIGSEGV:
                 return WorkerLost(f"crashed (segmentation fault) while {what}")
             return WorkerLost(f"was killed by signal {signal.Signals(sig).name} while {what}")

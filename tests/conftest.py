@@ -45,7 +45,7 @@ settings.load_profile("autograder-tests")
 from autograder import cli, sandbox, units  # noqa: E402
 from autograder.corpus import Entry, UnitFiles  # noqa: E402,F401  (the tests import them from here)
 from autograder.grade import grade  # noqa: E402
-from autograder.report import CheckResult, QuestionResult, Report  # noqa: E402
+from autograder.report import Report  # noqa: E402
 
 PROJECT = Path(__file__).resolve().parents[1]
 PYTHON = Path(sys.executable)  # the venv's python under `make test`: CLI subprocesses use it too
@@ -149,11 +149,6 @@ def leftovers(monkeypatch) -> list[str]:
     return found
 
 
-def report_from_dict(data: dict) -> Report:
-    questions = [QuestionResult(q["name"], [CheckResult(**c) for c in q["checks"]]) for q in data["questions"]]
-    return Report(**{**data, "questions": questions})
-
-
 class Grader:
     """Grades notebooks in this process; corpus entries are graded once per test session.
 
@@ -188,7 +183,7 @@ class Grader:
                           else self.entry(self.files.load_entry(*spec.split("/"))))
                 path.with_suffix(".tmp").write_text(json.dumps(report.to_dict()))
                 path.with_suffix(".tmp").rename(path)
-        return report_from_dict(json.loads(path.read_text()))
+        return Report.from_dict(json.loads(path.read_text()))
 
 
 @pytest.fixture(scope="session")
