@@ -136,7 +136,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.command == "audit":
         return _run_audit_command(parser, args, units.names())
     if args.command == "grade":
-        from .cli import grade_command
+        from .grade_class import grade_command
 
         if args.unit not in units.names():
             parser.error(f"unknown unit {args.unit!r}; units: {', '.join(units.names())}")

@@ -88,7 +88,7 @@ def _threadsafe_inputs():
     grading threads, one thread's restore could land in the middle of another's check. Holding
     the swap for the whole batch makes every nested save/restore a no-op.
     """
-    with grading._spec_inputs_only():
+    with grading.spec_inputs_only():
         yield
 
 
@@ -400,7 +400,7 @@ def audit_command(unit_names: list[str], out: Path, cap: int | None, factor: int
     """Audit each unit, write its reports; exit status 1 if a unit falls below its floor."""
     import torch
 
-    from .cli import prepare_host
+    from .grade_class import prepare_host
 
     torch.set_num_threads(1)  # the workers and grading threads already fill the cores
     prepare_host(out)

@@ -11,7 +11,7 @@ Submissions) is a zip holding one folder, ``assignment_<id>_export/``, with:
 * ``submission_<id>/``: the files that submission uploaded (a zip upload arrives unpacked).
 
 The same layout unpacked into a folder is accepted too. Inside each submission folder the
-file to grade is chosen exactly as on Gradescope (`gradescope._choose`: the notebook, else a
+file to grade is chosen exactly as on Gradescope (`gradescope.choose_submission`: the notebook, else a
 single zip), so the scores are the same. Nothing here executes or unpickles anything; zip
 members are size-capped and extracted only as plain files into a private folder.
 """
@@ -79,7 +79,7 @@ def collect(inputs: list[Path], unit_name: str, staging: Path) -> list[Item]:
 
 def from_export(root: Path, unit_name: str) -> list[Item]:
     """The submissions of an unpacked Gradescope export (the folder holding the metadata)."""
-    from .gradescope import _choose  # Gradescope's own choice of the file to grade
+    from .gradescope import choose_submission  # Gradescope's own choice of the file to grade
 
     metadata = read_metadata(root / METADATA)
     items = []
@@ -91,7 +91,7 @@ def from_export(root: Path, unit_name: str) -> list[Item]:
             items.append(Item(key, None, students, f"Cannot grade this submission: Gradescope's "
                                                    f"export has no folder {key} for it."))
             continue
-        chosen, problem = _choose(folder, unit_name)
+        chosen, problem = choose_submission(folder, unit_name)
         items.append(Item(key, chosen, students, problem))
     return items
 

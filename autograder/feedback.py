@@ -7,7 +7,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from .worker import Opaque, _numpy_function_name
+from .worker import Opaque, numpy_function_name
 
 SMALL = 24  # tensors with at most this many elements are printed in full; larger ones summarised
 MAX_LINES = 40  # a failed check's message is folded to at most this many lines
@@ -41,8 +41,8 @@ def describe_value(value: Any) -> str:
         return "{" + ", ".join(f"{k!r}: {describe_value(v)}" for k, v in value.items()) + "}"
     if isinstance(value, Opaque):
         return f"a {value.type_name} ({value.text})"
-    if _numpy_function_name(value):
-        return f"numpy.{_numpy_function_name(value)}"
+    if numpy_function_name(value):
+        return f"numpy.{numpy_function_name(value)}"
     return repr(value)
 
 

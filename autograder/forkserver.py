@@ -82,10 +82,6 @@ def _child(control, wake, message, fds, new_session=True):
             os._exit(70)
 
 
-def _returncode(status):
-    return -os.WTERMSIG(status) if os.WIFSIGNALED(status) else os.WEXITSTATUS(status)
-
-
 def serve(control):
     wake_r, wake_w = os.pipe()
     os.set_blocking(wake_w, False)
@@ -105,7 +101,7 @@ def serve(control):
             if pid == 0:
                 return
             children.discard(pid)
-            send({"op": "exited", "pid": pid, "returncode": _returncode(status)})
+            send({"op": "exited", "pid": pid, "returncode": os.waitstatus_to_exitcode(status)})
 
     send({"op": "ready", "pid": os.getpid()})
     while True:

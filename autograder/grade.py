@@ -248,7 +248,7 @@ def run_check(session: Session, unit: Unit, question: Question, check: Check,
             return passed()
 
     try:
-        with _spec_inputs_only():
+        with spec_inputs_only():
             _property(unit, question, check, evaluate)()
     except _Failed as failure:
         return _failed(check, failure.verdict.on_input(describe_call(failure.call)))
@@ -394,7 +394,7 @@ def _plan(unit: Unit, question: Question, check: Check, reference: ModuleType) -
     if key not in _PLANS:
         planned: list[_Planned] = []
         try:
-            with _spec_inputs_only():
+            with spec_inputs_only():
                 _property(unit, question, check, lambda call: planned.append(_prepare(unit, check, reference, call)))()
         except Exception:
             planned = None
@@ -683,7 +683,7 @@ def _judged_call(session: Session, unit: Unit, question: Question, check: Check,
 
 
 @contextlib.contextmanager
-def _spec_inputs_only():
+def spec_inputs_only():
     """Draw inputs from the spec's strategies alone, so every grading process draws the same.
 
     Hypothesis also mixes in constants it finds in the source of every local (non-site-packages)

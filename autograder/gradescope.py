@@ -311,10 +311,10 @@ def _stash_submission(ag: Path, unit_name: str) -> None:
         "Placeholder: the submission was moved to a root-only folder and is graded there by "
         "the trusted grader.")]
     nbformat.write(placeholder, str(submission / f"{unit_name}.ipynb"))
-    STATE.original, STATE.problem = _choose(target, unit_name)
+    STATE.original, STATE.problem = choose_submission(target, unit_name)
 
 
-def _choose(folder: Path, unit_name: str) -> tuple[Path | None, str]:
+def choose_submission(folder: Path, unit_name: str) -> tuple[Path | None, str]:
     """The uploaded file to grade: the notebook (preferably <unit>.ipynb), else one zip."""
 
     def found(pattern: str) -> list[Path]:

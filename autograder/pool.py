@@ -1,6 +1,6 @@
 """Warm, sandboxed workers for class-scale grading: a fork server, and a pool of graders.
 
-A worker started the ordinary way (`sandbox._popen`) is a fresh interpreter that imports
+A worker started the ordinary way (`sandbox.popen_worker`) is a fresh interpreter that imports
 torch: about 2 s of CPU per submission. A `ForkServer` is one process that imported torch
 once (autograder/forkserver.py); each worker is a fork of it that then confines itself with
 the same `sandbox.confine` (resource group, Landlock, seccomp, rlimits, namespaces,
@@ -39,11 +39,10 @@ from .sandbox import WorkerLost
 
 ROOT = Path(__file__).resolve().parents[1]
 _SOURCE = inspect.getsource(forkserver)
-_PR_SET_PDEATHSIG = 1
 
 
 def _spawn_message(worker: sandbox.Worker, nproc: int) -> dict:
-    """What a fork server's child needs to confine itself exactly as `sandbox._popen`'s would."""
+    """What a fork server's child needs to confine itself exactly as `sandbox.popen_worker`'s would."""
     return {"op": "spawn", "limits": dataclasses.asdict(worker.limits), "uid": worker.uid,
             "nproc": nproc, "workdir": str(worker.workdir), "plan": worker.plan}
 
@@ -82,7 +81,7 @@ class ForkServer:
                 [sys.executable, "-s", "-B", "-P", "-u", "-c", _SOURCE, str(theirs.fileno()), str(ROOT)],
                 stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, cwd="/", env=env,
                 pass_fds=(theirs.fileno(),), start_new_session=True,
-                preexec_fn=lambda: sandbox._libc.prctl(_PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0))
+                preexec_fn=sandbox.die_with_parent)
         theirs.close()
         self._sock = ours
         self._ready = False  # its imports take seconds: the grader prepares meanwhile
@@ -131,7 +130,7 @@ class ForkServer:
             self._wait_ready()
         try:
             socket.send_fds(self._sock, [json.dumps(_spawn_message(worker, nproc)).encode()],
-                            [req_read, rep_write, worker._output.fileno()])
+                            [req_read, rep_write, worker.output_file.fileno()])
             reply = self._next(worker.limits.start_seconds)
         except (OSError, EOFError, TimeoutError) as exc:
             raise WorkerLost(f"could not be started by the fork server ({exc})") from None
@@ -145,19 +144,19 @@ class ForkServer:
         worker, or this one if the forked process failed, is a fresh interpreter."""
         sandbox.use_spawner(None)
         forked, self._process = self._process, None
-        sandbox._KEEP.discard(forked.pid)  # from now on it is a worker: swept like one
+        sandbox.stop_keeping(forked.pid)  # from now on it is a worker: swept like one
         try:
             if not self._ready:
                 self._wait_ready()
             socket.send_fds(self._sock, [json.dumps(_spawn_message(worker, nproc)).encode()],
-                            [req_read, rep_write, worker._output.fileno()])
+                            [req_read, rep_write, worker.output_file.fileno()])
             reply = self._next(worker.limits.start_seconds)
             if reply.get("op") != "spawned" or reply.get("pid") != forked.pid:
                 raise RuntimeError(f"unexpected reply {reply}")
         except (OSError, EOFError, TimeoutError, RuntimeError):
             forked.kill()
             forked.wait()
-            return sandbox._popen(worker, req_read, rep_write, nproc)
+            return sandbox.popen_worker(worker, req_read, rep_write, nproc)
         finally:
             self._sock.close()
         return forked
@@ -181,7 +180,7 @@ class ForkServer:
             shutil.rmtree(self._config, ignore_errors=True)
             return
         sandbox.use_spawner(None)
-        sandbox._KEEP.discard(self._process.pid)
+        sandbox.stop_keeping(self._process.pid)
         self._sock.close()  # the server kills its children and exits
         try:
             self._process.wait(timeout=10)
@@ -204,7 +203,7 @@ def _serve_forked(control: socket.socket, env: dict[str, str], private: tuple[st
     warm up, become the one worker asked for (`forkserver.serve_once`), and never return."""
     status = 70
     try:
-        sandbox._libc.prctl(_PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
+        sandbox.die_with_parent()
         os.setsid()
         for signum in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
             signal.signal(signum, signal.SIG_DFL)
@@ -248,7 +247,7 @@ class _Forked:
                 self.returncode = -signal.SIGKILL
                 return self.returncode
             if pid:
-                self.returncode = forkserver._returncode(status)
+                self.returncode = os.waitstatus_to_exitcode(status)
         return self.returncode
 
     def wait(self, timeout: float | None = None) -> int:
@@ -306,7 +305,7 @@ def _start_grading(unit_name: str) -> tuple[ForkServer, object, object]:
 
 def _init_grader(unit_name: str) -> None:
     """In each grading process: die with the CLI, load the unit, start a fork server."""
-    sandbox._libc.prctl(_PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
+    sandbox.die_with_parent()
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the CLI's to handle
     sandbox.become_subreaper()
     _GRADER["server"], _GRADER["unit"], _GRADER["reference"] = _start_grading(unit_name)

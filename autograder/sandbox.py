@@ -65,6 +65,7 @@ _LOCKS = Path("/run/autograder-sandbox") if Path("/run").is_dir() else Path("/tm
 _WORKER_SOURCE = inspect.getsource(wire)
 _libc = ctypes.CDLL(None, use_errno=True)
 _PR_SET_CHILD_SUBREAPER = 36
+_PR_SET_PDEATHSIG = 1
 
 
 @dataclass(frozen=True)
@@ -463,14 +464,14 @@ def worker_env(workdir: Path) -> dict[str, str]:
     }
 
 
-def _popen(worker: "Worker", req_read: int, rep_write: int, nproc: int) -> subprocess.Popen:
+def popen_worker(worker: "Worker", req_read: int, rep_write: int, nproc: int) -> subprocess.Popen:
     """A fresh interpreter running worker.py (the default way to start a worker)."""
     limits, uid, how = worker.limits, worker.uid, worker.plan
     return subprocess.Popen(
         [sys.executable, "-s", "-B", "-P", "-u", "-c", _WORKER_SOURCE, str(req_read), str(rep_write)],
         stdin=subprocess.DEVNULL,
-        stdout=worker._output,
-        stderr=worker._output,
+        stdout=worker.output_file,
+        stderr=worker.output_file,
         cwd=worker.workdir,
         env=worker_env(worker.workdir),
         pass_fds=(req_read, rep_write),
@@ -479,10 +480,16 @@ def _popen(worker: "Worker", req_read: int, rep_write: int, nproc: int) -> subpr
     )
 
 
-# How workers are started in this process: None for a fresh interpreter each (_popen), or a
+# How workers are started in this process: None for a fresh interpreter each (popen_worker), or a
 # fork server's `spawn` (same signature; returns an object with pid, wait() and returncode).
 _SPAWNER = None
 _KEEP: set[int] = set()  # our own helper processes (fork servers): never swept as stragglers
+
+
+def stop_keeping(pid: int) -> None:
+    """`pid` (kept by `use_spawner`) is no longer a helper of ours: from now on it is swept
+    like any worker (a fork server that became a worker, or one that was closed)."""
+    _KEEP.discard(pid)
 
 
 def use_spawner(spawn, keep_pid: int | None = None) -> None:
@@ -512,7 +519,7 @@ class Worker:
         if self.uid is not None:
             for path in [self.workdir, *self.workdir.iterdir()]:
                 os.chown(path, self.uid, self.uid)
-        self._output = open(self._private / "output.txt", "w+b")
+        self.output_file = open(self._private / "output.txt", "w+b")
         self._process: subprocess.Popen | None = None
         self._call_cpu_budget: float | None = None  # of the call in progress, if it has one
         self._cpu = _GroupCpu()  # CPU of every process of the worker, as seen so far
@@ -535,7 +542,7 @@ class Worker:
         self._rep, rep_write = os.pipe()
         limits, uid = self.limits, self.uid
         nproc = limits.processes if uid is not None else len(_pids_of_uid(os.getuid())) + limits.processes
-        spawn = _SPAWNER or _popen
+        spawn = _SPAWNER or popen_worker
         try:
             self._process = spawn(self, req_read, rep_write, nproc)
         except BaseException:
@@ -557,7 +564,7 @@ class Worker:
         if self._uid_lock is not None:
             release_uid(self.uid, self._uid_lock)
             self._uid_lock = None
-        self._output.close()
+        self.output_file.close()
         shutil.rmtree(self.workdir, ignore_errors=True)
         shutil.rmtree(self._private, ignore_errors=True)
 
@@ -600,10 +607,10 @@ class Worker:
 
     def output(self, limit: int = 4000) -> str:
         """The last `limit` characters the student's code printed."""
-        self._output.flush()
-        size = self._output.seek(0, os.SEEK_END)
-        self._output.seek(max(0, size - limit))
-        return self._output.read().decode("utf-8", "replace")
+        self.output_file.flush()
+        size = self.output_file.seek(0, os.SEEK_END)
+        self.output_file.seek(max(0, size - limit))
+        return self.output_file.read().decode("utf-8", "replace")
 
     def exec_cell(self, index: int, source: str) -> dict:
         return self._request(
@@ -866,6 +873,12 @@ def group_cpu_time(worker: "Worker") -> float:
     gone = sum(t for k, t in seen.own.items() if k not in alive and k[0] != worker._process.pid)
     seen.total = max(seen.total, sum(seen.own.values()) + max(0.0, seen.reaped - gone))
     return seen.total
+
+
+def die_with_parent() -> None:
+    """Have the kernel SIGKILL this process when its parent dies (e.g. a fork server with the
+    grader that started it, a grading process with the CLI)."""
+    _libc.prctl(_PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
 
 
 def become_subreaper() -> None:

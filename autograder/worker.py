@@ -95,7 +95,7 @@ def recv(fd, deadline=None):
 _SCALARS = (bool, int, float, str, type(None))
 
 
-def _numpy_function_name(value):
+def numpy_function_name(value):
     """"linalg.norm" for numpy.linalg.norm: a public NumPy function, else None."""
     try:
         module, name = getattr(value, "__module__", None), getattr(value, "__name__", None)
@@ -173,7 +173,7 @@ def encode(value, blobs):
         np.save(buffer, t.contiguous().numpy(), allow_pickle=False)
         blobs.append(buffer.getvalue())
         return {"$tensor": len(blobs) - 1, "dtype": dtype, "requires_grad": value.requires_grad}
-    name = _numpy_function_name(value)
+    name = numpy_function_name(value)
     if name:
         return {"$numpy": name}
     if isinstance(value, (list, tuple)) and type(value) in (list, tuple):

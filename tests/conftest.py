@@ -42,7 +42,7 @@ from hypothesis import settings  # noqa: E402
 settings.register_profile("autograder-tests", database=None, deadline=None, derandomize=True)
 settings.load_profile("autograder-tests")
 
-from autograder import cli, sandbox, units  # noqa: E402
+from autograder import grade_class, sandbox, units  # noqa: E402
 from autograder.corpus import Entry, UnitFiles  # noqa: E402,F401  (the tests import them from here)
 from autograder.grade import grade  # noqa: E402
 from autograder.report import Report  # noqa: E402
@@ -111,7 +111,7 @@ def host(tmp_path_factory) -> Path:
     """The host prepared once, as the CLI does: Python reachable, project private."""
     assert sandbox.SANDBOX_UID == EXPECTED_SANDBOX_UID, "autograder.sandbox was imported before conftest"
     out = tmp_path_factory.mktemp("host-out")
-    cli.prepare_host(out)
+    grade_class.prepare_host(out)
     return out
 
 

@@ -27,7 +27,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 
-from autograder import cli, notebook, pool, replies, sandbox, units
+from autograder import grade_class, notebook, pool, replies, sandbox, units
 from autograder import worker as wire
 from autograder.compare import Close, Exact, Mismatch, unchanged
 from autograder.feedback import describe_value
@@ -309,21 +309,21 @@ def test_a_submission_grading_raises_on_is_a_crash_and_the_run_goes_on(monkeypat
     for name in ("bad", "good"):
         (inputs / f"{name}.ipynb").write_bytes(stub)
     out = tmp_path / "out"
-    assert cli.grade_command("softmax", [inputs], out, quiet=True, jobs=1) == 0
+    assert grade_class.grade_command("softmax", [inputs], out, quiet=True, jobs=1) == 0
     rows = (out / "grades.csv").read_text()
     assert f"\nbad,,,bad,0,0,0,0,0,0,{units.load('softmax').points:g},crash\n" in rows and "\ngood,,,good," in rows
     bad = json.loads((out / "bad" / "results.json").read_text())
     assert "RecursionError" in bad["output"] and bad["score"] == 0
-    state = json.loads((out / "bad" / cli.STATE).read_text())
+    state = json.loads((out / "bad" / grade_class.STATE).read_text())
     assert state["report"]["status"] == "crash"
-    good = json.loads((out / "good" / cli.STATE).read_text())
+    good = json.loads((out / "good" / grade_class.STATE).read_text())
     assert good["report"]["status"] == "ok"
 
     def must_not_grade(*args):
         raise AssertionError("graded again")
 
     monkeypatch.setattr(pool, "_timed", must_not_grade)
-    assert cli.grade_command("softmax", [inputs], out, quiet=True, jobs=1) == 0
+    assert grade_class.grade_command("softmax", [inputs], out, quiet=True, jobs=1) == 0
 
 
 def test_a_report_of_a_crash_names_what_went_wrong():
@@ -519,10 +519,10 @@ def test_a_resumed_run_does_not_grade_again_what_stopped_the_last_one(monkeypatc
 
     monkeypatch.setattr(pool, "_timed", dying)
     with pytest.raises(Died):
-        cli.grade_command("softmax", [inputs], out, quiet=True, jobs=1)
+        grade_class.grade_command("softmax", [inputs], out, quiet=True, jobs=1)
     monkeypatch.setattr(pool, "_timed", real)
-    assert cli.grade_command("softmax", [inputs], out, quiet=True, jobs=1) == 0
+    assert grade_class.grade_command("softmax", [inputs], out, quiet=True, jobs=1) == 0
     rows = (out / "grades.csv").read_text()
     assert f"\nbad,,,bad,0,0,0,0,0,0,{units.load('softmax').points:g},crash\n" in rows and "\ngood,,,good," in rows
     assert "stopped while grading this submission in an earlier run" in (out / "bad" / "results.json").read_text()
-    assert not (out / "bad" / cli.STARTED).exists()
+    assert not (out / "bad" / grade_class.STARTED).exists()

@@ -26,7 +26,6 @@ import shutil
 import signal
 import subprocess
 import sys
-import tempfile
 import threading
 import time
 import zipfile
@@ -39,6 +38,8 @@ import pytest
 
 from autograder import units
 from autograder.report import OUTPUT_FORMATS
+
+from gradescope_harness import lay_out
 
 PROJECT = Path(__file__).resolve().parents[1]
 PYTHON = PROJECT / ".venv" / "bin" / "python"
@@ -195,25 +196,14 @@ def softmax(x, dim=-1):
 
 
 def new_tree(zip_path: Path) -> tuple[Path, Path, Path]:
-    """<root>/autograder/{source,submission,results}, world-traversable up to autograder/
-    (so only the grader's own permissions keep the sandbox out), and a marks folder any
-    user may write to."""
-    root = Path(tempfile.mkdtemp(prefix="gradescope-sim-", dir="/tmp"))
-    root.chmod(0o755)
-    ag = root / "autograder"
-    for sub in ("source", "submission", "results"):
-        (ag / sub).mkdir(parents=True)
-    ag.chmod(0o755)
-    with zipfile.ZipFile(zip_path) as archive:
-        archive.extractall(ag / "source")
+    """<root>/autograder/{source,submission,results} (`gradescope_harness.lay_out`: world-
+    traversable up to autograder/, so only the grader's own permissions keep the sandbox out),
+    and a marks folder any user may write to."""
+    root = lay_out(zip_path, {}, parent=Path("/tmp"))
     marks = root / "marks"
     marks.mkdir()
     marks.chmod(0o777)
-    (ag / "submission_metadata.json").write_text(json.dumps({
-        "id": 123456, "created_at": "2026-11-27T12:00:00.000000-08:00", "assignment": {"title": "softmax"},
-        "submission_method": "upload", "users": [{"email": "student@example.edu", "id": 1, "name": "A Student"}],
-    }))
-    return root, ag, marks
+    return root, root / "autograder", marks
 
 
 def run_tree(root: Path, ag: Path, marks: Path) -> dict:
