@@ -67,6 +67,27 @@ def test_{name}({name}):
 '''
 
 
+def _run_sampled(command: list[str], cwd: Path | None, sample, interval: float) -> float:
+    """Run `command`, calling `sample(process)` every `interval` s while it runs; its wall seconds."""
+    start = time.perf_counter()
+    process = psutil.Popen(command, cwd=cwd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    done = threading.Event()
+
+    def sampling() -> None:
+        while not done.is_set():
+            sample(process)
+            time.sleep(interval)
+
+    sampler = threading.Thread(target=sampling)
+    sampler.start()
+    code = process.wait()
+    done.set()
+    sampler.join()
+    if code != 0:
+        raise RuntimeError(f"{command[:4]} exited with {code}")
+    return time.perf_counter() - start
+
+
 def peak_memory(command: list[str], cwd: Path | None = None) -> tuple[float, float]:
     """Run `command`; return (wall seconds, peak summed PSS of its process tree in MB).
 
@@ -74,34 +95,23 @@ def peak_memory(command: list[str], cwd: Path | None = None) -> tuple[float, flo
     mapped by the grader and the worker alike) among them, so the sum is what the machine
     (or Gradescope's container limit) actually holds; summed RSS would count them twice.
     """
-    start = time.perf_counter()
-    process = psutil.Popen(command, cwd=cwd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     peak = 0
-    done = threading.Event()
 
-    def sample() -> None:
+    def sample(process: psutil.Popen) -> None:
         nonlocal peak
-        while not done.is_set():
-            total = 0
-            try:
-                for p in [process, *process.children(recursive=True)]:
-                    try:
-                        total += p.memory_full_info().pss
-                    except psutil.Error:
-                        pass
-            except psutil.Error:
-                pass
-            peak = max(peak, total)
-            time.sleep(0.05)
+        total = 0
+        try:
+            for p in [process, *process.children(recursive=True)]:
+                try:
+                    total += p.memory_full_info().pss
+                except psutil.Error:
+                    pass
+        except psutil.Error:
+            pass
+        peak = max(peak, total)
 
-    sampler = threading.Thread(target=sample)
-    sampler.start()
-    code = process.wait()
-    done.set()
-    sampler.join()
-    if code != 0:
-        raise RuntimeError(f"{command[:4]} exited with {code}")
-    return time.perf_counter() - start, peak / 2**20
+    seconds = _run_sampled(command, cwd, sample, 0.05)
+    return seconds, peak / 2**20
 
 
 def reference_notebook(directory: Path, unit: str = "softmax") -> Path:
@@ -407,53 +417,42 @@ def class_corpus(directory: Path, count: int) -> list[Path]:
 def memory_by_role(command: list[str], cwd: Path) -> tuple[float, dict[str, float]]:
     """Run the CLI; (wall seconds, peak PSS in MB of: the trusted process, the fork server,
     the median worker, the largest worker (the memory hog's, if graded), the whole tree)."""
-    start = time.perf_counter()
-    process = psutil.Popen(command, cwd=cwd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     peaks = {"trusted": 0.0, "fork server": 0.0, "whole tree": 0.0}
     workers: dict[int, float] = {}  # pid -> its peak
-    done = threading.Event()
 
-    def sample() -> None:
-        while not done.is_set():
-            total = 0
+    def sample(process: psutil.Popen) -> None:
+        total = 0
+        try:
+            tree = [process, *process.children(recursive=True)]
+        except psutil.Error:
+            tree = []
+        forked = {}  # the fork server and its workers share a command line: pid -> parent
+        for p in tree:
             try:
-                tree = [process, *process.children(recursive=True)]
+                if "The fork server" in " ".join(p.cmdline()[:7]):
+                    forked[p.pid] = p.ppid()
             except psutil.Error:
-                tree = []
-            forked = {}  # the fork server and its workers share a command line: pid -> parent
-            for p in tree:
-                try:
-                    if "The fork server" in " ".join(p.cmdline()[:7]):
-                        forked[p.pid] = p.ppid()
-                except psutil.Error:
-                    continue
-            servers = {pid for pid, parent in forked.items() if parent not in forked}
-            for p in tree:
-                try:
-                    pss = p.memory_full_info().pss / 2**20
-                    cmd = " ".join(p.cmdline())[:200]
-                except psutil.Error:
-                    continue
-                total += pss
-                role = ("trusted" if p.pid == process.pid or "multiprocessing" in cmd
-                        else "fork server" if p.pid in servers else "worker")
-                if role == "worker":
-                    workers[p.pid] = max(workers.get(p.pid, 0.0), pss)
-                else:
-                    peaks[role] = max(peaks[role], pss)
-            peaks["whole tree"] = max(peaks["whole tree"], total)
-            time.sleep(0.1)
+                continue
+        servers = {pid for pid, parent in forked.items() if parent not in forked}
+        for p in tree:
+            try:
+                pss = p.memory_full_info().pss / 2**20
+                cmd = " ".join(p.cmdline())[:200]
+            except psutil.Error:
+                continue
+            total += pss
+            role = ("trusted" if p.pid == process.pid or "multiprocessing" in cmd
+                    else "fork server" if p.pid in servers else "worker")
+            if role == "worker":
+                workers[p.pid] = max(workers.get(p.pid, 0.0), pss)
+            else:
+                peaks[role] = max(peaks[role], pss)
+        peaks["whole tree"] = max(peaks["whole tree"], total)
 
-    sampler = threading.Thread(target=sample)
-    sampler.start()
-    code = process.wait()
-    done.set()
-    sampler.join()
-    if code != 0:
-        raise RuntimeError(f"{command[:4]} exited with {code}")
+    seconds = _run_sampled(command, cwd, sample, 0.1)
     peaks["median worker"] = statistics.median(workers.values()) if workers else 0.0
     peaks["largest worker"] = max(workers.values(), default=0.0)
-    return time.perf_counter() - start, peaks
+    return seconds, peaks
 
 
 def class_bench(submissions: int, otter_count: int) -> int:
