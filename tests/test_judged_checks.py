@@ -20,6 +20,7 @@ from autograder import notebook, worker as wire
 from autograder.grade import grade_submission
 from autograder.sandbox import Limits, Worker, WorkerLost
 from autograder.spec import Call, Check, Example, Question, Unit
+from autograder.verdict import Kind
 
 LIMITS = Limits(cell_seconds=30, call_seconds=10)
 
@@ -48,8 +49,9 @@ def test_a_call_past_its_cpu_budget_is_stopped_and_named(make_worker):
     w = make_worker()
     assert w.exec_cell(0, "def spin():\n    while True:\n        pass\n")["ok"]
     header, blobs = _header("spin")
-    with pytest.raises(WorkerLost, match="budget of 1 s of CPU time"):
+    with pytest.raises(WorkerLost, match="budget of 1 s of CPU time") as lost:
         w.call(header, blobs, timeout=60, cpu_seconds=1)
+    assert lost.value.kind is Kind.OVER_CPU
 
 
 def test_the_budget_is_lifted_after_the_call(make_worker):

@@ -14,6 +14,7 @@ import pytest
 
 from autograder import sandbox, worker as wire
 from autograder.sandbox import Limits, Worker, WorkerLost
+from autograder.verdict import Kind
 
 from conftest import PROJECT
 
@@ -197,17 +198,19 @@ def test_a_call_that_sleeps_is_killed_at_the_wall_clock_limit(make_worker):
     w = make_worker(dataclasses.replace(FAST, call_seconds=1.5))
     assert run(w, "import time\ndef slow():\n    time.sleep(3600)\n")["ok"]
     started = time.monotonic()
-    with pytest.raises(WorkerLost, match="timed out"):
+    with pytest.raises(WorkerLost, match="timed out") as lost:
         call(w, "slow")
     assert time.monotonic() - started < 5
+    assert lost.value.kind is Kind.TIMED_OUT
 
 
 def test_a_cpu_loop_is_stopped_by_the_cpu_limit(make_worker):
     w = make_worker(dataclasses.replace(FAST, cpu_seconds=6, cell_seconds=60))  # start-up uses ~2 s
     started = time.monotonic()
-    with pytest.raises(WorkerLost, match="CPU"):
+    with pytest.raises(WorkerLost, match="CPU") as lost:
         run(w, "while True:\n    pass\n")
     assert time.monotonic() - started < 30
+    assert lost.value.kind in (Kind.OVER_CPU, Kind.KILLED)  # SIGXCPU at the soft limit, SIGKILL at the hard one
 
 
 def test_output_is_capped_and_kept_as_a_tail(make_worker):
