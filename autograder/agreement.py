@@ -8,10 +8,10 @@ plain.py). Comparing with the correct submission keeps a public check that fails
 submission (e.g. one about an ungraded convention) from counting as agreement.
 
 The public checks run as grader.check runs them (build.STUDENT_RUNNER's banned-call watch
-included), in this process: the corpus is our own code. Each entry's notebook cells that define
-things (imports, definitions, assignments) run as a student's kernel would run them, from
-the unit's assignment folder; demo cells, `grader.check`, `grader.export` and `otter_ignore`
-cells are left out.
+included), in this process: the corpus is our own code. Each entry's notebook runs as a
+student's kernel would run it, from the unit's assignment folder, except what no check needs:
+demo statements (prints, plots, loops), `grader.check`, `grader.export` and `otter_ignore`
+cells (gpt's training run).
 """
 
 from __future__ import annotations
@@ -41,7 +41,13 @@ class Agreement:
 
 
 def namespace_of(files: UnitFiles, nb) -> dict:
-    """The globals of a kernel that ran the notebook's cells (errors in a cell are skipped)."""
+    """The globals of a kernel that ran the notebook's cells (a statement that fails is skipped).
+
+    A cell that defines a student function runs whole (it is the student's code, helpers and
+    all); any other cell keeps only its imports, definitions and assignments: the notebook's
+    provided helpers (attention's masked_softmax sits in a cell that also prints a demo) are
+    defined, demos are not run (they print, plot or train, and minutes would go to them).
+    """
     import matplotlib
 
     matplotlib.use("Agg")
@@ -56,25 +62,28 @@ def namespace_of(files: UnitFiles, nb) -> dict:
             continue
         source = "\n".join(line for line in cell.source.splitlines()
                            if "otter" not in line and not line.startswith("grader."))
-        if not _defines_only(source):
-            continue  # a demo cell: it prints or plots, and defines nothing a check needs
-        try:
-            with contextlib.chdir(files.stub.parent), contextlib.redirect_stdout(open(os.devnull, "w")):
-                exec(compile(source, "<cell>", "exec"), env)
-        except Exception:  # noqa: BLE001 - a demo cell of a wrong submission may fail
-            pass
+        for statement in _statements_to_run(source, files.functions):
+            try:
+                with contextlib.chdir(files.stub.parent), contextlib.redirect_stdout(open(os.devnull, "w")):
+                    exec(compile(ast.Module([statement], type_ignores=[]), "<cell>", "exec"), env)
+            except Exception:  # noqa: BLE001 - a demo line of a wrong submission may fail
+                pass
     plt.close("all")
     return env
 
 
-def _defines_only(source: str) -> bool:
-    """Whether a cell only imports, defines and assigns (what later cells and checks use)."""
+_DEFINING = (ast.Import, ast.ImportFrom, ast.FunctionDef, ast.ClassDef, ast.Assign, ast.AnnAssign)
+
+
+def _statements_to_run(source: str, student_names) -> list[ast.stmt]:
+    """A cell's statements a check may need: all of a student's cell, else the defining ones."""
     try:
         body = ast.parse(source).body
     except SyntaxError:
-        return False
-    kept = (ast.Import, ast.ImportFrom, ast.FunctionDef, ast.ClassDef, ast.Assign, ast.AnnAssign, ast.Try)
-    return all(isinstance(node, kept) for node in body)
+        return []
+    if any(isinstance(n, (ast.FunctionDef, ast.ClassDef)) and n.name in student_names for n in body):
+        return body
+    return [n for n in body if isinstance(n, _DEFINING)]
 
 
 def local_verdicts(unit, question, env: dict) -> tuple[dict[str, bool], bool]:
