@@ -17,7 +17,9 @@ The toy task (sorting digits, as in minGPT's demo) is defined here too, and copi
 notebook: the grader uses exactly this task. This module needs only torch and hypothesis.
 """
 
+import _thread
 import math
+import threading
 
 import torch
 from hypothesis import HealthCheck, Verbosity, given, settings
@@ -98,6 +100,38 @@ def _call(fn, name, *args, **kwargs):
         raise AssertionError(f"`{name}` is not implemented yet.") from None
     except Exception as exc:
         raise AssertionError(f"`{name}` raised {type(exc).__name__}: {exc}") from None
+
+
+def _call_within(seconds, fn, name, *args, **kwargs):
+    """`_call`, stopped (AssertionError) when it is still running after `seconds` seconds of
+    wall time: a training loop that never ends would otherwise hang the check. Only the main
+    thread can be interrupted (a notebook runs the checks there); elsewhere it is a plain call."""
+    if threading.current_thread() is not threading.main_thread():
+        return _call(fn, name, *args, **kwargs)
+    lock, state = threading.Lock(), {"done": False, "fired": False}
+
+    def stop():
+        with lock:
+            if not state["done"]:
+                state["fired"] = True
+                _thread.interrupt_main()  # a KeyboardInterrupt in the main thread
+
+    timer = threading.Timer(seconds, stop)
+    timer.start()
+    try:
+        try:
+            return _call(fn, name, *args, **kwargs)
+        finally:
+            with lock:
+                state["done"] = True
+            timer.cancel()
+    except KeyboardInterrupt:
+        if not state["fired"]:
+            raise  # the student pressed stop
+        shown = ", ".join([repr(a) for a in args] + [f"{k}={v!r}" for k, v in kwargs.items()])
+        raise AssertionError(f"`{name}({shown})` was still running after {seconds} s: does it stop after "
+                             f"`steps` steps? (the grader stops training at its CPU-time budget and gives "
+                             f"no marks)") from None
 
 
 def _tensor(result, name, shape=None, dtype=None):
@@ -381,10 +415,13 @@ def tiny_gpt_overfits_one_batch(GPTConfig, GPT, cross_entropy):
                              "and that the gradient flows through every piece)")
 
 
+TRAIN_CHECK_SECONDS = 30  # 5 steps of the task's small GPT take well under a second
+
+
 @_check("train_sorter")
 def train_sorter_returns_model_and_losses(train_sorter, GPTConfig, GPT):
     """train_sorter(steps=5) returns (a GPT of the task's sizes, 5 finite losses)"""
-    result = _call(train_sorter, "train_sorter", steps=5)
+    result = _call_within(TRAIN_CHECK_SECONDS, train_sorter, "train_sorter", steps=5)
     if not (isinstance(result, tuple) and len(result) == 2):
         raise AssertionError("train_sorter should return a tuple (model, losses)")
     model, losses = result
