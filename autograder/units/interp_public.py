@@ -357,6 +357,36 @@ def one_layer_heads_add_up_to_everything(patch_heads):
 
 
 @_check("patch_heads")
+def first_layer_heads_add_up_when_the_second_only_averages(patch_heads):
+    """a 2-layer model whose layer 1 only averages layer 0's outputs: layer 0's patching effects add up to 1"""
+    # The embeddings live in features 0-2, layer 0's heads write to features 3-5 only, and
+    # layer 1 attends uniformly (W_Q = W_K = 0) to features 3-5 only: so the last position's
+    # logits are a linear function of layer 0's head outputs at EVERY position (plus what is
+    # the same in both runs). Patching head h of layer 0 at every position adds exactly its
+    # share of the clean-minus-corrupted logit difference, and the shares sum to 1; patching
+    # the last position alone would miss what layer 1 reads from the earlier positions.
+    model = _random_model(7, d_vocab=6, d_model=6, n_heads=2, d_head=2, n_layers=2)
+    with torch.no_grad():
+        model.embed.weight[:, 3:] = 0
+        model.pos_embed.weight[:, 3:] = 0
+        model.blocks[0].attn.W_O[:, :, :3] = 0
+        model.blocks[1].attn.W_Q.zero_()
+        model.blocks[1].attn.W_K.zero_()
+        model.blocks[1].attn.W_V[:, :3, :] = 0
+    clean = torch.tensor([[0, 1, 2, 3, 4]])
+    corrupted = torch.tensor([[5, 2, 0, 1, 4]])  # the last token is the same
+    with torch.no_grad():
+        change = model(clean)[0, -1] - model(corrupted)[0, -1]
+    answer, wrong = change.argmax()[None], change.argmin()[None]
+    out = _tensor(_call(patch_heads, "patch_heads", model, clean, corrupted, answer, wrong), "patch_heads", (2, 2))
+    _close(out[0].sum(), torch.tensor(1.0), 1e-4,
+           "when layer 1 only averages layer 0's outputs (uniformly, linearly), the restored fractions of layer "
+           f"0's two heads must sum to 1; got {out.tolist()} (is each head's z replaced at EVERY position, not "
+           "only the last?)")
+    _no_hooks_left(model, "patch_heads")
+
+
+@_check("patch_heads")
 def patching_gives_one_number_per_head(patch_heads):
     """returns a finite [n_layers, n_heads] tensor on the trained model"""
     module = _model_module()
