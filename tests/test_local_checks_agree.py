@@ -129,3 +129,22 @@ def test_a_persistent_mask_buffer_is_named_with_the_fix():
     gpt_public.state_dict_keys_are_fixed(GPTConfig=reference.GPTConfig, GPT=reference.GPT)  # the fix's baseline
     assert set(reference.GPT(reference.GPTConfig(**gpt_public.SMALL)).state_dict()) == \
         set(gpt_public.state_dict_keys(gpt_public.SMALL["n_layers"]))
+
+
+def test_a_training_loop_that_never_ends_is_stopped(monkeypatch):
+    """gpt's train_sorter check stops a loop that ignores `steps` (wrong/training_never_ends) and
+    says so, instead of hanging the student's kernel."""
+    import time
+
+    from autograder.units import gpt_public
+
+    monkeypatch.setattr(gpt_public, "TRAIN_CHECK_SECONDS", 0.5)
+
+    def train_sorter(steps=600, seed=0, length=6, digits=10):
+        end = time.monotonic() + 30  # (bounded, so that a broken stop fails the test, not hangs it)
+        while time.monotonic() < end:
+            pass
+        return None, []
+
+    with pytest.raises(AssertionError, match=r"still running after 0.5 s: does it stop after `steps` steps"):
+        gpt_public.train_sorter_returns_model_and_losses(train_sorter=train_sorter, GPTConfig=None, GPT=None)

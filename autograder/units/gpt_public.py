@@ -532,7 +532,7 @@ def tiny_gpt_overfits_one_batch(GPTConfig, GPT, cross_entropy):
                              "and that the gradient flows through every piece)")
 
 
-TRAIN_CHECK_SECONDS = 30  # 5 steps of the task's small GPT take well under a second
+TRAIN_CHECK_SECONDS = 20  # 5 steps of the task's small GPT take well under a second
 
 
 @_check("train_sorter")
