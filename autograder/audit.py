@@ -415,7 +415,11 @@ def audit_command(unit_names: list[str], out: Path, cap: int | None, factor: int
         if result.below_floor:
             below.append(f"{name} ({_percent(result.score)} < floor {_percent(result.floor)})")
         # the students' side: do the public checks flag the wrong corpus's bugs?
-        print(agreement.summary(agreement.measure(name)), flush=True)
+        agreed = agreement.measure(name)
+        print(agreement.summary(agreed), flush=True)
+        if agreed.share is not None and agreed.share < agreement.FLOOR:
+            below.append(f"{name} (local checks flag {_percent(agreed.share)} of the wrong corpus < "
+                         f"{_percent(agreement.FLOOR)})")
     if below:
         print(f"below the floor: {', '.join(below)}")
         return 1

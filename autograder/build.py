@@ -462,7 +462,9 @@ def _check_stands_alone(module: Path) -> bool:
 
 # Shared by every student test file: runs a question's public checks as ONE Otter test case,
 # so grader.check prints one message per question (a stub: one "not implemented yet" line,
-# not one per check), and reports a banned call exactly as the hidden grader does.
+# not one per check), and reports what the hidden grader refuses in its words: a banned call
+# (by its Python name, or by the ATen operator that does its work, BANNED_OPS, as the worker
+# sees it) and a side effect (torch's default dtype or grad mode changed, hooks left on).
 STUDENT_RUNNER = '''
 def _not_implemented(exc):
     while exc is not None:  # the checks turn NotImplementedError into an AssertionError saying so
@@ -472,14 +474,25 @@ def _not_implemented(exc):
     return False
 
 
-def _watch_mode(used, who):
-    """A TorchFunctionMode that records calls of BANNED torch functions (None without torch)."""
+class _Seen:
+    """What your functions did, while a check ran them, that the grader gives no marks for."""
+
+    def __init__(self):
+        self.banned = []  # (your function, the banned call)
+        self.effects = []  # (your function, the kind of side effect: a key of SIDE_EFFECTS)
+        self.inside_banned = 0  # > 0 while a banned function runs: its own operators are no news
+
+
+def _watch_modes(seen, who):
+    """[a TorchFunctionMode recording calls of BANNED torch functions, a TorchDispatchMode
+    recording the ATen operators of BANNED_OPS]; [] without torch or without a ban."""
     if not BANNED:
-        return None
+        return []
     try:
         from torch.overrides import TorchFunctionMode, resolve_name
+        from torch.utils._python_dispatch import TorchDispatchMode
     except ImportError:  # torch not installed: your code cannot call it either
-        return None
+        return []
     exact, prefixes = set(BANNED), tuple(b[:-1] for b in BANNED if b.endswith(".*"))
     by_identity = {}
     for banned in BANNED:
@@ -509,25 +522,88 @@ def _watch_mode(used, who):
                 elif prefixes:
                     resolved = resolved or f"{getattr(func, '__module__', '')}.{getattr(func, '__qualname__', '')}"
                     found = resolved if resolved.startswith(prefixes) else None
-            if found:
-                used.append((who, found))
+            if not found:
+                return func(*args, **(kwargs or {}))
+            seen.banned.append((who, found))
+            seen.inside_banned += 1
+            try:
+                return func(*args, **(kwargs or {}))
+            finally:
+                seen.inside_banned -= 1
+
+    class Operators(TorchDispatchMode):
+        def __torch_dispatch__(self, func, types, args=(), kwargs=None):
+            op = getattr(getattr(func, "overloadpacket", None), "__name__", "")
+            name = BANNED_OPS.get(op) or BANNED_OPS.get("*")
+            if name and not seen.inside_banned:
+                seen.banned.append((who, f"{name} (its operator aten.{op})"))
             return func(*args, **(kwargs or {}))
 
-    return Watch()
+    return [Watch()] + ([Operators()] if BANNED_OPS else [])
 
 
-def _watched(name, value, used):
-    """`value` (your function or class) with its calls run under _watch_mode."""
+_HOOK_DICTS = ("_forward_hooks", "_forward_pre_hooks", "_backward_hooks", "_backward_pre_hooks")
+_GLOBAL_HOOKS = ("_global_forward_hooks", "_global_forward_pre_hooks", "_global_backward_hooks",
+                 "_global_backward_pre_hooks")
+
+
+def _torch_state(values):
+    """torch's settings a graded call must leave as it found them, and the hook counts of the
+    modules among `values` (None without torch)."""
+    import sys
+
+    torch = sys.modules.get("torch")  # not imported yet: nothing of it can change
+    if torch is None:
+        return None
+    from torch.nn.modules import module as nn_module
+
+    # (a module whose __init__ is running is not set up yet: only the given ones are counted)
+    models = [v for v in values if isinstance(v, torch.nn.Module) and "_modules" in vars(v)]
+    return {"default_dtype": torch.get_default_dtype(), "grad_mode": torch.is_grad_enabled(),
+            "global_hooks": tuple(len(getattr(nn_module, n, None) or ()) for n in _GLOBAL_HOOKS),
+            "models": models, "hooks": [_hook_count(model) for model in models]}
+
+
+def _hook_count(model):
+    return sum(len(getattr(m, n, None) or ()) for m in model.modules() for n in _HOOK_DICTS)
+
+
+def _note_effects(seen, who, before, values):
+    """Record the side effects of one call, and restore torch's settings as the grader does."""
+    after = _torch_state(values)
+    if before is None or after is None:
+        return
+    import torch
+
+    after["hooks"] = [_hook_count(model) for model in before["models"]]
+    for kind in ("default_dtype", "grad_mode", "global_hooks", "hooks"):
+        if after[kind] != before[kind] and (who, kind) not in seen.effects:
+            seen.effects.append((who, kind))
+    # (only when changed: this may run inside the watch of an outer call, e.g. your function
+    # that a check hands to numerical_gradient)
+    if after["default_dtype"] != before["default_dtype"]:
+        torch.set_default_dtype(before["default_dtype"])
+    if after["grad_mode"] != before["grad_mode"]:
+        torch.set_grad_enabled(before["grad_mode"])
+
+
+def _watched(name, value, seen):
+    """`value` (your function or class) with its calls watched for banned calls and side effects."""
+    import contextlib
     import functools
 
     def enter(call):
         @functools.wraps(call)
         def wrapper(*args, **kwargs):
-            mode = _watch_mode(used, name)
-            if mode is None:
-                return call(*args, **kwargs)
-            with mode:
-                return call(*args, **kwargs)
+            values = list(args) + list(kwargs.values())
+            before = _torch_state(values)
+            try:
+                with contextlib.ExitStack() as modes:
+                    for mode in _watch_modes(seen, name):
+                        modes.enter_context(mode)
+                    return call(*args, **kwargs)
+            finally:
+                _note_effects(seen, name, before, values)
         return wrapper
 
     if isinstance(value, type):
@@ -539,12 +615,26 @@ def _watched(name, value, used):
     return enter(value) if callable(value) else value
 
 
+def _refused(seen):
+    """What the grader says of the first banned call or side effect seen (None: nothing seen)."""
+    if seen.banned:
+        who = seen.banned[0][0]
+        calls = ", ".join(sorted({banned for name, banned in seen.banned if name == who}))
+        return (f"`{who}` called {calls}, which this question does not allow; "
+                "write it yourself with basic operations")
+    if seen.effects:
+        who = seen.effects[0][0]
+        said = "; ".join(SIDE_EFFECTS[kind] for name, kind in seen.effects if name == who)
+        return f"`{who}` has a side effect a graded function must not have.\\nHint: it {said}"
+    return None
+
+
 def _run(functions, checks):
     for name, value in functions.items():
         if value is None:
             raise AssertionError(f"`{name}` is not defined: run the cell that defines it, then this check")
-    used = []
-    given = {name: _watched(name, value, used) for name, value in functions.items()} if BANNED else functions
+    seen = _Seen()
+    given = {name: _watched(name, value, seen) for name, value in functions.items()}
     failures = []
     for title, check in checks:
         try:
@@ -553,14 +643,21 @@ def _run(functions, checks):
             if _not_implemented(exc):
                 raise AssertionError(str(exc).splitlines()[0]) from None
             failures.append(f"{title}:\\n    " + str(exc).replace("\\n", "\\n    "))
-        if used:
-            who = used[0][0]
-            calls = ", ".join(sorted({banned for name, banned in used if name == who}))
-            raise AssertionError(f"`{who}` called {calls}, which this question does not allow; "
-                                 "write it yourself with basic operations") from None
+        refused = _refused(seen)
+        if refused:
+            raise AssertionError(refused) from None
     if failures:
         raise AssertionError(f"{len(failures)} of {len(checks)} public checks failed:\\n" + "\\n".join(failures))
 '''
+
+
+def runner_constants(banned: tuple[str, ...]) -> dict:
+    """The constants STUDENT_RUNNER reads: BANNED (torch names), BANNED_OPS ({ATen operator:
+    banned name}: the worker's own table), SIDE_EFFECTS ({kind: what the grader says of it})."""
+    from .grade import SIDE_EFFECTS
+    from .worker import banned_ops
+
+    return {"BANNED": list(banned), "BANNED_OPS": banned_ops(banned), "SIDE_EFFECTS": dict(SIDE_EFFECTS)}
 
 
 def student_test_file(question: Question, public_module: str, banned: tuple[str, ...] = ()) -> str:
@@ -572,8 +669,9 @@ def student_test_file(question: Question, public_module: str, banned: tuple[str,
         "read that file to see what a check tests. The grader runs more (hidden) checks than these.",
         "Generated by `python -m autograder build`.",
     ]) + [
-        "# torch functions this question does not allow (the grader gives 0 for a call of one)",
-        f"BANNED = {list(banned)!r}",
+        "# torch functions this question does not allow (the grader gives 0 for a call of one), the",
+        "# ATen operators that do their work, and what the grader says of a side effect",
+        *(f"{name} = {value!r}" for name, value in runner_constants(banned).items()),
         STUDENT_RUNNER,
     ]
     params: list[str] = []

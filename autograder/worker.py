@@ -402,7 +402,7 @@ _ATEN_WORK = {
 }
 
 
-def _banned_ops(names):
+def banned_ops(names):
     """{ATen operator name: the banned name it does the work of}; "*" for a "torch.*" ban."""
     ops = {}
     for name in names:
@@ -419,7 +419,7 @@ def _banned_dispatch_mode(names, used, owners=None, exempted=None):
     As in `_banned_mode`, work done inside one of the target's dependencies (`owners`) is let
     through and noted in `exempted`, for the dependency's own question.
     """
-    ops = _banned_ops(names)
+    ops = banned_ops(names)
     if not ops:
         return None
     from torch.utils._python_dispatch import TorchDispatchMode

@@ -393,10 +393,17 @@ def attention_leaves_inputs_unchanged(scaled_dot_product_attention):
 
 @_check("scaled_dot_product_attention")
 def attention_rejects_invalid_arguments(scaled_dot_product_attention):
-    """raises ValueError when q and k disagree on d_k or k and v on the number of keys"""
+    """raises ValueError for the invalid arguments its docstring lists (shapes, dtypes, a mask that is not bool or does not fit)"""
+    q, k, v = torch.zeros(2, 3), torch.zeros(4, 3), torch.zeros(4, 5)
     kit.expect_value_error(scaled_dot_product_attention, "scaled_dot_product_attention", [
-        ((torch.zeros(2, 3), torch.zeros(4, 2), torch.zeros(4, 5)), {}, "q has d_k=3 but k has d_k=2"),
-        ((torch.zeros(2, 3), torch.zeros(4, 3), torch.zeros(5, 5)), {}, "k has 4 keys but v has 5 values"),
+        ((q, torch.zeros(4, 2), v), {}, "q has d_k=3 but k has d_k=2"),
+        ((q, k, torch.zeros(5, 5)), {}, "k has 4 keys but v has 5 values"),
+        ((torch.zeros(3), k, v), {}, "q must have at least 2 dimensions"),
+        ((q.long(), k.long(), v.long()), {}, "q, k and v must be floating-point tensors"),
+        ((q, k.double(), v), {}, "q, k and v must have the same dtype"),
+        ((q, k, v, torch.ones(2, 4)), {}, "mask must be a torch.bool tensor (this one is float)"),
+        ((q, k, v, torch.ones(3, 4, dtype=torch.bool)), {}, "mask [3, 4] does not broadcast to the scores [2, 4]"),
+        ((q, k, v, torch.ones(5, 2, 4, dtype=torch.bool)), {}, "mask [5, 2, 4] would enlarge the scores [2, 4]"),
     ])
 
 
@@ -466,6 +473,15 @@ def merge_heads_worked_example(merge_heads):
     if not torch.equal(out, expected):
         kit.fail(call, "position t must be the concatenation of the heads' rows t (transpose to "
                     "[T, H, d], then reshape to [T, H*d])", expected=expected, got=out)
+
+
+@_check("merge_heads")
+def merge_heads_rejects_invalid_arguments(merge_heads):
+    """raises ValueError when x has fewer than 3 dimensions [..., H, T, d]"""
+    kit.expect_value_error(merge_heads, "merge_heads", [
+        ((torch.zeros(2, 6),), {}, "x must have at least 3 dimensions [..., H, T, d]"),
+        ((torch.zeros(4),), {}, "x must have at least 3 dimensions [..., H, T, d]"),
+    ])
 
 
 @_check("merge_heads")
@@ -640,10 +656,15 @@ def mha_leaves_inputs_unchanged(multi_head_attention):
 
 @_check("multi_head_attention")
 def mha_rejects_invalid_arguments(multi_head_attention):
-    """raises ValueError when D is not divisible by n_heads"""
-    x, w = torch.zeros(2, 3), torch.zeros(3, 6)
+    """raises ValueError for the invalid arguments its docstring lists (heads, weight and bias shapes, the mask)"""
+    x, w, w_o = torch.zeros(2, 3), torch.zeros(3, 6), torch.zeros(6, 3)
     kit.expect_value_error(multi_head_attention, "multi_head_attention", [
-        ((x, x, w, w, w, torch.zeros(6, 3), 4), {}, "D=6 is not divisible by n_heads=4"),
+        ((x, x, w, w, w, w_o, 4), {}, "D=6 is not divisible by n_heads=4"),
+        ((x, x, w, w, w, w_o, 0), {}, "n_heads must be an int >= 1"),
+        ((x, x, w, torch.zeros(3, 4), w, w_o, 2), {}, "W_k must have shape (D_in, D) = (3, 6)"),
+        ((x, x, w, w, w, w_o, 2), {"b_q": torch.zeros(5)}, "b_q must have shape (D,) = (6,)"),
+        ((x, x, w, w, w, w_o, 2), {"b_o": torch.zeros(6)}, "b_o must have shape (D_out,) = (3,)"),
+        ((x, x, w, w, w, w_o, 2), {"mask": torch.ones(2, 2)}, "mask must be a torch.bool tensor"),
     ])
 
 
@@ -786,8 +807,17 @@ def padding_is_invisible(MultiHeadSelfAttention):
 
 @_check("MultiHeadSelfAttention")
 def module_rejects_invalid_arguments(MultiHeadSelfAttention):
-    """raises ValueError when d_model is not divisible by n_heads"""
+    """raises ValueError when d_model is not divisible by n_heads, and for a key_padding_mask that is not bool [B, T]"""
     kit.expect_value_error(MultiHeadSelfAttention, "MultiHeadSelfAttention", [
         ((6, 4), {}, "d_model=6 is not divisible by n_heads=4"),
         ((6, 5), {}, "d_model=6 is not divisible by n_heads=5"),
+        ((6, 0), {}, "n_heads must be an int >= 1"),
+    ])
+    module, built = _build(MultiHeadSelfAttention, 4, 2)
+    x = torch.zeros(2, 3, 4)
+    kit.expect_value_error(module, f"{built}.forward", [
+        ((x,), {"key_padding_mask": torch.ones(2, 4, dtype=torch.bool)}, "key_padding_mask must have shape x.shape[:-1] = (2, 3)"),
+        ((x,), {"key_padding_mask": torch.ones(3, dtype=torch.bool)}, "key_padding_mask must have shape x.shape[:-1] = (2, 3)"),
+        ((x,), {"key_padding_mask": torch.ones(2, 3)}, "key_padding_mask must be a torch.bool tensor"),
+        ((torch.zeros(2, 3, 5),), {}, "x must have d_model = 4 features"),
     ])

@@ -17,7 +17,9 @@ The toy task (sorting digits, as in minGPT's demo) is defined here too, and copi
 notebook: the grader uses exactly this task. This module needs only torch and hypothesis.
 """
 
+import _thread
 import math
+import threading
 
 import torch
 from hypothesis import HealthCheck, Verbosity, given, settings
@@ -98,6 +100,38 @@ def _call(fn, name, *args, **kwargs):
         raise AssertionError(f"`{name}` is not implemented yet.") from None
     except Exception as exc:
         raise AssertionError(f"`{name}` raised {type(exc).__name__}: {exc}") from None
+
+
+def _call_within(seconds, fn, name, *args, **kwargs):
+    """`_call`, stopped (AssertionError) when it is still running after `seconds` seconds of
+    wall time: a training loop that never ends would otherwise hang the check. Only the main
+    thread can be interrupted (a notebook runs the checks there); elsewhere it is a plain call."""
+    if threading.current_thread() is not threading.main_thread():
+        return _call(fn, name, *args, **kwargs)
+    lock, state = threading.Lock(), {"done": False, "fired": False}
+
+    def stop():
+        with lock:
+            if not state["done"]:
+                state["fired"] = True
+                _thread.interrupt_main()  # a KeyboardInterrupt in the main thread
+
+    timer = threading.Timer(seconds, stop)
+    timer.start()
+    try:
+        try:
+            return _call(fn, name, *args, **kwargs)
+        finally:
+            with lock:
+                state["done"] = True
+            timer.cancel()
+    except KeyboardInterrupt:
+        if not state["fired"]:
+            raise  # the student pressed stop
+        shown = ", ".join([repr(a) for a in args] + [f"{k}={v!r}" for k, v in kwargs.items()])
+        raise AssertionError(f"`{name}({shown})` was still running after {seconds} s: does it stop after "
+                             f"`steps` steps? (the grader stops training at its CPU-time budget and gives "
+                             f"no marks)") from None
 
 
 def _tensor(result, name, shape=None, dtype=None):
@@ -314,6 +348,94 @@ def too_long_input_raises(GPTConfig, GPT):
 
 
 @_check("GPT")
+def config_rejects_invalid_arguments(GPTConfig):
+    """GPTConfig raises ValueError when d_model is not divisible by n_heads"""
+    _require(GPTConfig, "GPTConfig")
+    for d_model, n_heads in ((8, 3), (6, 4)):
+        sizes = dict(SMALL, d_model=d_model, n_heads=n_heads)
+        try:
+            GPTConfig(**sizes)
+        except ValueError:
+            continue
+        except NotImplementedError:
+            _call(GPTConfig, "GPTConfig", **sizes)  # says "not implemented yet"
+        except Exception as exc:
+            raise AssertionError(f"GPTConfig(d_model={d_model}, n_heads={n_heads}, ...) raised "
+                                 f"{type(exc).__name__}; expected ValueError (d_model must be divisible "
+                                 "by n_heads)") from None
+        raise AssertionError(f"GPTConfig(d_model={d_model}, n_heads={n_heads}, ...) was accepted; expected "
+                             "ValueError (d_model must be divisible by n_heads)")
+
+
+_ATTENTION_X = [[[2.0, 0.0, 0.0, 0.0], [1.0, 0.0, 0.0, 0.0]]]  # [B=1, T=2, d_model=4]
+
+
+@_check("GPT")
+def attention_worked_example(GPTConfig, CausalSelfAttention):
+    """a worked example: 2 heads of d_head = 2, projections set to the identity, scores scaled by 1/sqrt(d_head)"""
+    config = _call(GPTConfig, "GPTConfig", **dict(SMALL, d_model=4, n_heads=2))
+    attention = _call(CausalSelfAttention, "CausalSelfAttention", config)
+    with torch.no_grad():
+        for name in ("q_proj", "k_proj", "v_proj", "o_proj"):
+            layer = getattr(attention, name, None)
+            if not isinstance(layer, torch.nn.Linear):
+                raise AssertionError(f"CausalSelfAttention must have an nn.Linear named {name}")
+            layer.weight.copy_(torch.eye(4))
+            if layer.bias is not None:
+                layer.bias.zero_()
+        out = _tensor(_call(attention, "CausalSelfAttention.forward", torch.tensor(_ATTENTION_X)),
+                      "CausalSelfAttention.forward", (1, 2, 4))
+    # q = k = v = x. Head 0 (features 0, 1): position 0 sees only itself, so its output is x[0];
+    # position 1's scores are q1.k0 / sqrt(2) = 2 / sqrt(2) and q1.k1 / sqrt(2) = 1 / sqrt(2), so
+    # it puts p = sigmoid(1 / sqrt(2)) on position 0: 2p + (1 - p). Head 1 sees only zeros.
+    p = 1 / (1 + math.exp(-1 / math.sqrt(2)))
+    expected = torch.tensor([[[2.0, 0.0, 0.0, 0.0], [2 * p + (1 - p), 0.0, 0.0, 0.0]]])
+    if not torch.allclose(out, expected, atol=1e-5):
+        raise AssertionError(f"CausalSelfAttention(d_model=4, n_heads=2) with identity projections on x = "
+                             f"{_ATTENTION_X} gave {out.tolist()}, expected {expected.tolist()}: head h holds "
+                             "features h*d_head .. (h+1)*d_head - 1, the scores are divided by sqrt(d_head) = "
+                             "sqrt(2) (not sqrt(d_model)), position i attends to j <= i")
+
+
+_ZEROED = ("attn.o_proj.weight", "attn.o_proj.bias", "mlp.fc_out.weight", "mlp.fc_out.bias")
+
+
+@_check("GPT")
+def zeroed_blocks_pass_the_embeddings_through(GPTConfig, GPT):
+    """with each block's o_proj and mlp.fc_out zeroed, a pre-LN block adds nothing: logits = lm_head(ln_f(tok_emb + pos_emb))"""
+    eps = 0.25  # not the default: every LayerNorm must use the config's layer_norm_eps
+    model = _model(GPTConfig, GPT, **dict(SMALL, layer_norm_eps=eps))
+    state = model.state_dict()
+    missing = [k for k in ("tok_emb.weight", "pos_emb.weight", "ln_f.weight", "ln_f.bias", "lm_head.weight")
+               if k not in state]
+    if missing:
+        raise AssertionError(f"the model's state_dict has no {missing} (see the names in the notebook)")
+    g = torch.Generator().manual_seed(4)
+    with torch.no_grad():  # (state_dict tensors share the parameters' storage)
+        for key, value in state.items():
+            if key.endswith(_ZEROED):
+                value.zero_()
+            elif key.startswith("blocks.") and ".ln" in key or key.startswith("ln_f."):
+                # LayerNorm weights away from 1 and biases away from 0: an extra LayerNorm shows
+                value.copy_(torch.randn(value.shape, generator=g, dtype=value.dtype) * 0.5
+                            + (1.0 if key.endswith("weight") else 0.0))
+            elif value.is_floating_point():
+                value.copy_(torch.randn(value.shape, generator=g, dtype=value.dtype) * 0.3)
+        idx = torch.tensor([[1, 5, 2, 2, 0], [3, 3, 3, 3, 3]])
+        got = _tensor(_call(model, "GPT.forward", idx), "GPT.forward", (2, 5, SMALL["vocab_size"]))
+        x = state["tok_emb.weight"][idx] + state["pos_emb.weight"][:5]
+        normed = torch.nn.functional.layer_norm(x, (x.shape[-1],), state["ln_f.weight"], state["ln_f.bias"], eps)
+        expected = normed @ state["lm_head.weight"].T
+    if not torch.allclose(got, expected, atol=1e-4):
+        raise AssertionError(
+            "with every block's attn.o_proj and mlp.fc_out set to zero, a pre-LayerNorm block "
+            "x + attn(ln1(x)), then + mlp(ln2(.)), leaves x unchanged, so the logits must be "
+            "lm_head(ln_f(tok_emb(idx) + pos_emb(positions))) (ln_f with eps = layer_norm_eps); "
+            f"they differ by up to {(got - expected).abs().max().item():.3g}. Check the residual connections, "
+            "that the LayerNorms come before attn and mlp (pre-LN), the positional embeddings, and the eps")
+
+
+@_check("GPT")
 def model_is_causal(GPTConfig, GPT):
     """changing a token never changes the logits of earlier positions"""
     model = _model(GPTConfig, GPT, **SMALL)
@@ -357,6 +479,35 @@ def generate_crops_the_context(GPTConfig, GPT, generate):
     _tensor(_call(generate, "generate", model, idx, 4), "generate", (1, SMALL["n_ctx"] + 4))
 
 
+@_check("generate")
+def greedy_picks_the_last_positions_argmax(GPTConfig, GPT, generate):
+    """greedy decoding appends the argmax of the LAST position's logits"""
+    model = _model(GPTConfig, GPT, init_seed=5, **SMALL)
+    idx = torch.tensor([[1, 2, 3], [4, 0, 6], [2, 2, 5]])
+    out = _tensor(_call(generate, "generate", model, idx.clone(), 1), "generate", (3, 4), torch.int64)
+    with torch.no_grad():
+        expected = model(idx)[:, -1].argmax(-1)
+    if not torch.equal(out[:, -1], expected):
+        raise AssertionError(f"generate(model, {idx.tolist()}, 1) appended {out[:, -1].tolist()}, but the argmax "
+                             f"of the last position's logits is {expected.tolist()}")
+
+
+@_check("generate")
+def sampling_follows_the_generator(GPTConfig, GPT, generate):
+    """temperature > 0: the same generator seed gives the same samples, whatever torch's global seed"""
+    model = _model(GPTConfig, GPT, **SMALL)
+    idx = torch.tensor([[1, 2], [3, 4], [5, 6], [0, 1]])
+    runs = []
+    for global_seed in (1, 2):
+        torch.manual_seed(global_seed)  # a sample that ignores `generator` changes with it
+        runs.append(_tensor(_call(generate, "generate", model, idx.clone(), 4, temperature=1.0,
+                                  generator=torch.Generator().manual_seed(7)), "generate", (4, 6), torch.int64))
+    if not torch.equal(*runs):
+        raise AssertionError("generate(..., temperature=1.0, generator=torch.Generator().manual_seed(7)) gave "
+                             f"{runs[0].tolist()}, then {runs[1].tolist()} after another torch.manual_seed: sample "
+                             "with torch.multinomial(probs, 1, generator=generator)")
+
+
 # -----------------------------------------------------------------------------
 # training
 
@@ -381,10 +532,13 @@ def tiny_gpt_overfits_one_batch(GPTConfig, GPT, cross_entropy):
                              "and that the gradient flows through every piece)")
 
 
+TRAIN_CHECK_SECONDS = 20  # 5 steps of the task's small GPT take well under a second
+
+
 @_check("train_sorter")
 def train_sorter_returns_model_and_losses(train_sorter, GPTConfig, GPT):
     """train_sorter(steps=5) returns (a GPT of the task's sizes, 5 finite losses)"""
-    result = _call(train_sorter, "train_sorter", steps=5)
+    result = _call_within(TRAIN_CHECK_SECONDS, train_sorter, "train_sorter", steps=5)
     if not (isinstance(result, tuple) and len(result) == 2):
         raise AssertionError("train_sorter should return a tuple (model, losses)")
     model, losses = result

@@ -117,6 +117,24 @@ def _no_hooks_left(model, name):
                              "ideally in a try/finally")
 
 
+def _expect_value_error(fn, name, cases):
+    """Each (args, why) must raise ValueError, as the docstring says."""
+    problems = []
+    for args, shown, why in cases:
+        try:
+            out = fn(*args)
+        except ValueError:
+            continue
+        except NotImplementedError:
+            _call(fn, name, *args)  # says "not implemented yet"
+        except Exception as exc:
+            problems.append(f"`{name}({shown})` raised {type(exc).__name__} ({exc}); expected ValueError: {why}")
+        else:
+            problems.append(f"`{name}({shown})` returned a {type(out).__name__}; expected ValueError: {why}")
+    if problems:
+        raise AssertionError("invalid arguments must raise ValueError (see the docstring):\n  " + "\n  ".join(problems))
+
+
 def _perfect_pattern(batch, n_heads, length, key_of):
     """[batch, 1, n_heads, T, T]: head h's query i attends only to key key_of(h, i) (clamped to 0)."""
     out = torch.zeros(batch, 1, n_heads, length, length)
@@ -210,7 +228,7 @@ def induction_rejects_bad_seg_len(induction_scores):
 
 @_check("find_induction_heads")
 def trained_model_has_induction_heads(find_induction_heads, attention_patterns, induction_scores):
-    """the trained model has induction heads in layer 1 and none in layer 0, and the answer is your scores > threshold"""
+    """the trained model has induction heads in layer 1 and none in layer 0; the answer is your scores > threshold, for any threshold"""
     module = _model_module()
     model = module.load_trained()
     tokens = module.repeated_tokens(4, 10, 2, generator=torch.Generator().manual_seed(0))
@@ -223,9 +241,14 @@ def trained_model_has_induction_heads(find_induction_heads, attention_patterns, 
                              f"got {out.tolist()}")
     scores = _call(induction_scores, "induction_scores",
                    _call(attention_patterns, "attention_patterns", model, tokens), 10)
-    if not torch.equal(out, scores > 0.4):
-        raise AssertionError(f"`find_induction_heads` gave {out.tolist()}, but your induction_scores > 0.4 "
-                             f"gives {(scores > 0.4).tolist()}")
+    for threshold in (0.4, 0.0, 1.0):  # the default, and two that change the answer
+        if threshold != 0.4:
+            out = _tensor(_call(find_induction_heads, "find_induction_heads", model, tokens, 10, threshold),
+                          "find_induction_heads", (model.n_layers, model.n_heads))
+        if not torch.equal(out, scores > threshold):
+            raise AssertionError(f"`find_induction_heads(model, tokens, 10, threshold={threshold})` gave "
+                                 f"{out.tolist()}, but your induction_scores > {threshold} gives "
+                                 f"{(scores > threshold).tolist()} (use the `threshold` argument)")
 
 
 # -----------------------------------------------------------------------------
@@ -251,6 +274,17 @@ def attributions_add_up_to_the_logit(direct_logit_attribution):
                f"on {description}, embed + heads.sum((-2, -1)) + bias differs from the model's logit of the "
                "correct next token (is the output bias b_O counted once per layer, and b_U once?)")
         _no_hooks_left(model, "direct_logit_attribution")
+
+
+@_check("direct_logit_attribution")
+def attribution_rejects_invalid_tokens(direct_logit_attribution):
+    """raises ValueError for T = 1 (no next token to predict) and for T > n_ctx"""
+    model = _random_model(1)
+    _expect_value_error(direct_logit_attribution, "direct_logit_attribution", [
+        ((model, _tokens(2, 1, 7, seed=14)), "model, tokens of shape [2, 1]", "T = 1 leaves no next token (2 <= T)"),
+        ((model, _tokens(1, model.n_ctx + 1, 7, seed=15)), f"model, tokens of shape [1, {model.n_ctx + 1}]",
+         f"T = {model.n_ctx + 1} > n_ctx = {model.n_ctx}"),
+    ])
 
 
 # -----------------------------------------------------------------------------
@@ -323,6 +357,36 @@ def one_layer_heads_add_up_to_everything(patch_heads):
 
 
 @_check("patch_heads")
+def first_layer_heads_add_up_when_the_second_only_averages(patch_heads):
+    """a 2-layer model whose layer 1 only averages layer 0's outputs: layer 0's patching effects add up to 1"""
+    # The embeddings live in features 0-2, layer 0's heads write to features 3-5 only, and
+    # layer 1 attends uniformly (W_Q = W_K = 0) to features 3-5 only: so the last position's
+    # logits are a linear function of layer 0's head outputs at EVERY position (plus what is
+    # the same in both runs). Patching head h of layer 0 at every position adds exactly its
+    # share of the clean-minus-corrupted logit difference, and the shares sum to 1; patching
+    # the last position alone would miss what layer 1 reads from the earlier positions.
+    model = _random_model(7, d_vocab=6, d_model=6, n_heads=2, d_head=2, n_layers=2)
+    with torch.no_grad():
+        model.embed.weight[:, 3:] = 0
+        model.pos_embed.weight[:, 3:] = 0
+        model.blocks[0].attn.W_O[:, :, :3] = 0
+        model.blocks[1].attn.W_Q.zero_()
+        model.blocks[1].attn.W_K.zero_()
+        model.blocks[1].attn.W_V[:, :3, :] = 0
+    clean = torch.tensor([[0, 1, 2, 3, 4]])
+    corrupted = torch.tensor([[5, 2, 0, 1, 4]])  # the last token is the same
+    with torch.no_grad():
+        change = model(clean)[0, -1] - model(corrupted)[0, -1]
+    answer, wrong = change.argmax()[None], change.argmin()[None]
+    out = _tensor(_call(patch_heads, "patch_heads", model, clean, corrupted, answer, wrong), "patch_heads", (2, 2))
+    _close(out[0].sum(), torch.tensor(1.0), 1e-4,
+           "when layer 1 only averages layer 0's outputs (uniformly, linearly), the restored fractions of layer "
+           f"0's two heads must sum to 1; got {out.tolist()} (is each head's z replaced at EVERY position, not "
+           "only the last?)")
+    _no_hooks_left(model, "patch_heads")
+
+
+@_check("patch_heads")
 def patching_gives_one_number_per_head(patch_heads):
     """returns a finite [n_layers, n_heads] tensor on the trained model"""
     module = _model_module()
@@ -335,3 +399,18 @@ def patching_gives_one_number_per_head(patch_heads):
     if not torch.isfinite(out).all():
         raise AssertionError(f"`patch_heads` returned non-finite values: {out.tolist()}")
     _no_hooks_left(model, "patch_heads")
+
+
+@_check("patch_heads")
+def patching_rejects_invalid_arguments(patch_heads):
+    """raises ValueError when clean and corrupted tokens differ in shape, or answer / wrong are not [B]"""
+    model = _random_model(1)
+    clean, answer = _tokens(2, 5, 7, seed=16), torch.tensor([1, 2])
+    _expect_value_error(patch_heads, "patch_heads", [
+        ((model, clean, _tokens(2, 4, 7, seed=17), answer, answer.flip(0)),
+         "model, clean [2, 5], corrupted [2, 4], answer, wrong", "clean and corrupted tokens of different shapes"),
+        ((model, clean, _tokens(1, 5, 7, seed=18), answer, answer.flip(0)),
+         "model, clean [2, 5], corrupted [1, 5], answer, wrong", "clean and corrupted tokens of different shapes"),
+        ((model, clean, clean.flip(0), torch.tensor([1, 2, 3]), answer),
+         "model, clean [2, 5], corrupted [2, 5], answer [3], wrong [2]", "answer must be int64 [B] (B = 2)"),
+    ])

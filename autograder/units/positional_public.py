@@ -229,12 +229,16 @@ def pair_i_turns_at_its_frequency(sinusoidal_encoding):
 
 @_check("sinusoidal_encoding")
 def sinusoidal_rejects_invalid_arguments(sinusoidal_encoding):
-    """raises ValueError for a negative length, d_model < 1 or a non-positive base"""
+    """raises ValueError for a negative length, d_model < 1, a bool size, a base that is not positive and finite, a non-float dtype"""
     kit.expect_value_error(sinusoidal_encoding, "sinusoidal_encoding", [
         ((-1, 4), {}, "seq_len must be >= 0"),
         ((3, 0), {}, "d_model must be >= 1"),
-        ((3, 4), {"base": 0.0}, "base must be positive"),
-        ((3, 4), {"base": -10.0}, "base must be positive"),
+        ((True, 4), {}, "seq_len must be an int (bool is refused)"),
+        ((3, 4), {"base": 0.0}, "base must be a positive finite number"),
+        ((3, 4), {"base": -10.0}, "base must be a positive finite number"),
+        ((3, 4), {"base": float("inf")}, "base must be a positive finite number"),
+        ((3, 4), {"base": float("nan")}, "base must be a positive finite number"),
+        ((3, 4), {"dtype": torch.int64}, "dtype must be a floating-point torch.dtype"),
     ])
 
 
@@ -398,10 +402,17 @@ def rope_leaves_inputs_unchanged(rotary_embedding):
 
 @_check("rotary_embedding")
 def rope_rejects_odd_d(rotary_embedding):
-    """raises ValueError when the last dim d is odd (pairs cannot be formed)"""
+    """raises ValueError when d is odd, x is not float, positions is not an integer tensor [T], or base is not positive and finite"""
+    x = torch.zeros(3, 4)
     kit.expect_value_error(rotary_embedding, "rotary_embedding", [
         ((torch.zeros(2, 3),), {}, "d = 3 is odd"),
         ((torch.zeros(1, 4, 5),), {}, "d = 5 is odd"),
+        ((torch.zeros(3, 4, dtype=torch.int64),), {}, "x must be a floating-point tensor"),
+        ((x,), {"positions": torch.tensor([0.0, 1.0, 2.0])}, "positions must be an integer tensor (these are floats)"),
+        ((x,), {"positions": torch.tensor([True, False, True])}, "positions must be an integer tensor (bool is refused)"),
+        ((x,), {"positions": torch.tensor([0, 1])}, "positions must have shape [T] = [3]"),
+        ((x,), {"base": 0.0}, "base must be a positive finite number"),
+        ((x,), {"base": float("inf")}, "base must be a positive finite number"),
     ])
 
 
@@ -478,10 +489,12 @@ def other_head_counts_follow_the_paper(alibi_slopes):
 
 @_check("alibi_slopes")
 def slopes_reject_invalid_arguments(alibi_slopes):
-    """raises ValueError for n_heads < 1"""
+    """raises ValueError for n_heads < 1 or not an int (bool is refused)"""
     kit.expect_value_error(alibi_slopes, "alibi_slopes", [
         ((0,), {}, "n_heads must be >= 1"),
         ((-4,), {}, "n_heads must be >= 1"),
+        ((True,), {}, "n_heads must be an int (bool is refused)"),
+        ((2.0,), {}, "n_heads must be an int"),
     ])
 
 
@@ -590,9 +603,11 @@ def bias_with_a_cache_is_the_last_rows(alibi_bias):
 
 @_check("alibi_bias")
 def bias_rejects_invalid_arguments(alibi_bias):
-    """raises ValueError for n_heads < 1 or a negative length"""
+    """raises ValueError for n_heads < 1, a negative length, or a size that is not an int (bool is refused)"""
     kit.expect_value_error(alibi_bias, "alibi_bias", [
         ((0, 3), {}, "n_heads must be >= 1"),
         ((2, -1), {}, "q_len must be >= 0"),
         ((2, 3, -2), {}, "k_len must be >= 0"),
+        ((True, 3), {}, "n_heads must be an int (bool is refused)"),
+        ((2, 3.0), {}, "q_len must be an int"),
     ])

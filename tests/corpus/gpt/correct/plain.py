@@ -143,7 +143,7 @@ def train_sorter(steps=600, seed=0, length=6, digits=10):
     opt = torch.optim.AdamW(model.parameters(), lr=3e-3, weight_decay=0.01)
     losses = []
     for step in range(steps):
-        warm = min(1.0, (step + 1) / (steps // 10))
+        warm = min(1.0, (step + 1) / max(1, steps // 10))
         for group in opt.param_groups:
             group["lr"] = 3e-3 * warm * 0.5 * (1 + math.cos(math.pi * step / steps))
         x, y = sort_batch(64, length=length, digits=digits)
