@@ -1,0 +1,50 @@
+"""Correct: the straightforward student solution (torch.multinomial), and the base every wrong
+submission edits. Each function stands alone (none calls another), so a bug planted in one by a
+wrong/ submission costs only its own question."""
+
+import torch
+
+
+def apply_temperature(logits, temperature):
+    if temperature <= 0:
+        raise ValueError("temperature must be positive")
+    return logits / temperature
+
+
+def top_k_filter(logits, k):
+    if k < 1:
+        raise ValueError("k must be at least 1")
+    order = torch.sort(logits, dim=-1, descending=True, stable=True).indices
+    keep = torch.zeros_like(logits, dtype=torch.bool).scatter(-1, order[..., :k], True)
+    return torch.where(keep, logits, torch.full_like(logits, float("-inf")))
+
+
+def top_p_filter(logits, p):
+    if not 0 < p <= 1:
+        raise ValueError("p must be in (0, 1]")
+    sorted_logits, order = torch.sort(logits, dim=-1, descending=True, stable=True)
+    probs = torch.softmax(sorted_logits, dim=-1)
+    mass_before = torch.cumsum(probs, dim=-1) - probs
+    drop = torch.zeros_like(logits, dtype=torch.bool).scatter(-1, order, mass_before >= p)
+    return logits.masked_fill(drop, float("-inf"))
+
+
+def sampling_probs(logits, temperature=1.0, top_k=None, top_p=None):
+    if temperature <= 0:
+        raise ValueError("temperature must be positive")
+    x = logits / temperature
+    if top_k is not None:
+        order = torch.sort(x, dim=-1, descending=True, stable=True).indices
+        keep = torch.zeros_like(x, dtype=torch.bool).scatter(-1, order[..., :top_k], True)
+        x = x.masked_fill(~keep, float("-inf"))
+    if top_p is not None:
+        sorted_x, order = torch.sort(x, dim=-1, descending=True, stable=True)
+        probs = torch.softmax(sorted_x, dim=-1)
+        drop = torch.zeros_like(x, dtype=torch.bool).scatter(-1, order, torch.cumsum(probs, -1) - probs >= top_p)
+        x = x.masked_fill(drop, float("-inf"))
+    return torch.softmax(x, dim=-1)
+
+
+def sample(logits, temperature=1.0, top_k=None, top_p=None, generator=None):
+    probs = sampling_probs(logits, temperature, top_k, top_p)
+    return torch.multinomial(probs, 1, generator=generator)

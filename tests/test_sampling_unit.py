@@ -1,0 +1,93 @@
+"""The sampling unit graded end to end: reference, stub, and the corpora of tests/corpus/sampling/.
+
+* wrong/*     one classic bug each: points lost on exactly the one question its LOSES names, whose
+              first hint contains its HINT words (a sampler bug is caught by the distribution
+              check; a bug in sampling_probs costs the sampler nothing: follow-through);
+* correct/*   torch.multinomial, inverse-CDF and Gumbel-max samplers: full marks;
+* hostile/*   a base submission plus hostile cells: exactly the base's scores.
+"""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from conftest import UnitFiles
+
+FILES = UnitFiles("sampling")
+WRONG, CORRECT, HOSTILE = FILES.corpus_names("wrong"), FILES.corpus_names("correct"), FILES.corpus_names("hostile")
+
+
+@pytest.fixture(scope="module")
+def grader(grader_for):
+    return grader_for("sampling")
+
+
+@pytest.fixture(scope="module")
+def unit(grader):
+    return grader.unit
+
+
+def full_marks(unit) -> dict[str, float]:
+    return {q.name: q.points for q in unit.questions}
+
+
+def feedback(report) -> str:
+    return json.dumps(report.to_gradescope(), indent=1) + "\n" + "\n".join(report.notes)
+
+
+def test_corpus_covers_every_question():
+    assert len(WRONG) >= 9 and len(CORRECT) >= 3 and len(HOSTILE) >= 2
+    assert set().union(*(FILES.load_entry("wrong", n).loses for n in WRONG)) == set(FILES.questions)
+
+
+def test_reference_scores_full_marks(grader, unit):
+    report = grader.cached("reference")
+    assert report.status == "ok", report.notes
+    assert report.scores() == full_marks(unit), feedback(report)
+
+
+def test_untouched_stub_scores_zero_with_a_message_per_question(grader, unit):
+    report = grader.cached("stub")
+    assert report.score == 0 and report.max_score == unit.points
+    for question in report.questions:
+        for check in question.checks:
+            assert "not implemented" in check.message, (question.name, check.message)
+
+
+@pytest.mark.parametrize("name", WRONG)
+def test_wrong_submission_loses_points_only_where_declared(grader, unit, name):
+    entry = FILES.load_entry("wrong", name)
+    report = grader.cached(entry.id)
+    assert report.status == "ok", report.notes
+    assert not FILES.lost_and_hint(entry, report, full_marks(unit)), feedback(report)
+
+
+@pytest.mark.parametrize("name", CORRECT)
+def test_correct_sampler_scores_full_marks(grader, unit, name):
+    report = grader.cached(f"correct/{name}")
+    assert report.status == "ok", report.notes
+    assert report.scores() == full_marks(unit), feedback(report)
+
+
+@pytest.mark.parametrize("name", HOSTILE)
+def test_hostile_submission_gains_nothing(grader, unit, name):
+    entry = FILES.load_entry("hostile", name)
+    report = grader.cached(entry.id)
+    base = grader.cached(entry.base)
+    assert report.scores() == base.scores(), feedback(report)
+
+
+def test_distribution_feedback_shows_frequencies_p_value_and_hint(grader):
+    report = grader.cached("wrong/sample_ignores_temperature")
+    sample = next(q for q in report.questions if q.name == "sample")
+    message = sample.checks[0].message
+    assert "expected" in message and "observed" in message and "p-value" in message, message
+    assert "Hint: your samples follow softmax(logits) without the temperature" in message, message
+
+
+def test_a_wrong_sampling_probs_is_followed_through_by_the_sampler(grader):
+    report = grader.cached("wrong/temperature_after_softmax")
+    sample = next(q for q in report.questions if q.name == "sample")
+    assert sample.checks[0].passed and "Correct given your `sampling_probs`" in sample.checks[0].message
