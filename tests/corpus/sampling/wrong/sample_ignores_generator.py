@@ -2,7 +2,7 @@
 (its tokens cannot be reproduced from the caller's seed)."""
 
 LOSES = {"sample"}
-HINT = "ignores the generator"
+HINT = "never from torch's global generator"
 
 import torch
 
