@@ -57,13 +57,22 @@ _SAME_SAMPLES_BOUND = 1e-12  # the largest chance of identical samples under two
 # --------------------------------------------------------------------------- the statistics
 
 
+@functools.lru_cache(maxsize=8)
+def _log_choose(n: int) -> np.ndarray:
+    """log C(n, k) for k = 0..n."""
+    k = torch.arange(n + 1, dtype=torch.float64)
+    return (math.lgamma(n + 1) - torch.lgamma(k + 1) - torch.lgamma(n - k + 1)).numpy()
+
+
+def _pmf(n: int, p: float) -> np.ndarray:
+    k = np.arange(n + 1, dtype=np.float64)
+    return np.exp(_log_choose(n) + k * math.log(p) + (n - k) * math.log1p(-p))
+
+
 @functools.lru_cache(maxsize=512)
 def _tails(n: int, p: float) -> tuple[np.ndarray, np.ndarray]:
     """(P[X <= k], P[X >= k]) for k = 0..n, X ~ Binomial(n, p), 0 < p < 1, exact in float64."""
-    k = torch.arange(n + 1, dtype=torch.float64)
-    log_pmf = (math.lgamma(n + 1) - torch.lgamma(k + 1) - torch.lgamma(n - k + 1)
-               + k * math.log(p) + (n - k) * math.log1p(-p))
-    pmf = log_pmf.exp().numpy()
+    pmf = _pmf(n, p)
     lower = np.cumsum(pmf)
     upper = np.cumsum(pmf[::-1])[::-1]
     return np.minimum(lower, 1.0), np.minimum(upper, 1.0)
@@ -112,14 +121,12 @@ def detectable_shift(p: float, n: int, level: float, power: float = POWER) -> fl
     def detected(q: float) -> bool:
         if q <= 0.0 or q >= 1.0:
             return True  # any sample in (or missing from) a certain category is caught
-        low, up = _tails(n, q)
-        pmf = np.diff(np.concatenate([[0.0], low]))
-        return float(pmf[reject].sum()) >= power
+        return float(_pmf(n, q)[reject].sum()) >= power
 
     worst = 0.0
     for sign in (1.0, -1.0):
         lo, hi = 0.0, (1.0 - p) if sign > 0 else p
-        for _ in range(40):  # bisection on the shift
+        for _ in range(24):  # bisection on the shift (to 1e-7 of the range)
             mid = (lo + hi) / 2
             if detected(p + sign * mid):
                 hi = mid

@@ -24,6 +24,10 @@ from . import sampling_public as public
 # Samples per row group in one call of `sample`; with ALPHA this fixes each check's power
 # (docs/units/sampling.md states it, tests/test_distribution.py measures it).
 SAMPLES = 20000
+# The power of the sampler's check, computed exactly by distribution.check_power (and measured by
+# tests/test_distribution.py): a sampler whose probability of any one token is off by this much
+# or more, in any case, fails with probability >= 0.99.
+SAMPLE_DETECTS = 0.03
 
 
 # ----------------------------------------------------------------------------- inputs
