@@ -8,6 +8,8 @@ nanoGPT style: logits [B, V] in, a new tensor out; filtered logits are -inf, nev
 negative number; nothing is changed in place.
 """
 
+import math
+
 import torch
 
 
@@ -74,3 +76,41 @@ def sample(logits, temperature=1.0, top_k=None, top_p=None, generator=None):
     grader tests the distribution of many samples, not the tokens one by one."""
     probs = sampling_probs(logits, temperature, top_k, top_p)
     return torch.multinomial(probs, num_samples=1, generator=generator)
+
+
+# -----------------------------------------------------------------------------
+# incremental decoding, for the provided sampling_model.GPT
+
+
+def forward_cached(model, idx, cache=None):
+    """Run only the NEW tokens `idx [B, T_new]` through `model` (a `sampling_model.GPT`), given
+    `cache`, the keys and values of the `T_past` tokens before them; returns `(logits [B, T_new,
+    vocab_size], new_cache)`, the logits equal to `model(whole sequence)[:, -T_new:]`.
+
+    A cache is a list with one `(k, v)` tuple per block, each `[B, n_heads, T, d_head]` (the
+    heads split as `attn.split_heads` does); `None` means no earlier tokens (T_past = 0).
+    `new_cache` holds every position's keys and values: the old ones, then the new ones,
+    appended along the time axis (dim 2). The new tokens sit at positions `T_past ... T_past +
+    T_new - 1` (their positional embeddings continue after the cached tokens), and new token i
+    attends to every cached position and to the new ones up to itself. Return a new list;
+    never change `cache` or its tensors in place. `T_past + T_new > model.n_ctx` raises
+    ValueError."""
+    B, T = idx.shape
+    past = 0 if cache is None else cache[0][0].shape[2]
+    if past + T > model.n_ctx:
+        raise ValueError(f"{past} cached + {T} new tokens exceed n_ctx={model.n_ctx}")
+    x = model.tok_emb(idx) + model.pos_emb(torch.arange(past, past + T))  # [B, T, D]
+    new_cache = []
+    for layer, block in enumerate(model.blocks):
+        attn, h = block.attn, block.ln1(x)
+        q, k, v = attn.split_heads(attn.q_proj(h)), attn.split_heads(attn.k_proj(h)), attn.split_heads(attn.v_proj(h))
+        if cache is not None:
+            k = torch.cat([cache[layer][0], k], dim=2)  # [B, H, past + T, d_head]
+            v = torch.cat([cache[layer][1], v], dim=2)
+        new_cache.append((k, v))
+        scores = q @ k.transpose(-2, -1) / math.sqrt(q.shape[-1])  # [B, H, T, past + T]
+        visible = torch.arange(past + T)[None, :] <= torch.arange(past, past + T)[:, None]
+        weights = torch.softmax(scores.masked_fill(~visible, float("-inf")), dim=-1)
+        x = x + attn.o_proj((weights @ v).transpose(1, 2).reshape(B, T, -1))
+        x = x + block.mlp(block.ln2(x))
+    return model.lm_head(model.ln_f(x)), new_cache

@@ -27,6 +27,7 @@ QUESTIONS = {
     "top_p_filter": "top_p_filter(logits, p)",
     "sampling_probs": "sampling_probs(logits, temperature=1.0, top_k=None, top_p=None)",
     "sample": "sample(logits, temperature=1.0, top_k=None, top_p=None, generator=None)",
+    "forward_cached": "forward_cached(model, idx, cache=None)",
 }
 
 
@@ -59,6 +60,7 @@ tail of unlikely tokens. In this notebook you write each piece, then a sampler.
 | 3 | `top_p_filter(logits, p)` | keep the smallest set of tokens holding probability `p` |
 | 4 | `sampling_probs(logits, temperature, top_k, top_p)` | the distribution a token is drawn from |
 | 5 | `sample(logits, temperature, top_k, top_p, generator)` | draw one token per row |
+| 6 | `forward_cached(model, idx, cache)` | incremental decoding with a key/value cache |
 
 **Conventions.** Filters return a NEW tensor (never modify `logits` in place) in which
 filtered tokens are `-inf` (never a large negative number: `softmax` then gives them
@@ -81,6 +83,7 @@ grader = otter.Notebook("sampling.ipynb")
 import math
 
 import torch
+from sampling_model import GPT   # provided: the model of question 6
 """),
         md(r"""
 ## 1. Temperature
@@ -146,6 +149,29 @@ from the logits.
         *question("sample", s, _try("""    g = torch.Generator().manual_seed(0)
     tokens = sample(torch.tensor([[0.0, math.log(4.0)]]).expand(1000, 2), generator=g)
     print("share of token 1:", (tokens == 1).float().mean().item(), "(expected 0.8)")""")),
+        md(r"""
+## 6. Incremental decoding with a key/value cache
+
+Generating T tokens by running the whole sequence each step costs O(T^2) token-passes. But a
+causal model's keys and values of earlier positions never change when tokens are appended: keep
+them in a **cache**, and each step runs only the new token. `forward_cached(model, idx, cache)`
+runs the new tokens `idx [B, T_new]` through the provided `sampling_model.GPT` (read
+`sampling_model.py`), given the cached keys and values of the `T_past` earlier tokens, and
+returns their logits and the grown cache. The logits must equal running the whole sequence.
+
+Two things go wrong in practice: the new keys appended along the wrong axis (the cache is
+`[B, n_heads, T, d_head]`: time is dim 2), and the positions restarted at 0 (the new tokens sit at
+positions `T_past, T_past + 1, ...`).
+
+**Question 6.** Implement `forward_cached`.
+"""),
+        *question("forward_cached", s, _try("""    torch.manual_seed(0)
+    model = GPT(vocab_size=7, n_ctx=8, d_model=6, n_heads=3, n_layers=2).eval()
+    idx = torch.tensor([[1, 4, 2, 6, 0, 3]])
+    with torch.no_grad():
+        logits, cache = forward_cached(model, idx[:, :4])
+        step, cache = forward_cached(model, idx[:, 4:], cache)
+        print("largest difference from the full forward:", (step - model(idx)[:, 4:]).abs().max().item())""")),
         submitting("sampling"),
         code("""
 grader.export(pdf=False)

@@ -18,7 +18,7 @@ from hypothesis import strategies as st
 
 from ..compare import Close, Exact
 from ..distribution import ALPHA, Follow, distribution_check, matches
-from ..spec import Call, Check, Example, Question, Unit, refusals
+from ..spec import Call, Check, Example, Hint, Model, Question, Unit, refusals
 from . import sampling_public as public
 
 # Samples per row group in one call of `sample`; with ALPHA this fixes each check's power
@@ -188,6 +188,76 @@ def _hints():
     )
 
 
+# ----------------------------------------------------------------------------- the key/value cache
+
+MODEL_MODULE = "sampling_model"
+CACHE_NAMES = ("model", "idx", "cache")
+
+
+def _built(model: Model):
+    """The provided GPT of a `Model`, built as the grader builds it (seeded, eval mode)."""
+    from . import provided_module
+
+    with torch.random.fork_rng():
+        torch.manual_seed(model.seed)
+        return getattr(provided_module("sampling", model.module), model.factory)(**dict(model.kwargs)).eval()
+
+
+def _cache_call(model: Model, tokens: torch.Tensor, past: int) -> Call:
+    """forward_cached(model, tokens[:, past:], cache of tokens[:, :past]) (cache None if past = 0)."""
+    cache = None
+    if past:
+        with torch.no_grad():
+            cache = _reference().forward_cached(_built(model), tokens[:, :past])[1]
+    return Call((model, tokens[:, past:], cache), names=CACHE_NAMES)
+
+
+@st.composite
+def cache_calls(draw, cached=True):
+    """A provided GPT (1-3 layers, 1-3 heads) with seeded weights, T_past cached tokens (0 when
+    not `cached`) and 1.. new ones, T_past + T_new <= n_ctx."""
+    n_heads = draw(st.sampled_from([2, 1, 3]))
+    sizes = dict(vocab_size=draw(st.integers(2, 9)), n_ctx=draw(st.integers(2, 8)),
+                 d_model=n_heads * draw(st.integers(1, 3)), n_heads=n_heads, n_layers=draw(st.integers(1, 3)))
+    model = Model(MODEL_MODULE, "GPT", tuple(sizes.items()), seed=draw(st.integers(1, 2**16)))
+    past = draw(st.integers(1, sizes["n_ctx"] - 1)) if cached else 0
+    total = past + draw(st.integers(1, sizes["n_ctx"] - past))
+    g = torch.Generator().manual_seed(draw(st.integers(0, 2**31)))
+    tokens = torch.randint(sizes["vocab_size"], (draw(st.integers(1, 2)), total), generator=g)
+    return _cache_call(model, tokens, past)
+
+
+def _logits_with_positions_from_zero(call):
+    """The new tokens' logits when their positions restart at 0 (a classic cache bug): the
+    reference on a model whose positional table reads row i at position T_past + i."""
+    model, idx, cache = call.args
+    built = _built(model)
+    past, new = cache[0][0].shape[2], idx.shape[1]
+    with torch.no_grad():
+        built.pos_emb.weight[past:past + new] = built.pos_emb.weight[:new].clone()
+        return _reference().forward_cached(built, idx, cache)[0]
+
+
+def _positions_restarted(call, expected, got):
+    if not (isinstance(got, (tuple, list)) and len(got) == 2 and isinstance(got[0], torch.Tensor)):
+        return False
+    if call.args[2] is None:
+        return False
+    buggy = _logits_with_positions_from_zero(call)
+    return got[0].shape == buggy.shape and bool(torch.allclose(got[0].double(), buggy.double(), atol=1e-4, rtol=1e-4))
+
+
+MODEL_SMALL = Model(MODEL_MODULE, "GPT", (("vocab_size", 7), ("n_ctx", 8), ("d_model", 6), ("n_heads", 3),
+                                          ("n_layers", 2)), seed=5)
+TOKENS = torch.tensor([[1, 4, 2, 6, 0, 3], [5, 5, 1, 0, 2, 4]])
+CACHE_PREFILL = _cache_call(MODEL_SMALL, TOKENS[:, :4], 0)
+CACHE_STEP = _cache_call(MODEL_SMALL, TOKENS[:, :5], 4)
+CACHE_TWO_NEW = _cache_call(MODEL_SMALL, TOKENS, 4)
+CACHE_HINTS = (Hint(_positions_restarted, "your logits match the new tokens at positions 0, 1, ...: they sit "
+                    "after the cached ones, at positions T_past ... T_past + T_new - 1 (pos_emb(torch.arange("
+                    "T_past, T_past + T_new)))"),)
+
+
 # ----------------------------------------------------------------------------- questions
 
 temperature_q = Question(
@@ -253,9 +323,32 @@ sample_q = Question(
                           lambda call, got: got.double().numpy())),
     ))
 
+CACHE_COMPARE = Close(rtol=1e-4, atol=1e-5)
+cache_q = Question(
+    "forward_cached", functions=("forward_cached",), public=tuple(public.CHECKS["forward_cached"]),
+    checks=(
+        Check("no cache: the logits equal model(idx), and the cache holds every position's keys and values",
+              "forward_cached", cache_calls(cached=False), points=1, max_examples=6, compare=CACHE_COMPARE,
+              examples=(Example(CACHE_PREFILL, "with cache=None run the whole idx; return the keys and values "
+                                "of every block as [(k, v), ...], each [B, n_heads, T, d_head]"),)),
+        Check("with a cache: the new tokens' logits equal model(whole sequence)[:, -T_new:], the cache grows "
+              "along the time axis", "forward_cached", cache_calls(), points=2, max_examples=8,
+              compare=CACHE_COMPARE, hints=CACHE_HINTS,
+              examples=(Example(CACHE_STEP, "append the new keys and values after the cached ones along the "
+                                "time axis (torch.cat(..., dim=2)); the new tokens' positions continue after "
+                                "the cached ones"),
+                        Example(CACHE_TWO_NEW, "two new tokens: the first must not attend to the second"))),
+        refusals("forward_cached",
+                 Example(_cache_call(MODEL_SMALL, torch.zeros(1, 9, dtype=torch.int64), 0),
+                         "9 new tokens exceed n_ctx = 8: raise ValueError"),
+                 Example(_cache_call(MODEL_SMALL, torch.zeros(1, 9, dtype=torch.int64), 5),
+                         "5 cached + 4 new tokens exceed n_ctx = 8: raise ValueError")),
+    ))
+
 UNIT = Unit(
     name="sampling",
-    questions=(temperature_q, top_k_q, top_p_q, probs_q, sample_q),
+    questions=(temperature_q, top_k_q, top_p_q, probs_q, sample_q, cache_q),
+    provided=("sampling_model.py",),
     banned=(),
     public_module="sampling_public",
     mutation_floor=None,

@@ -11,7 +11,7 @@ the functions in the notebook, and raises AssertionError with the failing input 
 property does not hold. Random inputs are drawn by hypothesis with a fixed seed. The first line
 of each docstring is the check's display name.
 
-This module needs only torch, numpy and hypothesis.
+This module needs only torch, numpy, hypothesis and the provided sampling_model.py.
 """
 
 import math
@@ -25,7 +25,8 @@ try:  # inside the autograder package
 except ImportError:  # shipped to students: a top-level module beside this one
     import _public_kit as kit
 
-CHECKS, _check = kit.registry(("apply_temperature", "top_k_filter", "top_p_filter", "sampling_probs", "sample"))
+CHECKS, _check = kit.registry(("apply_temperature", "top_k_filter", "top_p_filter", "sampling_probs", "sample",
+                               "forward_cached"))
 _SETTINGS = kit.hypothesis_settings(max_examples=25)
 INF = float("inf")
 
@@ -181,3 +182,57 @@ def sample_frequencies(sample):
     if not torch.equal(out, again):
         raise AssertionError(f"{call}: the same generator seed gave different tokens: draw every random "
                              "number from `generator`")
+
+
+# ----------------------------------------------------------------------------- the key/value cache
+
+
+def _model_module():
+    """sampling_model: beside this file in the student bundle, in assignments/sampling/ in the project."""
+    try:
+        import sampling_model
+        return sampling_model
+    except ImportError:
+        import importlib.util
+        import sys
+        from pathlib import Path
+
+        path = Path(__file__).resolve().parents[2] / "assignments" / "sampling" / "sampling_model.py"
+        spec = importlib.util.spec_from_file_location("sampling_model", path)
+        module = importlib.util.module_from_spec(spec)
+        sys.modules["sampling_model"] = module
+        spec.loader.exec_module(module)
+        return module
+
+
+def _small_model(seed=0):
+    torch.manual_seed(seed)
+    return _model_module().GPT(vocab_size=7, n_ctx=8, d_model=6, n_heads=3, n_layers=2).eval()
+
+
+@_check("forward_cached")
+def cached_logits_equal_the_full_forward(forward_cached):
+    """token by token with the cache, the logits equal model(whole sequence), and the cache grows
+    along the time axis, [B, n_heads, T, d_head]"""
+    kit.require(forward_cached, "forward_cached")
+    model = _small_model()
+    idx = torch.tensor([[1, 4, 2, 6, 0, 3], [5, 5, 1, 0, 2, 4]])
+    with torch.no_grad():
+        full = model(idx)
+        cache, steps = None, []
+        for t in range(idx.shape[1]):
+            out, call = kit.call(forward_cached, "forward_cached", model, idx[:, t:t + 1], cache, clone=False)
+            if not (isinstance(out, tuple) and len(out) == 2):
+                kit.fail(call, "must return a tuple (logits, new_cache)")
+            logits, cache = out
+            kit.expect_tensor(logits, call, (2, 1, 7), what="returned logits of")
+            shape = tuple(cache[0][0].shape) if cache and isinstance(cache[0][0], torch.Tensor) else None
+            if shape != (2, 3, t + 1, 2):
+                raise AssertionError(f"{call}: after {t + 1} tokens the keys of block 0 must have shape "
+                                     f"[B, n_heads, T, d_head] = (2, 3, {t + 1}, 2), got {shape}")
+            steps.append(logits)
+    err = kit.max_diff(torch.cat(steps, dim=1), full)
+    if err > 1e-4:
+        raise AssertionError(f"feeding the 6 tokens one at a time with the cache gives logits that differ from "
+                             f"model(idx) by {err:.3g}: positions continue after the cached tokens, and keys "
+                             "and values are appended along dim 2")

@@ -2,6 +2,8 @@
 token whose cumulative probability exceeds it (scaled by the row total, so rounding never
 selects a token past the last one of nonzero probability)."""
 
+import math
+
 import torch
 
 
@@ -50,3 +52,28 @@ def sample(logits, temperature=1.0, top_k=None, top_p=None, generator=None):
     cdf = torch.cumsum(probs, dim=-1)
     u = torch.rand(probs.shape[:-1] + (1,), generator=generator, dtype=torch.float64) * cdf[..., -1:]
     return torch.searchsorted(cdf, u, right=True).clamp_max(probs.shape[-1] - 1)
+
+
+def forward_cached(model, idx, cache=None):
+    """Keys and values kept per head with einsum; the mask from the absolute positions."""
+    n_new = idx.shape[1]
+    start = cache[0][0].shape[-2] if cache else 0
+    if start + n_new > model.n_ctx:
+        raise ValueError("the cache and the new tokens do not fit in n_ctx")
+    positions = torch.arange(start, start + n_new)
+    x = model.tok_emb(idx) + model.pos_emb(positions)
+    grown = []
+    for i, block in enumerate(model.blocks):
+        a, h = block.attn, block.ln1(x)
+        heads = a.n_heads
+        split = lambda t: t.unflatten(-1, (heads, -1)).permute(0, 2, 1, 3)
+        q, k, v = split(a.q_proj(h)), split(a.k_proj(h)), split(a.v_proj(h))
+        if cache:
+            k, v = torch.cat((cache[i][0], k), -2), torch.cat((cache[i][1], v), -2)
+        grown.append((k, v))
+        s = torch.einsum("bhqd,bhkd->bhqk", q.double(), k.double()) / q.shape[-1] ** 0.5
+        s = s.masked_fill(torch.arange(k.shape[-2]) > positions[:, None], float("-inf"))
+        o = torch.einsum("bhqk,bhkd->bhqd", s.softmax(-1), v.double()).to(x.dtype)
+        x = x + a.o_proj(o.permute(0, 2, 1, 3).flatten(-2))
+        x = x + block.mlp(block.ln2(x))
+    return model.lm_head(model.ln_f(x)), grown
