@@ -17,13 +17,20 @@ import pytest
 import torch
 
 from autograder import distribution as dist
-from autograder.spec import Call
+from autograder.units import gpt as gpt_spec
 from autograder.units import sampling as spec
 
 CHECK = spec.sample_q.checks[0]
 CASES = [ex.call for ex in CHECK.examples]
 CELLS = sum(dist.tested_cells(CHECK.distribution(call)) for call in CASES)
 N = spec.SAMPLES
+
+# every distribution check of the specs, with its samples per case and its stated power
+GENERATE_CHECK = next(c for c in gpt_spec.generate_q.checks if isinstance(c, dist.DistributionCheck))
+STATED = {
+    "sampling/sample": (CHECK, spec.SAMPLES, spec.SAMPLE_DETECTS),
+    "gpt/generate": (GENERATE_CHECK, gpt_spec.GENERATE_SAMPLES, gpt_spec.GENERATE_DETECTS),
+}
 
 
 def multinomial(probs, g):
@@ -74,13 +81,15 @@ def test_correct_samplers_never_fail_and_the_test_is_calibrated(name):
     assert (p <= 0.2).sum() <= 22
 
 
-def test_false_failure_rate_is_at_most_its_level_on_simulated_counts():
-    """100000 multinomial count vectors of each case: the exact test's rate of p <= a is at most
+@pytest.mark.parametrize("name", STATED)
+def test_false_failure_rate_is_at_most_its_level_on_simulated_counts(name):
+    """50000 multinomial count vectors of each case: the exact test's rate of p <= a is at most
     a (within sampling noise) at a = 1e-2 and 1e-3; at the check's alpha none fails."""
+    check, N, _ = STATED[name]
     rng = np.random.default_rng(0)
-    for call in CASES:
-        probs = CHECK.distribution(call)
-        counts = rng.multinomial(N, probs[0], size=100_000)
+    for ex in check.examples:
+        probs = check.distribution(ex.call)
+        counts = rng.multinomial(N, probs[0], size=50_000)
         cells = dist.tested_cells(probs)
         p = np.ones(len(counts))
         for c in np.nonzero((probs[0] > 0) & (probs[0] < 1))[0]:
@@ -90,29 +99,39 @@ def test_false_failure_rate_is_at_most_its_level_on_simulated_counts():
         for level in (1e-2, 1e-3):
             rate = (adjusted <= level).mean()
             assert rate <= level + 4 * math.sqrt(level / len(counts)), (level, rate)
-        assert (adjusted > CHECK.alpha).all()
+        assert (adjusted > check.alpha).all()
 
 
-def test_the_stated_power_is_the_computed_one():
-    shifts = [dist.check_power(CHECK.distribution(call), N, CHECK.alpha, CELLS) for call in CASES]
-    assert max(shifts) <= spec.SAMPLE_DETECTS <= 1.25 * max(shifts), shifts
+def _cells(check):
+    return sum(dist.tested_cells(check.distribution(ex.call)) for ex in check.examples)
 
 
-def test_a_shift_of_the_stated_size_is_detected_with_probability_099():
-    """Move SAMPLE_DETECTS of probability from each case's most uncertain token to another one:
-    simulated counts from that biased sampler fail the check at least 99% of the time."""
+@pytest.mark.parametrize("name", STATED)
+def test_the_stated_power_is_the_computed_one(name):
+    check, N, stated = STATED[name]
+    cells = _cells(check)
+    shifts = [dist.check_power(check.distribution(ex.call), N, check.alpha, cells) for ex in check.examples]
+    assert max(shifts) <= stated <= 1.25 * max(shifts), shifts
+
+
+@pytest.mark.parametrize("name", STATED)
+def test_a_shift_of_the_stated_size_is_detected_with_probability_099(name):
+    """Move the stated shift of probability from each case's most uncertain category to another
+    one: simulated counts from that biased sampler fail the check at least 99% of the time."""
+    check, N, stated = STATED[name]
+    cells = _cells(check)
     rng = np.random.default_rng(1)
-    for call in CASES:
-        probs = CHECK.distribution(call)
+    for ex in check.examples:
+        call, probs = ex.call, check.distribution(ex.call)
         p = probs[0].copy()
         worst = int(np.argmin(np.abs(p - 0.5)))
         other = int(np.argmax(np.where(np.arange(len(p)) == worst, -1, p)))
         for sign in (1, -1):
             biased = p.copy()
-            biased[worst] += sign * spec.SAMPLE_DETECTS
-            biased[other] -= sign * spec.SAMPLE_DETECTS
+            biased[worst] += sign * stated
+            biased[other] -= sign * stated
             counts = rng.multinomial(N, biased, size=400)
-            failed = sum(not dist.judge_counts(c[None], probs, N, CHECK.alpha, CELLS).passed for c in counts)
+            failed = sum(not dist.judge_counts(c[None], probs, N, check.alpha, cells).passed for c in counts)
             assert failed / 400 >= 0.97, (call, sign, failed)
 
 
@@ -137,6 +156,20 @@ def test_classic_biased_samplers_fail_on_every_seed(bug):
             assert not dist.judge_counts(counts, probs, N, CHECK.alpha, CELLS).passed, (bug, seed, call)
             caught += 1
     assert caught >= 5
+
+
+def test_generate_ignoring_the_temperature_fails_on_every_seed():
+    cells = _cells(GENERATE_CHECK)
+    for seed in range(3):
+        g = torch.Generator().manual_seed(seed)
+        for ex in GENERATE_CHECK.examples:
+            probs = GENERATE_CHECK.distribution(ex.call)
+            buggy = gpt_spec.generated_distribution(ex.call, temperature=1.0)
+            pairs = torch.multinomial(torch.from_numpy(buggy[0]), gpt_spec.GENERATE_SAMPLES, replacement=True,
+                                      generator=g)
+            counts = dist.counts_of(pairs[None].numpy(), probs.shape[-1])
+            assert not dist.judge_counts(counts, probs, gpt_spec.GENERATE_SAMPLES, GENERATE_CHECK.alpha,
+                                         cells).passed
 
 
 def test_a_filtered_token_drawn_once_fails_and_a_certain_one_must_be_drawn_always():
