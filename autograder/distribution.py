@@ -364,15 +364,16 @@ def _with_input(call: Call, message: str, hint: str) -> str:
 
 
 def _explain(check: DistributionCheck, ex: Example, verdict: Verdict, n: int, probs, counts) -> str:
-    lines = [f"The samples do not follow the expected distribution ({n} samples per row group, "
-             f"drawn in one call with the generator seeded)."]
+    per = " per row group" if probs.shape[0] > 1 else ""
+    lines = [f"The samples do not follow the expected distribution ({n} samples{per}, drawn in one call "
+             f"with the generator seeded)."]
     for g, c, k in verdict.impossible[:3]:
         lines.append(f"{check.labels(g, c)}: drawn {k} times, but its probability is 0 (it is filtered out)")
     for g, c, expected, observed in verdict.off:
         if probs[g, c] > 0:
             lines.append(f"{check.labels(g, c)}: expected {expected:.2%} of the samples "
                          f"(~{expected * n:.0f}), observed {observed:.2%} ({int(counts[g, c])})")
-    lines.append(f"p-value {verdict.p_value:.2g}: a correct sampler fails this check with probability at most "
+    lines.append(f"p-value {verdict.p_value:.2g} (Bonferroni-adjusted exact binomial tests): a correct sampler fails this check with probability at most "
                  f"{check.alpha:g}")
     hint = next((h.text for h in check.hints if _applies(h, ex.call, probs, counts)), "") or ex.hint
     return _with_input(ex.call, "\n".join(lines), hint)
