@@ -338,7 +338,9 @@ def _follow_through(session, unit: Unit, question, check: DistributionCheck, ref
         return None
     owner = grade._question_of(unit, follow.function)
     result = session.results.get(owner.name)
-    if result is None or result.score >= result.max_score:
+    # the dependency is wrong: it lost points, or kept them only by following a wrong one of its own
+    # (a GPT right given a wrong layer_norm)
+    if result is None or (result.score >= result.max_score and not session.carried.get(owner.name)):
         return None
     helper = Check(check.name, follow.function, st.nothing(), config_class=follow.config_class,
                    weights=follow.weights)
