@@ -91,3 +91,42 @@ def test_a_wrong_sampling_probs_is_followed_through_by_the_sampler(grader):
     report = grader.cached("wrong/temperature_after_softmax")
     sample = next(q for q in report.questions if q.name == "sample")
     assert sample.checks[0].passed and "Correct given your `sampling_probs`" in sample.checks[0].message
+
+
+# --------------------------------------------------------------------------- public checks
+
+from autograder import units  # noqa: E402
+from autograder.units import sampling_public as public  # noqa: E402
+
+PUBLIC = [(q, c) for q, checks in public.CHECKS.items() for c in checks]
+
+
+@pytest.mark.parametrize("question,check", PUBLIC, ids=lambda v: getattr(v, "__name__", v))
+def test_public_check_passes_on_the_reference(question, check):
+    check(**{question: getattr(units.reference("sampling"), question)})
+
+
+@pytest.mark.parametrize("question,check", PUBLIC, ids=lambda v: getattr(v, "__name__", v))
+def test_public_check_fails_on_the_stub_with_a_message(question, check):
+    def stub(*args, **kwargs):
+        raise NotImplementedError(question)
+
+    with pytest.raises(AssertionError, match="not implemented yet"):
+        check(**{question: stub})
+
+
+@pytest.mark.parametrize("name, question", [("top_k_keeps_ties", "top_k_filter"),
+                                            ("top_p_excludes_crossing", "top_p_filter"),
+                                            ("sample_ignores_generator", "sample"),
+                                            ("positions_restarted", "forward_cached")])
+def test_public_checks_catch_classic_bugs(name, question):
+    entry = FILES.load_entry("wrong", name)
+    namespace: dict = {}
+    exec(compile(entry.preamble + "\n\n" + "\n\n".join(entry.functions.values()), name, "exec"), namespace)
+    failed = []
+    for check in public.CHECKS[question]:
+        try:
+            check(**{question: namespace[question]})
+        except AssertionError:
+            failed.append(check.__name__)
+    assert failed, f"no public check of {question} catches {name}"
