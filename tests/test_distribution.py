@@ -20,6 +20,8 @@ from autograder import distribution as dist
 from autograder.units import gpt as gpt_spec
 from autograder.units import sampling as spec
 
+torch.set_num_threads(1)  # tiny tensors: threads only add overhead on a loaded machine
+
 CHECK = spec.sample_q.checks[0]
 CASES = [ex.call for ex in CHECK.examples]
 CELLS = sum(dist.tested_cells(CHECK.distribution(call)) for call in CASES)
@@ -73,12 +75,12 @@ def _p_values(sampler, seeds):
 @pytest.mark.parametrize("name", SAMPLERS)
 def test_correct_samplers_never_fail_and_the_test_is_calibrated(name):
     torch.manual_seed(0)
-    seeds = range(60)
+    seeds = range(30)
     p = _p_values(SAMPLERS[name], seeds)
     assert (p > CHECK.alpha).all(), f"{name} failed at seeds {np.nonzero(p <= CHECK.alpha)[0]}"
-    # Bonferroni over exact tests: P(p <= a) <= a for every a; 60 seeds at a = 0.2: <= 12 expected,
-    # 22 is beyond 3 standard deviations
-    assert (p <= 0.2).sum() <= 22
+    # Bonferroni over exact tests: P(p <= a) <= a for every a; 30 seeds at a = 0.2: <= 6 expected,
+    # 13 is beyond 3 standard deviations
+    assert (p <= 0.2).sum() <= 13
 
 
 @pytest.mark.parametrize("name", STATED)
