@@ -626,6 +626,8 @@ generate_q = Question(
             f"(exact test, a correct sampler fails with probability <= {ALPHA:g}); another generator seed "
             "gives other tokens", "generate", GENERATE_CASES, generated_distribution, generated_pairs, points=0.5,
             module="GPT", config_class="GPTConfig", weights=redraw_weights, hints=GENERATED_HINTS,
+            labels=lambda group, pair: (f"new tokens ({pair // SIZES_TWO_HEADS['vocab_size']}, "
+                                        f"{pair % SIZES_TWO_HEADS['vocab_size']})"),
             follow=Follow("GPT", _continuations, _pair_probabilities, config_class="GPTConfig",
                           weights=redraw_weights)),
     ))
