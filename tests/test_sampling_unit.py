@@ -130,3 +130,11 @@ def test_public_checks_catch_classic_bugs(name, question):
         except AssertionError:
             failed.append(check.__name__)
     assert failed, f"no public check of {question} catches {name}"
+
+
+def test_grading_a_sampler_twice_gives_identical_results(grader):
+    """Seeded generators and the worker's fixed global seed: the same counts, p-value and score."""
+    cached = grader.cached("wrong/sample_ignores_temperature")
+    again = grader.entry(FILES.load_entry("wrong", "sample_ignores_temperature"))
+    assert [(q.name, [(c.score, c.message) for c in q.checks]) for q in again.questions] == \
+        [(q.name, [(c.score, c.message) for c in q.checks]) for q in cached.questions]
