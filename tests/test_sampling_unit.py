@@ -115,14 +115,31 @@ def test_public_check_fails_on_the_stub_with_a_message(question, check):
         check(**{question: stub})
 
 
+def _namespace(*entries) -> dict:
+    """The functions of `entries`, later ones replacing earlier ones (a wrong entry over plain)."""
+    namespace: dict = {}
+    for entry in entries:
+        exec(compile(entry.preamble + "\n\n" + "\n\n".join(entry.functions.values()), entry.id, "exec"), namespace)
+    return namespace
+
+
+@pytest.mark.parametrize("name", CORRECT)
+def test_public_checks_pass_on_every_correct_entry(name):
+    namespace = _namespace(FILES.load_entry("correct", name))
+    for question, check in PUBLIC:
+        check(**{question: namespace[question]})
+
+
 @pytest.mark.parametrize("name, question", [("top_k_keeps_ties", "top_k_filter"),
                                             ("top_p_excludes_crossing", "top_p_filter"),
+                                            ("top_p_not_renormalised", "sampling_probs"),
                                             ("sample_ignores_generator", "sample"),
-                                            ("positions_restarted", "forward_cached")])
+                                            ("sample_ignores_temperature", "sample"),
+                                            ("positions_restarted", "forward_cached"),
+                                            ("cache_extended_in_place", "forward_cached")])
 def test_public_checks_catch_classic_bugs(name, question):
-    entry = FILES.load_entry("wrong", name)
-    namespace: dict = {}
-    exec(compile(entry.preamble + "\n\n" + "\n\n".join(entry.functions.values()), name, "exec"), namespace)
+    # over the plain correct submission: a sampler calls the notebook's own sampling_probs
+    namespace = _namespace(FILES.load_entry("correct", "plain"), FILES.load_entry("wrong", name))
     failed = []
     for check in public.CHECKS[question]:
         try:

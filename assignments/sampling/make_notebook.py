@@ -132,6 +132,11 @@ only if the ones before it already hold `p`). So the most probable token always 
 Put the pieces together, in this order: temperature, top-k, top-p, softmax. The softmax over
 the kept logits renormalises: the kept probabilities sum to 1 again.
 
+| call | result |
+|---|---|
+| `sampling_probs(torch.tensor([[0.0, math.log(2.0)]]), temperature=0.5)` | `[[0.2, 0.8]]` |
+| `sampling_probs(torch.tensor([[0.5, 0.3, 0.15, 0.05]]).log(), top_p=0.7)` | `[[0.625, 0.375, 0., 0.]]` |
+
 **Question 4.** Implement `sampling_probs`.
 """),
         *question("sampling_probs", s, _try("""    print(sampling_probs(torch.tensor([[0.0, math.log(2.0)]]), temperature=0.5))  # [[0.2, 0.8]]""")),

@@ -139,18 +139,31 @@ def top_p_nucleus_mass(top_p_filter):
 
 @_check("sampling_probs")
 def probs_sum_to_one(sampling_probs):
-    """rows sum to 1 after filtering (renormalised), filtered tokens get exactly 0"""
+    """with top_k, top_p or both, rows sum to 1 after filtering (renormalised), filtered tokens get exactly 0"""
 
     @_SETTINGS
-    @given(_logits(), st.integers(1, 4), st.sampled_from([0.5, 1.0, 2.0]))
-    def prop(x, k, t):
-        out, call = kit.call(sampling_probs, "sampling_probs", x, temperature=t, top_k=k, shape=x.shape)
+    @given(_logits(), st.none() | st.integers(1, 4), st.none() | st.sampled_from([0.3, 0.5, 0.9]),
+           st.sampled_from([0.5, 1.0, 2.0]))
+    def prop(x, k, p, t):
+        out, call = kit.call(sampling_probs, "sampling_probs", x, temperature=t, top_k=k, top_p=p, shape=x.shape)
         if (out.sum(-1) - 1).abs().max() > 1e-5:
-            kit.fail(call, "each row must sum to 1 (softmax over the kept tokens)", got=out)
-        if ((out > 0).sum(-1) > k).any():
+            kit.fail(call, "each row must sum to 1 (softmax over the kept tokens, after top-k and top-p "
+                     "filtering: not the probabilities of all tokens with the dropped ones set to 0)", got=out)
+        if k is not None and ((out > 0).sum(-1) > k).any():
             kit.fail(call, f"more than top_k = {k} tokens have a nonzero probability", got=out)
 
     _run(prop, sampling_probs, "sampling_probs")
+
+
+@_check("sampling_probs")
+def probs_top_p_example(sampling_probs):
+    """the worked example: probabilities [0.5, 0.3, 0.15, 0.05] with top_p = 0.7 give [0.625, 0.375, 0, 0]"""
+    x = torch.tensor([[0.5, 0.3, 0.15, 0.05]]).log()
+    out, call = kit.call(sampling_probs, "sampling_probs", x, top_p=0.7, shape=x.shape)
+    expected = torch.tensor([[0.625, 0.375, 0.0, 0.0]])
+    if kit.max_diff(out, expected) > 1e-5:
+        kit.fail(call, "the two kept tokens are renormalised to sum to 1, the dropped ones get 0", got=out,
+                 expected=expected)
 
 
 @_check("sampling_probs")
@@ -182,6 +195,27 @@ def sample_frequencies(sample):
     if not torch.equal(out, again):
         raise AssertionError(f"{call}: the same generator seed gave different tokens: draw every random "
                              "number from `generator`")
+
+
+@_check("sample")
+def sample_passes_its_settings_on(sample):
+    """the settings reach the distribution: at temperature 0.5, logits [0, log 2] are drawn about
+    20% / 80% (the worked example of sampling_probs); with top_k=1 or top_p=0.5 only the most
+    probable token is drawn"""
+    x = torch.tensor([[0.0, math.log(2.0), -INF]]).expand(4000, 3).clone()
+    out, call = kit.call(sample, "sample", x, temperature=0.5, generator=torch.Generator().manual_seed(1),
+                         shape=(4000, 1))
+    share = (out == 1).double().mean().item()
+    if abs(share - 0.8) > 0.04:  # about 6 standard deviations; at temperature 1 it would be 2/3
+        raise AssertionError(f"{call}: at temperature 0.5 token 1 has probability 0.8 but was drawn {share:.1%} "
+                             "of the time: pass temperature (and top_k, top_p) on to sampling_probs")
+    y = torch.tensor([[0.0, math.log(4.0), math.log(2.0)]]).expand(200, 3).clone()
+    for setting in ({"top_k": 1}, {"top_p": 0.5}):
+        out, call = kit.call(sample, "sample", y, generator=torch.Generator().manual_seed(2), shape=(200, 1),
+                             **setting)
+        if not (out == 1).all():
+            kit.fail(call, "only token 1 (probability 4/7) is kept, but another token was drawn: pass "
+                     f"{', '.join(setting)} on to sampling_probs", got=out.flatten().unique())
 
 
 # ----------------------------------------------------------------------------- the key/value cache
@@ -236,3 +270,27 @@ def cached_logits_equal_the_full_forward(forward_cached):
         raise AssertionError(f"feeding the 6 tokens one at a time with the cache gives logits that differ from "
                              f"model(idx) by {err:.3g}: positions continue after the cached tokens, and keys "
                              "and values are appended along dim 2")
+
+
+@_check("forward_cached")
+def cache_passed_in_is_unchanged(forward_cached):
+    """the cache passed in is left as it was (same length, same tensors, same values) and a new list is returned"""
+    kit.require(forward_cached, "forward_cached")
+    model = _small_model()
+    idx = torch.tensor([[1, 4, 2, 6], [5, 5, 1, 0]])
+    with torch.no_grad():
+        out, call = kit.call(forward_cached, "forward_cached", model, idx[:, :3], None, clone=False)
+        if not (isinstance(out, tuple) and len(out) == 2 and isinstance(out[1], list) and out[1]):
+            kit.fail(call, "must return a tuple (logits, new_cache), new_cache a list of (k, v) per block")
+        cache = out[1]
+        kept = list(cache)
+        before = [(k.clone(), v.clone()) for k, v in cache]
+        out, call = kit.call(forward_cached, "forward_cached", model, idx[:, 3:], cache, clone=False)
+    if not (isinstance(out, tuple) and len(out) == 2):
+        kit.fail(call, "must return a tuple (logits, new_cache)")
+    unchanged = len(cache) == len(kept) and all(a is b for a, b in zip(cache, kept)) and all(
+        torch.equal(k, k0) and torch.equal(v, v0) for (k, v), (k0, v0) in zip(cache, before))
+    if not unchanged or out[1] is cache:
+        raise AssertionError(f"forward_cached(model, idx[:, 3:], cache) changed the cache it was given (a caller "
+                             "may keep it, e.g. to try several next tokens from the same prefix): build and "
+                             "return a new list, and torch.cat the old keys and values with the new ones")
