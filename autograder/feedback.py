@@ -35,6 +35,8 @@ def describe_value(value: Any) -> str:
         return f"{head}:\n{indent(body)}"
     if isinstance(value, np.generic):
         return repr(value.item())
+    if isinstance(value, torch.Generator):  # a sampler's seeded generator: the same text every run
+        return f"torch.Generator().manual_seed({value.initial_seed()})"
     if isinstance(value, tuple):
         return "(" + ", ".join(describe_value(v) for v in value) + ")"
     if isinstance(value, dict):

@@ -24,7 +24,7 @@ from hypothesis import HealthCheck, Phase, Verbosity, example, given, seed, sett
 from hypothesis.errors import HypothesisException
 from hypothesis.internal.conjecture import providers as _hypothesis_providers
 
-from . import followthrough, notebook, units, worker as wire
+from . import distribution, followthrough, notebook, units, worker as wire
 from .compare import Mismatch, input_scale, unchanged
 from .feedback import MAX_LINES, describe_call, describe_value, fold, indent
 from .report import CheckResult, QuestionResult, Report
@@ -164,6 +164,8 @@ class Session:
 
 def run_check(session: Session, unit: Unit, question: Question, check: Check,
               reference: ModuleType) -> CheckResult:
+    if isinstance(check, distribution.DistributionCheck):  # graded randomness: its own runner
+        return distribution.run(session, unit, question, check, reference)
     if check.judge is not None:
         return run_judged_check(session, unit, question, check)
     banned = list(unit.banned_for(question))
@@ -391,6 +393,8 @@ def _plan(unit: Unit, question: Question, check: Check, reference: ModuleType) -
     reference's answers (once per process). None if drawing them failed (the slow path then
     reports the same problem as it always did)."""
     key = (id(check), id(reference))
+    if isinstance(check, distribution.DistributionCheck):  # no plan: its runner asks case by case
+        _PLANS.setdefault(key, (check, reference, None))
     if key not in _PLANS:
         planned: list[_Planned] = []
         try:

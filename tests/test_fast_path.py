@@ -32,6 +32,7 @@ OTHER_UNITS = {  # a wrong entry each (gpt's graded checks are judged: no fast p
     "positional": "wrong/rope_clockwise",
     "backprop": "wrong/adamw_l2_penalty",
     "interp": "wrong/patterns_layers_first",  # find_induction_heads follows through (model arguments)
+    "sampling": "wrong/top_k_keeps_ties",  # its sampler is a distribution check: no plan, the same both ways
 }
 
 

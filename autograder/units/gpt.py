@@ -19,6 +19,7 @@ import torch
 from hypothesis import strategies as st
 
 from ..compare import Close, Exact
+from ..distribution import ALPHA, Follow, distribution_check, matches
 from ..spec import Call, Check, Example, Hint, Question, Unit, refusals
 from . import gpt_public as public
 
@@ -153,18 +154,13 @@ def model_calls(draw, too_long=False, eps=False):
 
 
 @st.composite
-def generate_calls(draw, past_n_ctx=False, sampled=False):
-    """A prompt and a number of new tokens; past_n_ctx: the sequence grows beyond n_ctx;
-    sampled: temperature > 0 with a seeded torch.Generator (it crosses the wire as its seed)."""
+def generate_calls(draw, past_n_ctx=False):
+    """A prompt and a number of new tokens (greedy); past_n_ctx: the sequence grows beyond n_ctx."""
     sizes = draw(configs(max_ctx=5))
     n_ctx = sizes["n_ctx"]
     t = draw(st.integers(1, n_ctx))
     new = draw(st.integers(n_ctx - t + 1, n_ctx - t + 4)) if past_n_ctx else draw(st.integers(0, n_ctx - t))
     idx = _idx(draw, sizes["vocab_size"], draw(st.integers(1, 2)), t)
-    if sampled:
-        generator = torch.Generator().manual_seed(draw(st.integers(0, 2**31)))
-        return Call((idx, new), {"temperature": draw(st.sampled_from([0.5, 1.0, 2.0])), "generator": generator},
-                    names=("idx", "max_new_tokens"), init=_init(sizes))
     return Call((idx, new), names=("idx", "max_new_tokens"), init=_init(sizes))
 
 
@@ -367,14 +363,91 @@ MODEL_EPS = Call((torch.tensor([[0, 3, 1, 4], [2, 2, 4, 1]]),), names=("idx",),
 MODEL_TOO_LONG = Call((torch.zeros(1, 7, dtype=torch.int64),), names=("idx",), init=_init(SIZES_TWO_HEADS))
 GENERATE_FITS = Call((torch.tensor([[1, 2], [4, 0]]), 3), names=("idx", "max_new_tokens"),
                      init=_init(SIZES_TWO_HEADS))
-GENERATE_SAMPLED = Call((torch.tensor([[1, 2], [4, 0]]), 4), {"temperature": 1.0, "generator": torch.Generator().manual_seed(3)},
-                        names=("idx", "max_new_tokens"), init=_init(SIZES_TWO_HEADS))
 GENERATE_PAST = Call((torch.tensor([[1, 2, 3, 4]]), 5), names=("idx", "max_new_tokens"),
                      init=_init(dict(SIZES_TWO_HEADS, n_ctx=4)))
 
 
 def _examples(*calls, hint=""):
     return tuple(Example(call, hint) for call in calls)
+
+
+# ----------------------------------------------------------------------------- sampled generation
+#
+# generate at temperature > 0 is graded by a distribution check (autograder/distribution.py): a
+# prompt repeated GENERATE_SAMPLES times, two new tokens each, drawn in one call with a seeded
+# generator; the V * V pairs must follow the reference GPT's exact joint probabilities,
+# P(a) * P(b | prompt + a), each softmax(logits / temperature). Any correct sampler passes.
+
+GENERATE_SAMPLES = 20000
+# The power of that check (distribution.check_power, measured by tests/test_distribution.py): a
+# generate whose probability of any one token pair is off by this much fails with probability >= 0.99.
+GENERATE_DETECTS = 0.03
+
+
+def _sampled_case(prompt, temperature, seed, sizes=None):
+    idx = torch.tensor([prompt]).expand(GENERATE_SAMPLES, len(prompt)).clone()
+    return Call((idx, 2), {"temperature": temperature, "generator": torch.Generator().manual_seed(seed)},
+                names=("idx", "max_new_tokens"), init=_init(sizes or SIZES_TWO_HEADS))
+
+
+def _pair_probabilities_from(logits_of, call):
+    """[1, V * V]: P(a) P(b | prompt + a) from `logits_of(idx [V, T + 1])` -> logits [V, T + 1, V]."""
+    idx, _ = call.args
+    prompt, t = idx[:1], call.kwargs["temperature"]
+    vocab = call.init.kwargs["vocab_size"]
+    batch = torch.cat([prompt.expand(vocab, -1), torch.arange(vocab)[:, None]], dim=1)  # [V, T + 1]
+    logits = logits_of(batch).double()
+    first = torch.softmax(logits[0, -2] / t, -1)  # [V]: the prompt's last position
+    second = torch.softmax(logits[:, -1] / t, -1)  # [V, V]: after each first token
+    return (first[:, None] * second).reshape(1, -1).numpy()
+
+
+def generated_distribution(call, temperature=None):
+    model = _reference_gpt(call)
+    if temperature is not None:
+        call = Call(call.args, dict(call.kwargs, temperature=temperature), call.names, call.init)
+    with torch.no_grad():
+        return _pair_probabilities_from(model, call)
+
+
+def _continuations(call):
+    """The GPT call whose logits give the pair probabilities: the prompt + each token."""
+    idx, _ = call.args
+    vocab = call.init.kwargs["vocab_size"]
+    batch = torch.cat([idx[:1].expand(vocab, -1), torch.arange(vocab)[:, None]], dim=1)
+    return Call((batch,), names=("idx",), init=call.init)
+
+
+def _pair_probabilities(call, got):
+    return _pair_probabilities_from(lambda batch: got, call)
+
+
+def generated_pairs(call, got):
+    """[1, n] pair indices a * V + b of generate's [n, T + 2] answer, or why it is not that."""
+    idx, new = call.args
+    n, t = idx.shape
+    vocab = call.init.kwargs["vocab_size"]
+    if not isinstance(got, torch.Tensor) or got.dtype != torch.int64 or tuple(got.shape) != (n, t + new):
+        kind = f"{tuple(got.shape)} {got.dtype}" if isinstance(got, torch.Tensor) else type(got).__name__
+        return f"`generate` must return an int64 tensor of shape [B, T + max_new_tokens] = [{n}, {t + new}], got {kind}"
+    if not torch.equal(got[:, :t], idx):
+        return "`generate` must return the prompt idx followed by the new tokens"
+    if got.min() < 0 or got.max() >= vocab:
+        return f"`generate` returned a token outside [0, {vocab})"
+    return (got[:, t] * vocab + got[:, t + 1]).reshape(1, n).numpy()
+
+
+GENERATE_CASES = (
+    Example(_sampled_case([1, 2, 4], 2.0, 21), "sample from softmax(logits / temperature): divide the LOGITS by "
+            "the temperature, then torch.multinomial(probs, 1, generator=generator)"),
+    Example(_sampled_case([3, 0], 0.5, 22), "sample from softmax(logits / temperature), every random number "
+            "from `generator`"),
+)
+GENERATED_HINTS = (
+    Hint(matches(functools.partial(generated_distribution, temperature=1.0)), "your tokens follow softmax(logits) "
+         "without the temperature (softmax(logits) / temperature is renormalised by the sampler): divide the "
+         "LOGITS by the temperature before the softmax"),
+)
 
 
 # ----------------------------------------------------------------------------- training
@@ -548,11 +621,15 @@ generate_q = Question(
               generate_calls(past_n_ctx=True), points=1, max_examples=5, module="GPT",
               **dict(MODEL_CHECK, compare=Exact()),
               examples=_examples(GENERATE_PAST, hint="feed the model idx[:, -n_ctx:] at each step")),
-        Check("temperature > 0: sampled with torch.multinomial and the given generator", "generate",
-              generate_calls(sampled=True), points=0.5, max_examples=4, module="GPT",
-              **dict(MODEL_CHECK, compare=Exact()),
-              examples=_examples(GENERATE_SAMPLED, hint="at temperature > 0 sample each token with "
-                                 "torch.multinomial(softmax(logits / temperature), 1, generator=generator)")),
+        distribution_check(
+            f"temperature > 0: {GENERATE_SAMPLES} two-token continuations follow softmax(logits / temperature) "
+            f"(exact test, a correct sampler fails with probability <= {ALPHA:g}); another generator seed "
+            "gives other tokens", "generate", GENERATE_CASES, generated_distribution, generated_pairs, points=0.5,
+            module="GPT", config_class="GPTConfig", weights=redraw_weights, hints=GENERATED_HINTS,
+            labels=lambda group, pair: (f"new tokens ({pair // SIZES_TWO_HEADS['vocab_size']}, "
+                                        f"{pair % SIZES_TWO_HEADS['vocab_size']})"),
+            follow=Follow("GPT", _continuations, _pair_probabilities, config_class="GPTConfig",
+                          weights=redraw_weights)),
     ))
 
 TRAIN_CALL = Call()  # stands for the call drawn per submission (draw_task): one training run
