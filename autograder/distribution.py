@@ -48,6 +48,7 @@ import torch
 from hypothesis import strategies as st
 
 from .spec import Call, Check, Example, Unit
+from .verdict import Kind, Verdict
 
 ALPHA = 1e-6  # the default false-failure rate of one check
 POWER = 0.99  # the detection probability the documented shifts are computed for
@@ -148,14 +149,16 @@ def check_power(probs: np.ndarray, n: int, alpha: float = ALPHA, cells: int | No
 
 
 @dataclass
-class Verdict:
+class CountsTest:
+    """What the exact tests found in the counts of one case."""
+
     passed: bool
     p_value: float
     impossible: list  # (group, category, count) drawn with probability 0
     off: list  # (group, category, expected share, observed share), most significant first
 
 
-def judge_counts(counts: np.ndarray, probs: np.ndarray, n: int, level: float, cells: int) -> Verdict:
+def judge_counts(counts: np.ndarray, probs: np.ndarray, n: int, level: float, cells: int) -> CountsTest:
     """Whether counts [G, C] pass at `level` (alpha of the check), Bonferroni over `cells`."""
     cell_p = cell_p_values(counts, probs, n)
     p_value = min(1.0, float(cell_p.min()) * max(cells, 1))
@@ -163,7 +166,7 @@ def judge_counts(counts: np.ndarray, probs: np.ndarray, n: int, level: float, ce
     order = np.argsort(cell_p, axis=None, kind="stable")[:3]
     off = [(int(g), int(c), float(probs[g, c]), float(counts[g, c]) / n)
            for g, c in (np.unravel_index(i, cell_p.shape) for i in order)]
-    return Verdict(p_value > level and not impossible, p_value, impossible, off)
+    return CountsTest(p_value > level and not impossible, p_value, impossible, off)
 
 
 def counts_of(categories: np.ndarray, size: int) -> np.ndarray:
@@ -216,44 +219,42 @@ def distribution_check(name: str, function: str, cases: tuple[Example, ...], dis
 def run(session, unit: Unit, question, check: DistributionCheck, reference):
     """The check's result for one submission (called by grade.run_check)."""
     from . import grade
+    from .report import CheckResult
 
     cases = check.examples
     tested = [(ex, check.distribution(ex.call)) for ex in cases]
     cells = sum(tested_cells(probs) for _, probs in tested)
+    message = ""
     for ex, probs in tested:
         got = _ask(session, unit, question, check, reference, ex.call)
-        if isinstance(got, str):
-            return grade._failed(check, got)
+        if isinstance(got, Verdict):
+            return grade.failed(check, got)
         categories = _categories(check, ex.call, got, probs)
         if isinstance(categories, str):
-            return grade._failed(check, _with_input(ex.call, categories, ex.hint))
+            return grade.failed(check, _with_input(ex.call, Verdict.wrong(categories), ex.hint))
         n = categories.shape[-1]
         counts = counts_of(categories, probs.shape[-1])
-        verdict = judge_counts(counts, probs, n, check.alpha, cells)
-        if not verdict.passed:
+        test = judge_counts(counts, probs, n, check.alpha, cells)
+        if not test.passed:
             carried = _follow_through(session, unit, question, check, reference, ex.call, counts, n, cells)
             if carried is None:
-                return grade._failed(check, _explain(check, ex, verdict, n, probs, counts))
+                return grade.failed(check, _explain(check, ex, test, n, probs, counts))
             message = carried  # right, given the student's own (wrong) dependency
-        else:
-            message = ""
         if check.generator and check.generator in ex.call.kwargs and _same_samples_chance(probs, n) < _SAME_SAMPLES_BOUND:
             again = _ask(session, unit, question, check, reference, _reseeded(ex.call, check.generator))
-            if isinstance(again, str):
-                return grade._failed(check, again)
+            if isinstance(again, Verdict):
+                return grade.failed(check, again)
             other = _categories(check, ex.call, again, probs)
             if not isinstance(other, str) and np.array_equal(other, categories):
-                return grade._failed(check, _with_input(
-                    ex.call, f"`{check.function}` drew exactly the same samples with `{check.generator}` seeded "
-                             "differently: it ignores the generator it is given",
+                return grade.failed(check, _with_input(ex.call, Verdict.wrong(
+                    f"`{check.function}` drew exactly the same samples with `{check.generator}` seeded "
+                    "differently: it ignores the generator it is given"),
                     f"draw every random number from `{check.generator}` (e.g. torch.multinomial(probs, 1, "
                     f"generator={check.generator}) or torch.rand(..., generator={check.generator})), never from "
                     "torch's global generator"))
         if message:
-            from .report import CheckResult
-            return CheckResult(check.name, True, check.points, check.points, message)
-    from .report import CheckResult
-    return CheckResult(check.name, True, check.points, check.points)
+            break
+    return CheckResult(check.name, True, check.points, check.points, message, Kind.PASSED)
 
 
 def _categories(check: DistributionCheck, call: Call, got: Any, probs: np.ndarray) -> np.ndarray | str:
@@ -284,11 +285,12 @@ def _reseeded(call: Call, name: str) -> Call:
 
 
 def _ask(session, unit: Unit, question, check: Check, reference, call: Call):
-    """The student's answer to `call` (decoded), or a message saying why there is none."""
+    """The student's answer to `call` (decoded), or the `Verdict` on a reply that is none,
+    read as every other check reads it (grade.read_reply)."""
     from . import grade, worker as wire
     from .compare import unchanged
 
-    planned = grade._prepare(unit, check, reference, call)
+    planned = grade.prepare(unit, check, reference, call)
     blobs: list[bytes] = []
     header = {"target": check.function, "banned": list(unit.banned_for(question)), "seed": 0}
     header.update({k: v for k, v in (("module", check.module), ("config_class", check.config_class)) if v})
@@ -300,31 +302,15 @@ def _ask(session, unit: Unit, question, check: Check, reference, call: Call):
     header["kwargs"] = wire.encode(dict(planned.wired.kwargs), blobs)
     try:
         reply, out = session.call(header, blobs)
-    except grade._Stop as stop:
-        return stop.message
-    name, status = check.function, reply.get("status")
-    if status == "missing":
-        return grade._missing(check)
-    if status == "banned":
-        used = ", ".join(sorted(set(map(str, reply.get("banned_used", [])))))
-        return f"`{name}` called {used}, which this question does not allow"
-    if status == "side_effect":
-        return grade._side_effect_message(name, reply)
-    if status == "error":
-        if reply.get("error") == "NotImplementedError":
-            return f"`{name}` is not implemented yet (it raises NotImplementedError)"
-        return _with_input(call, f"`{name}` raised {reply.get('error')}:\n{grade.indent(str(reply.get('traceback', '')))}", "")
-    if status != "ok":
-        return "the notebook's worker sent back an unreadable reply"
-    try:
-        got = wire.decode(reply.get("value"), out)
-        after = (wire.decode(reply.get("args_after"), out), wire.decode(reply.get("kwargs_after"), out))
-    except Exception as exc:
-        return f"the notebook sent back a value the grader cannot read ({exc})"
+    except grade.Stop as stop:
+        return stop.verdict
+    answer = grade.read_reply(check, reply, out)
+    if isinstance(answer, Verdict):
+        return _with_input(call, answer, "") if answer.kind is Kind.RAISED else answer
+    after = answer.after
     if not unchanged((tuple(call.args), dict(call.kwargs)), (tuple(after[0]), after[1])):
-        return _with_input(call, f"`{name}` modified its input in place; functions must not change their "
-                                 "arguments (use out-of-place operations, or .clone() first)", "")
-    return got
+        return _with_input(call, Verdict.changed_input(check.function), "")
+    return answer.value
 
 
 def _follow_through(session, unit: Unit, question, check: DistributionCheck, reference, call: Call,
@@ -336,7 +322,7 @@ def _follow_through(session, unit: Unit, question, check: DistributionCheck, ref
     follow = check.follow
     if follow is None or not question.follow_through:
         return None
-    owner = grade._question_of(unit, follow.function)
+    owner = grade.question_of(unit, follow.function)
     result = session.results.get(owner.name)
     # the dependency is wrong: it lost points, or kept them only by following a wrong one of its own
     # (a GPT right given a wrong layer_norm)
@@ -345,7 +331,7 @@ def _follow_through(session, unit: Unit, question, check: DistributionCheck, ref
     helper = Check(check.name, follow.function, st.nothing(), config_class=follow.config_class,
                    weights=follow.weights)
     got = _ask(session, unit, question, helper, reference, follow.call(call))
-    if isinstance(got, str):
+    if isinstance(got, Verdict):
         return None
     try:
         probs = np.asarray(follow.probabilities(call, got), dtype=np.float64)
@@ -355,17 +341,19 @@ def _follow_through(session, unit: Unit, question, check: DistributionCheck, ref
     except Exception:
         return None
     if judge_counts(counts, probs, n, check.alpha, cells).passed:
-        return followthrough.carried_message(unit, grade._wrong_roots(session, unit, [follow.function]))
+        return followthrough.carried_message(unit, grade.wrong_roots(session, unit, [follow.function]))
     return None
 
 
-def _with_input(call: Call, message: str, hint: str) -> str:
+def _with_input(call: Call, verdict: Verdict, hint: str) -> Verdict:
+    """The verdict shown after the case it was found on (a case is not shrunk: "On the input")."""
     from .feedback import describe_call, indent
 
-    return f"On the input:\n{indent(describe_call(call))}\n{message}" + (f"\nHint: {hint}" if hint else "")
+    return dataclasses.replace(verdict, message=f"On the input:\n{indent(describe_call(call))}\n{verdict.message}"
+                                                + (f"\nHint: {hint}" if hint else ""))
 
 
-def _explain(check: DistributionCheck, ex: Example, verdict: Verdict, n: int, probs, counts) -> str:
+def _explain(check: DistributionCheck, ex: Example, verdict: CountsTest, n: int, probs, counts) -> Verdict:
     per = " per row group" if probs.shape[0] > 1 else ""
     lines = [f"The samples do not follow the expected distribution ({n} samples{per}, drawn in one call "
              f"with the generator seeded)."]
@@ -378,7 +366,7 @@ def _explain(check: DistributionCheck, ex: Example, verdict: Verdict, n: int, pr
     lines.append(f"p-value {verdict.p_value:.2g} (Bonferroni-adjusted exact binomial tests): a correct sampler fails this check with probability at most "
                  f"{check.alpha:g}")
     hint = next((h.text for h in check.hints if _applies(h, ex.call, probs, counts)), "") or ex.hint
-    return _with_input(ex.call, "\n".join(lines), hint)
+    return _with_input(ex.call, Verdict.wrong("\n".join(lines)), hint)
 
 
 def _applies(hint, call, probs, counts) -> bool:

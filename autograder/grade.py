@@ -41,7 +41,7 @@ class _Failed(Exception):
         self.call, self.verdict = call, verdict
 
 
-class _Stop(BaseException):
+class Stop(BaseException):
     """A failure that no other input can change (missing function, banned call, dead worker).
 
     A BaseException, so hypothesis stops at once instead of shrinking.
@@ -54,7 +54,7 @@ class _Stop(BaseException):
 
 def _raise(call: Call, verdict: Verdict):
     """End the property with `verdict`: a failure on this input shrinks, any other stops it."""
-    raise _Failed(call, verdict) if verdict.kind.shrinks else _Stop(verdict)
+    raise _Failed(call, verdict) if verdict.kind.shrinks else Stop(verdict)
 
 
 # --------------------------------------------------------------------------- the session
@@ -139,7 +139,7 @@ class Session:
 
     def call(self, header: dict, blobs: list[bytes], cpu_seconds: float | None = None) -> tuple[dict, list[bytes]]:
         if self.dead:
-            raise _Stop(self.dead)
+            raise Stop(self.dead)
         try:
             if cpu_seconds is None:
                 return self.worker.call(header, blobs)
@@ -147,7 +147,7 @@ class Session:
             timeout = max(self.unit.limits.call_seconds, 4 * cpu_seconds + 30)
             return self.worker.call(header, blobs, timeout=timeout, cpu_seconds=cpu_seconds)
         except WorkerLost as lost:
-            raise _Stop(self.revive_after(lost)) from None
+            raise Stop(self.revive_after(lost)) from None
 
     def revive_after(self, lost: WorkerLost) -> Verdict:
         """Restart the worker after a graded call lost it; the call's verdict."""
@@ -210,8 +210,7 @@ def run_check(session: Session, unit: Unit, question: Question, check: Check,
             _raise(call, answer.hinted(hints.get(id(call)) or "") if raised else answer)
         got, after = answer.value, answer.after
         if not unchanged((tuple(call.args), dict(call.kwargs)), (tuple(after[0]), after[1])):
-            raise _Failed(call, Verdict.wrong(f"`{name}` modified its input in place; functions must not change "
-                                              "their arguments (use out-of-place operations, or .clone() first)"))
+            raise _Failed(call, Verdict.changed_input(name))
         scale = input_scale((call.args, call.kwargs))
         mismatch = check.compare(expected, got, scale)
         if mismatch and deps and question.follow_through:
@@ -229,14 +228,14 @@ def run_check(session: Session, unit: Unit, question: Question, check: Check,
     def passed() -> CheckResult:
         if not carried:
             return CheckResult(check.name, True, check.points, check.points)
-        roots = _wrong_roots(session, unit, carried)
+        roots = wrong_roots(session, unit, carried)
         session.carried.setdefault(question.name, [])
         session.carried[question.name] += [r for r in roots if r not in session.carried[question.name]]
         return CheckResult(check.name, True, check.points, check.points,
                            followthrough.carried_message(unit, roots))
 
     def evaluate(call: Call) -> None:
-        planned = _prepare(unit, check, reference, call)
+        planned = prepare(unit, check, reference, call)
         blobs: list[bytes] = []
         header = request(planned, blobs)
         judge(planned, *session.call(header, blobs))
@@ -245,7 +244,7 @@ def run_check(session: Session, unit: Unit, question: Question, check: Check,
         plan = _plan(unit, question, check, reference)
         outcome = _all_pass(session, plan, request, judge) if plan is not None else False
         if isinstance(outcome, Verdict):
-            return _failed(check, outcome)
+            return failed(check, outcome)
         if outcome:
             return passed()
 
@@ -253,11 +252,11 @@ def run_check(session: Session, unit: Unit, question: Question, check: Check,
         with spec_inputs_only():
             _property(unit, question, check, evaluate)()
     except _Failed as failure:
-        return _failed(check, failure.verdict.on_input(describe_call(failure.call)))
-    except _Stop as stop:
-        return _failed(check, stop.verdict)
+        return failed(check, failure.verdict.on_input(describe_call(failure.call)))
+    except Stop as stop:
+        return failed(check, stop.verdict)
     except HypothesisException as exc:  # e.g. Flaky: the student's function is not deterministic
-        return _failed(check, Verdict.not_deterministic(check.function, exc))
+        return failed(check, Verdict.not_deterministic(check.function, exc))
     return passed()
 
 
@@ -271,13 +270,13 @@ def _dependencies(unit: Unit, question: Question, reference: ModuleType) -> tupl
     return _DEPENDENCIES[key][2]
 
 
-def _wrong_roots(session: Session, unit: Unit, names: list[str]) -> list[str]:
+def wrong_roots(session: Session, unit: Unit, names: list[str]) -> list[str]:
     """The dependencies to blame: a dependency whose own question passed only by following
     through (e.g. multi_head_attention over a wrong scaled_dot_product_attention) is replaced by
     the ones it was blamed on."""
     roots: list[str] = []
     for name in names:
-        question = _question_of(unit, name).name
+        question = question_of(unit, name).name
         result = session.results.get(question)
         passed = result is not None and result.score >= result.max_score
         for root in (session.carried.get(question, []) if passed else []) or [name]:
@@ -286,7 +285,7 @@ def _wrong_roots(session: Session, unit: Unit, names: list[str]) -> list[str]:
     return roots
 
 
-def _question_of(unit: Unit, name: str) -> Question:
+def question_of(unit: Unit, name: str) -> Question:
     return next(q for q in unit.questions if name in q.functions)
 
 
@@ -301,7 +300,7 @@ def _check_exempted(session: Session, unit: Unit, question: Question, name: str,
         owner = next((q.name for q in unit.questions if str(dep) in q.functions), None)
         charged = session.results.get(owner) if owner else None
         if charged is None or (charged.score >= charged.max_score and owner not in session.excused):
-            raise _Stop(Verdict.banned(name, used, through=str(dep)))
+            raise Stop(Verdict.banned(name, used, through=str(dep)))
     session.excused.add(question.name)
 
 
@@ -334,7 +333,7 @@ def _follow_through(session: Session, unit: Unit, check: Check, reference: Modul
         value, differed = followthrough.expectation(reference, deps, check.function, router, ref_args,
                                                     ref_kwargs, module, module_call)
         return followthrough.Followed(value, differed)
-    except _Stop:  # the dependency's call lost the worker (revived): judge against the reference alone
+    except Stop:  # the dependency's call lost the worker (revived): judge against the reference alone
         return None
     except Exception:  # a dependency raised or returned another layout; or the reference could not use it
         return followthrough.Followed(raised=router.raised) if router.raised else None
@@ -399,7 +398,7 @@ def _plan(unit: Unit, question: Question, check: Check, reference: ModuleType) -
         planned: list[_Planned] = []
         try:
             with spec_inputs_only():
-                _property(unit, question, check, lambda call: planned.append(_prepare(unit, check, reference, call)))()
+                _property(unit, question, check, lambda call: planned.append(prepare(unit, check, reference, call)))()
         except Exception:
             planned = None
         _PLANS[key] = (check, reference, planned)  # holding both keeps their ids unique
@@ -513,7 +512,7 @@ def _all_pass(session: Session, plan: list[_Planned], request, judge) -> bool | 
         for planned, (reply, out) in zip(plan[start:], replies):
             try:
                 judge(planned, reply, out)
-            except _Stop as stop:
+            except Stop as stop:
                 return stop.verdict
             except _Failed:
                 if lost:
@@ -525,7 +524,7 @@ def _all_pass(session: Session, plan: list[_Planned], request, judge) -> bool | 
     return True
 
 
-def _prepare(unit: Unit, check: Check, reference: ModuleType, call: Call) -> _Planned:
+def prepare(unit: Unit, check: Check, reference: ModuleType, call: Call) -> _Planned:
     """Everything about one input that does not depend on the submission."""
     ref_fn = check.oracle or getattr(reference, check.function)
     torch.manual_seed(0)
@@ -590,10 +589,10 @@ def _name_wrong_dependencies(unit: Unit, question: Question, reference: ModuleTy
     """A question that does not follow through (e.g. training the student's own model) names,
     in each failed check, the dependencies whose questions lost points: they must pass first."""
     wrong = [d for d in _dependencies(unit, question, reference)
-             if (r := earlier.get(_question_of(unit, d).name)) is not None and r.score < r.max_score]
+             if (r := earlier.get(question_of(unit, d).name)) is not None and r.score < r.max_score]
     if not wrong:
         return
-    numbers = sorted({unit.questions.index(_question_of(unit, d)) + 1 for d in wrong})
+    numbers = sorted({unit.questions.index(question_of(unit, d)) + 1 for d in wrong})
     note = (f"This question builds on your {' and '.join(f'`{d}`' for d in wrong)}, which "
             f"{'is' if len(wrong) == 1 else 'are'} wrong: see question{'s' if len(numbers) > 1 else ''} "
             f"{' and '.join(map(str, numbers))}; make {'it' if len(wrong) == 1 else 'them'} pass first.")
@@ -649,10 +648,10 @@ def run_judged_check(session: Session, unit: Unit, question: Question, check: Ch
             answer = Verdict.over_budget(check.function, used, check.cpu_seconds) \
                 if reply.get("status") == "ok" and check.cpu_seconds is not None and used > check.cpu_seconds \
                 else read_reply(check, reply, out, args_after=False)
-        except _Stop as stop:
+        except Stop as stop:
             answer = stop.verdict
         if isinstance(answer, Verdict):  # the hint (about the budget) only when time or CPU ran out
-            return _failed(check, answer.hinted(ex.hint) if answer.kind.out_of_compute else answer)
+            return failed(check, answer.hinted(ex.hint) if answer.kind.out_of_compute else answer)
         got, name = answer.value, check.function
         try:
             earned, message = check.judge(call, got)
@@ -678,10 +677,10 @@ def _judged_call(session: Session, unit: Unit, question: Question, check: Check,
             before = session.worker.cpu_time() if not session.dead else 0.0
             reply, out = session.call(header, blobs, cpu_seconds=check.cpu_seconds)
             session.judged_calls[key] = (reply, out, session.worker.cpu_time() - before)
-        except _Stop as stop:
+        except Stop as stop:
             session.judged_calls[key] = stop
     result = session.judged_calls[key]
-    if isinstance(result, _Stop):
+    if isinstance(result, Stop):
         raise result
     return result
 
@@ -707,7 +706,7 @@ def spec_inputs_only():
         providers.CONSTANTS_CACHE.cache.clear()
 
 
-def _failed(check: Check, verdict: Verdict) -> CheckResult:
+def failed(check: Check, verdict: Verdict) -> CheckResult:
     # at most MAX_LINES lines: the input and the values are summarised already; what is left
     # out of a long one (a traceback) is its middle, never the hint at the end
     return CheckResult(check.name, False, 0.0, check.points, fold(verdict.message, MAX_LINES, keep_end=3),
@@ -747,7 +746,7 @@ def zero_report(unit: Unit, submission: str, status: str, message: str) -> Repor
     report = Report(unit.name, submission, status=status, notes=[message])
     for question in unit.questions:
         report.questions.append(QuestionResult(
-            question.name, [_failed(c, Verdict(Kind.NOT_GRADED, message)) for c in question.checks]))
+            question.name, [failed(c, Verdict(Kind.NOT_GRADED, message)) for c in question.checks]))
     return report
 
 
@@ -784,14 +783,14 @@ def _guarded_check(report: Report, session: Session, unit: Unit, question: Quest
     """One check; an exception the check's own handling lets through (something the student
     returned that the judging code cannot take) fails this check only, and marks the run `crash`."""
     if session.out_of_time:
-        return _failed(check, session.dead)
+        return failed(check, session.dead)
     try:
         return run_check(session, unit, question, check, reference)
     except Exception as exc:
         report.status = "crash"
         verdict = Verdict.grader_failed(check.function, _what_failed(exc))
         report.notes.append(f"{question.name}/{check.name}: {verdict.message}")
-        return _failed(check, verdict)
+        return failed(check, verdict)
 
 
 def grade_submission(unit: Unit, reference: ModuleType, submission: notebook.Submission,

@@ -85,6 +85,11 @@ class Verdict:
         return cls(Kind.WRONG, message)
 
     @classmethod
+    def changed_input(cls, name: str) -> "Verdict":
+        return cls(Kind.WRONG, f"`{name}` modified its input in place; functions must not change their "
+                               "arguments (use out-of-place operations, or .clone() first)")
+
+    @classmethod
     def missing(cls, *names: str | None) -> "Verdict":
         needed = [f"`{n}`" for n in names if n]
         return cls(Kind.MISSING, f"the notebook does not define {' or '.join(needed)} (after running every cell)")

@@ -262,7 +262,7 @@ def test_large_outputs_are_summarised_not_printed():
     assert "first differing entries: at (1, 2, 3) got 1203.5, expected 1203" in message
     assert "tensor(" not in message and "60 of 60 True" in message
     check = Check("a check", "f", None)
-    long = grading._failed(check, Verdict.wrong("\n".join(f"traceback line {i}" for i in range(200)) + "\nHint: the hint"))
+    long = grading.failed(check, Verdict.wrong("\n".join(f"traceback line {i}" for i in range(200)) + "\nHint: the hint"))
     assert len(long.message.splitlines()) <= MAX_LINES and long.message.endswith("Hint: the hint")
 
 

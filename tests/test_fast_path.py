@@ -73,7 +73,7 @@ def test_inputs_are_drawn_once_per_process(grader, monkeypatch):
     grader.cached("reference")
     grader.notebook(grader.files.reference_notebook())  # plans exist in this process now
     drawn = []
-    monkeypatch.setattr(grading, "_prepare", lambda *args: drawn.append(args))
+    monkeypatch.setattr(grading, "prepare", lambda *args: drawn.append(args))
     report = grader.notebook(grader.files.reference_notebook())
     assert report.score == grader.unit.points and drawn == []
 

@@ -7,7 +7,7 @@ from __future__ import annotations
 import pytest
 
 from autograder import units
-from autograder.grade import _prepare
+from autograder.grade import prepare
 from autograder.spec import REFUSALS
 
 CASES = [(name, question.name, check) for name in units.names() for question in units.load(name).questions
@@ -24,5 +24,5 @@ def test_the_reference_refuses_every_example(unit_name, question, check):
     assert check.points <= 0.5 and len(check.examples) >= 1
     for example in check.examples:
         assert example.hint, example.call
-        planned = _prepare(unit, check, reference, example.call)
+        planned = prepare(unit, check, reference, example.call)
         assert isinstance(planned.expected, ValueError), (example.hint, planned.expected)

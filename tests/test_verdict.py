@@ -141,7 +141,7 @@ class _Session:
 
     def call(self, header, blobs, cpu_seconds=None):
         if isinstance(self.ending, Verdict):
-            raise grading._Stop(self.ending)
+            raise grading.Stop(self.ending)
         return self.ending if isinstance(self.ending, tuple) else (self.ending, [])
 
 
