@@ -654,7 +654,7 @@ def _run(functions, checks):
 def runner_constants(banned: tuple[str, ...]) -> dict:
     """The constants STUDENT_RUNNER reads: BANNED (torch names), BANNED_OPS ({ATen operator:
     banned name}: the worker's own table), SIDE_EFFECTS ({kind: what the grader says of it})."""
-    from .grade import SIDE_EFFECTS
+    from .verdict import SIDE_EFFECTS
     from .worker import banned_ops
 
     return {"BANNED": list(banned), "BANNED_OPS": banned_ops(banned), "SIDE_EFFECTS": dict(SIDE_EFFECTS)}
