@@ -62,7 +62,7 @@ def secret_lines() -> list[str]:
     """Distinctive code lines of the reference and of the hidden spec (not docstrings, which
     the stub shows) that must never reach a student."""
     stub = FILES.stub.read_text()
-    public = (PROJECT / "autograder" / "units" / "attention_public.py").read_text()
+    public = (PROJECT / "assignments" / "attention" / "attention_public.py").read_text()
     lines = set()
     for path in (FILES.reference, SPEC):
         source = path.read_text()

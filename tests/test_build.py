@@ -106,9 +106,14 @@ def test_autograder_zip_layout(autograder_zip):
             f"files/decoding_gpt_grader/solutions/{UNIT}.py"} <= names
     # run_autograder must be executable; Gradescope runs it
     assert autograder_zip.getinfo("run_autograder").external_attr >> 16 & 0o111
-    # only this unit's reference is shipped
-    assert [n for n in names if n.startswith("files/decoding_gpt_grader/solutions/")] == \
-        [f"files/decoding_gpt_grader/solutions/{UNIT}.py"]
+    # only this unit's hidden files: its reference, its spec (no other unit's hidden checks),
+    # its public checks (the spec imports them) and the kit they share
+    plugin = "files/decoding_gpt_grader/"
+    assert [n for n in names if n.startswith(plugin + "solutions/")] == [f"{plugin}solutions/{UNIT}.py"]
+    assert sorted(n for n in names if n.startswith(plugin + "autograder/units/")) == \
+        [f"{plugin}autograder/units/__init__.py", f"{plugin}autograder/units/{UNIT}.py"]
+    assert sorted(n for n in names if n.startswith(plugin + "assignments/")) == \
+        [f"{plugin}assignments/_public_kit.py", f"{plugin}assignments/{UNIT}/{UNIT}_public.py"]
 
 
 def test_run_otter_goes_through_the_guard(autograder_zip):
@@ -204,13 +209,14 @@ def test_one_otter_test_file_per_question_mirroring_the_checks(autograder_zip, s
 
 def test_student_zip_contents(student_zip, spec):
     names = set(student_zip.namelist())
-    shipped = [f"{UNIT}_public.py", "_public_kit.py"]  # the public checks and the helpers they import
+    shipped = {f"{UNIT}_public.py": PROJECT / "assignments" / UNIT / f"{UNIT}_public.py",  # the public checks
+               "_public_kit.py": PROJECT / "assignments" / "_public_kit.py"}  # and the helpers they import
     setup = ["README.md", "install.py", "requirements.txt", "requirements-linux-cpu.txt", "requirements-otter.txt"]
-    expected = {f"{UNIT}/{UNIT}.ipynb", *(f"{UNIT}/{name}" for name in shipped + setup)}
+    expected = {f"{UNIT}/{UNIT}.ipynb", *(f"{UNIT}/{name}" for name in [*shipped, *setup])}
     expected |= {f"{UNIT}/tests/{q.name}.py" for q in spec.questions}
     assert names == expected
-    for name in shipped:
-        assert student_zip.read(f"{UNIT}/{name}") == (PROJECT / "autograder" / "units" / name).read_bytes()
+    for name, source in shipped.items():
+        assert student_zip.read(f"{UNIT}/{name}") == source.read_bytes()
 
     def pins(name):
         lines = [line for line in student_zip.read(f"{UNIT}/{name}").decode().splitlines()

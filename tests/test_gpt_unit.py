@@ -29,9 +29,10 @@ import torch
 
 from autograder import notebook, units
 from autograder.units import gpt as spec
-from autograder.units import gpt_public as public
 
 from conftest import PROJECT, Grader, UnitFiles
+
+public = units.public_checks("gpt")
 
 torch.set_num_threads(1)  # as in the sandbox; several threads on a loaded 2-core machine crawl
 
@@ -106,7 +107,7 @@ def secret_lines() -> list[str]:
     """Code lines of the reference and the hidden spec (not docstrings) that must never reach a
     student."""
     stub = FILES.stub.read_text()
-    public_text = (PROJECT / "autograder" / "units" / "gpt_public.py").read_text()
+    public_text = (PROJECT / "assignments" / "gpt" / "gpt_public.py").read_text()
     lines = set()
     for path in (FILES.reference, PROJECT / "autograder" / "units" / "gpt.py"):
         source = path.read_text()
