@@ -193,6 +193,12 @@ def build_unit(name: str, dist: Path, staging: Path | None = None,
     shutil.rmtree(staging, ignore_errors=True)
     student = student_files(unit, project)
     check_no_leaks(unit, student, project)
+    from . import notebooks
+
+    why = notebooks.stale(name, project)
+    if why:
+        raise BuildError(f"{why}; regenerate it with `make notebooks` "
+                         f"(or .venv/bin/python assignments/{name}/make_notebook.py) and commit it")
     autograder_zip = build_autograder_zip(unit, staging / "autograder", out / "autograder.zip", project)
     student_zip = out / "student.zip"
     write_zip(student_zip, {f"{unit.name}/{path}": data for path, data in student.items()})
