@@ -1,18 +1,13 @@
 """What is specific to the attention unit (tests/test_units.py grades its reference, stub and
 corpus like every unit's): the feedback naming each classic bug, follow-through marking of
-the composites, a banned call made inside a dependency, concise feedback, and the public
-checks run in-process on the reference and on the stubs.
+the composites, a banned call made inside a dependency, and concise feedback.
 """
 
 from __future__ import annotations
 
-import inspect
 
 import pytest
 import torch
-from torch import nn
-
-from autograder import units
 
 from conftest import UnitFiles, feedback, full_marks
 
@@ -164,50 +159,3 @@ def test_large_outputs_are_summarised_not_printed():
     check = Check("a check", "f", None)
     long = grading._failed(check, "\n".join(f"traceback line {i}" for i in range(200)) + "\nHint: the hint")
     assert len(long.message.splitlines()) <= MAX_LINES and long.message.endswith("Hint: the hint")
-
-
-# --------------------------------------------------------------------------- hostile
-
-
-# --------------------------------------------------------------------------- public checks
-
-
-def _public_checks():
-    public = units.load("attention")
-    return [(q.name, check) for q in public.questions for check in q.public]
-
-
-def _call_public(check, namespace):
-    params = inspect.signature(check).parameters
-    check(**{p: namespace[p] for p in params})
-
-
-@pytest.fixture(scope="module")
-def reference_module():
-    return units.reference("attention")
-
-
-@pytest.mark.parametrize("question,check", _public_checks(), ids=lambda v: getattr(v, "__name__", v))
-def test_public_check_passes_on_the_reference(reference_module, question, check):
-    _call_public(check, vars(reference_module))
-
-
-def _stub_namespace() -> dict:
-    """The stub notebook's definitions, executed in-process (our own file: they only raise)."""
-    namespace = {"torch": torch, "nn": nn, "math": __import__("math")}
-    for cell in FILES.stub_notebook().cells:
-        if cell.cell_type == "code" and any(f"def {n}(" in cell.source or f"class {n}(" in cell.source
-                                            for n in FILES.functions):
-            exec(compile(cell.source, "<stub>", "exec"), namespace)
-    return namespace
-
-
-@pytest.mark.parametrize("question,check", _public_checks(), ids=lambda v: getattr(v, "__name__", v))
-def test_public_check_says_not_implemented_on_the_stub(question, check):
-    with pytest.raises(AssertionError, match="not implemented yet"):
-        _call_public(check, _stub_namespace())
-
-
-# --------------------------------------------------------------------------- the student bundle
-
-

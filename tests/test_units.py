@@ -25,6 +25,8 @@ about it (conftest.Grader.for_entry).
 
 from __future__ import annotations
 
+import contextlib
+import inspect
 import json
 import os
 import shutil
@@ -36,8 +38,9 @@ from pathlib import Path
 
 import nbformat
 import pytest
+import torch
 
-from autograder import build, notebooks, sandbox, units
+from autograder import agreement, build, notebooks, sandbox, units
 from autograder.report import write_results
 
 from conftest import (PROJECT, PYTHON, UnitFiles, assert_no_secrets, assert_reads_well, assert_valid_results,
@@ -110,6 +113,44 @@ def test_student_bundle_has_stubs_and_no_hidden_code(name):
     for question in unit.questions:
         assert f'grader.check("{question.name}")' in sources
     assert_no_secrets("\n".join(f.decode(errors="replace") for f in files.values()), secrets(name))
+
+
+# --------------------------------------------------------------------------- public checks
+
+
+def public_checks() -> list[tuple[str, str, object]]:
+    return [(name, q.name, check) for name in UNITS for q in units.load(name).questions for check in q.public]
+
+
+_NAMESPACES: dict[tuple[str, str], dict] = {}
+
+
+def namespace(name: str, which: str) -> dict:
+    """The globals of a kernel that ran the reference's (or the untouched stub's) notebook."""
+    if (name, which) not in _NAMESPACES:
+        files = FILES[name]
+        nb = files.reference_notebook() if which == "reference" else files.stub_notebook()
+        _NAMESPACES[name, which] = agreement.namespace_of(files, nb)
+    return _NAMESPACES[name, which]
+
+
+def call_public(name: str, check, env: dict) -> None:
+    torch.manual_seed(0)
+    with contextlib.chdir(FILES[name].stub.parent):  # where a student's kernel runs
+        check(**{p: env.get(p) for p in inspect.signature(check).parameters})
+
+
+@pytest.mark.parametrize("name, question, check", public_checks(),
+                         ids=[f"{u}-{c.__name__}" for u, _, c in public_checks()])
+def test_public_check_passes_on_the_reference(name, question, check):
+    call_public(name, check, namespace(name, "reference"))
+
+
+@pytest.mark.parametrize("name, question, check", public_checks(),
+                         ids=[f"{u}-{c.__name__}" for u, _, c in public_checks()])
+def test_public_check_says_not_implemented_on_the_stub(name, question, check):
+    with pytest.raises(AssertionError, match="not implemented yet|not defined"):
+        call_public(name, check, namespace(name, "stub"))
 
 
 # --------------------------------------------------------------------------- reference and stub
