@@ -9,7 +9,7 @@ import dataclasses
 import pytest
 
 from autograder import units
-from autograder.spec import Question, SpecError, validate
+from autograder.spec import Question, SpecError, Unit, validate
 
 UNIT = "softmax"
 FILE = f"autograder/units/{UNIT}.py"
@@ -79,6 +79,13 @@ def test_two_questions_of_one_name_are_refused(loaded):
         validate(twice, reference, registered, FILE)
 
 
-def test_a_question_keeps_public_checks_given_explicitly():
-    """Question.public given in the spec wins over the registry (None: the registry's)."""
-    assert Question("q", ("f",), ()).public is None
+def test_questions_take_the_checks_registered_under_their_names_unless_given():
+    """Question.public None (the default): the public module's checks registered under the
+    question's name, in their order; given explicitly in the spec: kept as given."""
+    def a(): ...
+    def b(): ...
+
+    declared = Unit("u", (Question("q", ("f",), ()), Question("r", ("g",), (), public=(b,))))
+    unit = units.with_public_checks(declared, {"q": [a, b], "r": [a]})
+    assert [q.public for q in unit.questions] == [(a, b), (b,)]
+    assert units.with_public_checks(declared, {}).questions[0].public == ()

@@ -45,12 +45,18 @@ def load(name: str) -> Unit:
         if declared.name != name:
             raise SpecError(f"{file}: UNIT.name is {declared.name!r}, not the file's name {name!r}")
         registered = public_checks(name).CHECKS
-        unit = dataclasses.replace(declared, questions=tuple(
-            q if q.public is not None else dataclasses.replace(q, public=tuple(registered.get(q.name, ())))
-            for q in declared.questions))
+        unit = with_public_checks(declared, registered)
         validate(unit, reference(name), registered, file)
         _LOADED[name] = unit
     return _LOADED[name]
+
+
+def with_public_checks(unit: Unit, registered: dict[str, list]) -> Unit:
+    """`unit` whose questions without explicit `public` checks take those registered under
+    their names in the public module (`CHECKS`)."""
+    return dataclasses.replace(unit, questions=tuple(
+        q if q.public is not None else dataclasses.replace(q, public=tuple(registered.get(q.name, ())))
+        for q in unit.questions))
 
 
 def reference(name: str) -> ModuleType:
