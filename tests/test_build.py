@@ -378,3 +378,24 @@ def test_zip_ships_the_units_plans_and_they_load(autograder_zip, spec, tmp_path)
     path = tmp_path / f"{UNIT}.pkl"
     path.write_bytes(autograder_zip.read(f"files/decoding_gpt_grader/plans/{UNIT}.pkl"))
     assert grade.load_plans(spec, units.reference(UNIT), path)
+
+
+def test_cli_build_refuses_a_stale_notebook(tmp_path, monkeypatch, capsys):
+    """A committed notebook that is not what its generator writes (here: an edited markdown
+    cell) stops the build, naming the notebook and the command that regenerates it."""
+    project = tmp_path / "project"
+    for part in ("assignments", "solutions", "autograder", "gradescope"):
+        shutil.copytree(PROJECT / part, project / part,
+                        ignore=shutil.ignore_patterns("__pycache__", "dist", "build"))
+    shutil.copy2(PROJECT / "requirements.txt", project / "requirements.txt")
+    notebook = project / "assignments" / UNIT / f"{UNIT}.ipynb"
+    nb = nbformat.read(notebook, as_version=4)
+    nb.cells.append(nbformat.v4.new_markdown_cell("An edit made by hand, not by make_notebook.py."))
+    nbformat.write(nb, notebook)
+    monkeypatch.setattr(build, "PROJECT", project)
+    dist = tmp_path / "dist"
+    assert build.build_units([UNIT], dist) == 1
+    err = capsys.readouterr().err
+    assert f"assignments/{UNIT}/{UNIT}.ipynb is stale" in err and "make notebooks" in err
+    assert f"assignments/{UNIT}/make_notebook.py" in err
+    assert not (dist / UNIT / "student.zip").exists() and not (dist / UNIT / "autograder.zip").exists()
