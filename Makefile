@@ -10,7 +10,7 @@ UNITS  ?=  # empty: every unit in autograder/units/
 .PHONY: help venv build notebooks test grade audit bench clean lock
 
 help:  ## List the targets.
-	@awk 'BEGIN {FS = ":.*## "} /^[a-z]+:.*## / {printf "  make %-8s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
+	@awk 'BEGIN {FS = ":.*## "} /^[a-z]+:.*## / {printf "  make %-10s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
 	@echo "  Variables: UNIT=<unit> SUBMISSIONS='<files, folders or Gradescope exports>' OUT=<dir> JOBS=<n> FORCE=1 (for grade)"
 
 $(VENV)/.installed: requirements.txt requirements.lock
