@@ -352,12 +352,18 @@ def test_leak_check_stops_the_build(spec, leak):
         build.check_no_leaks(spec, files, PROJECT)
 
 
-def test_cli_build_fails_with_a_message_on_a_leak(tmp_path, monkeypatch, capsys):
+def project_copy(tmp_path: Path) -> Path:
+    """What a build reads of the project, copied: assignments, solutions, the engine, the config."""
     project = tmp_path / "project"
     for part in ("assignments", "solutions", "autograder", "gradescope"):
         shutil.copytree(PROJECT / part, project / part,
                         ignore=shutil.ignore_patterns("__pycache__", "dist", "build"))
     shutil.copy2(PROJECT / "requirements.txt", project / "requirements.txt")
+    return project
+
+
+def test_cli_build_fails_with_a_message_on_a_leak(tmp_path, monkeypatch, capsys):
+    project = project_copy(tmp_path)
     notebook = project / "assignments" / UNIT / f"{UNIT}.ipynb"
     nb = nbformat.read(notebook, as_version=4)
     nb.cells.append(nbformat.v4.new_code_cell(_reference_line("out = e / e.sum")))
@@ -383,11 +389,7 @@ def test_zip_ships_the_units_plans_and_they_load(autograder_zip, spec, tmp_path)
 def test_cli_build_refuses_a_stale_notebook(tmp_path, monkeypatch, capsys):
     """A committed notebook that is not what its generator writes (here: an edited markdown
     cell) stops the build, naming the notebook and the command that regenerates it."""
-    project = tmp_path / "project"
-    for part in ("assignments", "solutions", "autograder", "gradescope"):
-        shutil.copytree(PROJECT / part, project / part,
-                        ignore=shutil.ignore_patterns("__pycache__", "dist", "build"))
-    shutil.copy2(PROJECT / "requirements.txt", project / "requirements.txt")
+    project = project_copy(tmp_path)
     notebook = project / "assignments" / UNIT / f"{UNIT}.ipynb"
     nb = nbformat.read(notebook, as_version=4)
     nb.cells.append(nbformat.v4.new_markdown_cell("An edit made by hand, not by make_notebook.py."))
