@@ -3,6 +3,8 @@
 A unit spec (``autograder/units/<unit>.py``) builds one `Unit` from these pieces and contains
 no engine code. Reading it should answer, per question: which student names it grades, how
 many points, which public checks the student can run, which hidden properties decide the grade.
+docs/writing-a-unit.md explains each piece with an example; `validate` checks a spec against
+its reference when `units.load` loads it.
 """
 
 from __future__ import annotations
