@@ -55,7 +55,8 @@ class Entry:
     last: list[str] = dataclasses.field(default_factory=list)
     hint: str = ""  # wrong: words the first hint of its LOSES question's feedback must contain
     # hostile: the questions its cells attack (e.g. a training run that cheats its budget): they
-    # must score 0, and the entry is graded on them only; empty: every question keeps the base's score
+    # must score 0 (graded on them alone if they have a CPU budget); every other question keeps
+    # the base's score
     attacks: frozenset[str] = frozenset()
     cpu_seconds: float | None = None  # replaces every check's CPU budget (a short one, for the suite)
     # wrong: the unit's sample wrong entry, graded in a simulated Gradescope tree

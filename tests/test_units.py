@@ -231,13 +231,12 @@ def test_hostile_entry_gains_nothing(grader_for, name, entry, leftovers, scribbl
     path = write_results(report, out / entry)
     assert not leftovers, "processes survived grading"
 
-    if hostile.attacks:  # the attacked questions score nothing, and say why
-        expected = {q: 0 for q in hostile.attacks}
-        for question in report.questions:
-            assert all(c.message.strip() for c in question.checks if not c.passed), question.name
-    else:
-        expected = variant.cached(hostile.base).scores()
+    expected = {q: 0.0 for q in hostile.attacks}  # the attacked questions score nothing, and say why
+    if {q.name for q in variant.unit.questions} - hostile.attacks:  # every other one: the base's score
+        expected = {**variant.cached(hostile.base).scores(), **expected}
     assert report.scores() == expected, feedback(report)
+    for question in report.questions:
+        assert all(c.message.strip() for c in question.checks if not c.passed), question.name
     assert_valid_results(path, variant.unit, expected)
     assert_no_secrets(feedback(report), secrets(name))
     assert_reads_well(feedback(report))
