@@ -163,6 +163,7 @@ def test_reference_scores_full_marks(grader_for, name):
     assert report.status == "ok", report.notes
     assert report.scores() == full_marks(grader.unit), feedback(report)
     assert report.score == report.max_score == grader.unit.points
+    assert not report.notes, report.notes  # every cell of the notebook ran
     assert_no_secrets(feedback(report), secrets(name))
 
 
