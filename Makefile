@@ -7,10 +7,10 @@ PY     := $(VENV)/bin/python
 UNITS  ?=  # empty: every unit in autograder/units/
 
 .DEFAULT_GOAL := help
-.PHONY: help venv build test grade audit bench clean lock
+.PHONY: help venv build notebooks test grade audit bench clean lock
 
 help:  ## List the targets.
-	@awk 'BEGIN {FS = ":.*## "} /^[a-z]+:.*## / {printf "  make %-8s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
+	@awk 'BEGIN {FS = ":.*## "} /^[a-z]+:.*## / {printf "  make %-10s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
 	@echo "  Variables: UNIT=<unit> SUBMISSIONS='<files, folders or Gradescope exports>' OUT=<dir> JOBS=<n> FORCE=1 (for grade)"
 
 $(VENV)/.installed: requirements.txt requirements.lock
@@ -23,6 +23,9 @@ venv: $(VENV)/.installed  ## Create .venv with every pinned dependency.
 
 build: venv  ## Build every unit (or UNITS=...): gradescope/dist/<unit>/{autograder.zip,student.zip}.
 	$(PY) -m autograder build $(UNITS)
+
+notebooks: venv  ## Regenerate every stub notebook (assignments/<unit>/<unit>.ipynb) from its make_notebook.py.
+	$(PY) -m autograder notebooks $(UNITS)
 
 test: venv  ## Run the whole test suite.
 	$(PY) -m pytest

@@ -1,4 +1,4 @@
-"""Command line: `python -m autograder {grade,build} …`; `--help` on each explains it."""
+"""Command line: `python -m autograder {grade,build,audit,notebooks,new} …`; `--help` on each explains it."""
 
 from __future__ import annotations
 
@@ -130,6 +130,18 @@ def main(argv: list[str] | None = None) -> int:
     build.add_argument("units", metavar="UNIT", nargs="*", help="units to build (default: all)")
     build.add_argument("--dist", type=Path, default=Path("gradescope/dist"), help="output folder")
 
+    notebooks = commands.add_parser("notebooks", help="regenerate the stub notebooks",
+                                    description="Regenerate assignments/<unit>/<unit>.ipynb from each unit's "
+                                    "make_notebook.py (every unit by default). The build refuses a stale one.")
+    notebooks.add_argument("units", metavar="UNIT", nargs="*", help="units (default: all)")
+
+    from .scaffold import HELP as NEW_HELP
+
+    new = commands.add_parser("new", help="write the skeleton of a new unit", description=NEW_HELP,
+                              formatter_class=argparse.RawDescriptionHelpFormatter)
+    new.add_argument("unit", metavar="UNIT", help="the new unit's name (a Python identifier, lower case)")
+    new.add_argument("--project", type=Path, default=None, help="the project to write into (default: this one)")
+
     _add_audit_command(commands, units.names())
 
     args = parser.parse_args(argv)
@@ -149,6 +161,25 @@ def main(argv: list[str] | None = None) -> int:
             from . import sandbox
 
             sandbox.kill_strays()
+    if args.command == "notebooks":
+        from . import notebooks as stubs
+
+        unknown = [u for u in args.units if u not in units.names()]
+        if unknown:
+            parser.error(f"unknown unit(s) {', '.join(unknown)}; units: {', '.join(units.names())}")
+        for name in args.units or units.names():
+            print(f"wrote {stubs.regenerate(name).relative_to(units.ROOT)}")
+        return 0
+    if args.command == "new":
+        from .scaffold import ScaffoldError, write_unit
+
+        try:
+            written = write_unit(args.unit, args.project)
+        except ScaffoldError as exc:
+            parser.error(str(exc))
+        for path in written:
+            print(f"wrote {path}")
+        return 0
     if args.command == "build":
         from .build import build_units
 

@@ -7,10 +7,13 @@ For each unit, into ``<dist>/<unit>/`` (default ``gradescope/dist/<unit>/``), st
     Made by Otter's own ``otter generate`` (`otter.generate.main`), then rewritten with
     sorted entries and fixed dates so that building twice gives byte-identical zips. It holds
 
-    - ``files/decoding_gpt_grader/``: a copy of the ``autograder`` package and
-      ``solutions/<unit>.py``, importable on Gradescope as ``files.decoding_gpt_grader...``,
-      and ``plans/<unit>.pkl``: every hidden check's inputs with the reference's answers,
-      drawn once here (`grade.save_plans`) instead of on Gradescope for each submission;
+    - ``files/decoding_gpt_grader/``: a copy of the ``autograder`` package with this unit's
+      spec only (``autograder/units/<unit>.py``: no other unit's hidden checks), its reference
+      ``solutions/<unit>.py``, its public checks and provided files under ``assignments/``
+      (the spec imports the public checks), importable on Gradescope as
+      ``files.decoding_gpt_grader...``, and ``plans/<unit>.pkl``: every hidden check's inputs
+      with the reference's answers, drawn once here (`grade.save_plans`) instead of on
+      Gradescope for each submission;
     - ``tests/<question>.py``: one Otter test file per question (name = question name), one
       test case per hidden check (its name and points). The trusted grader decides each case
       (`autograder.gradescope.TrustedGrader` replaces their results); run by anything else,
@@ -31,11 +34,11 @@ For each unit, into ``<dist>/<unit>/`` (default ``gradescope/dist/<unit>/``), st
       `autograder.gradescope.run` (see that module for what it protects against).
 
 ``student.zip``
-    A folder ``<unit>/`` with the stub notebook and the other public files of
-    ``assignments/<unit>/`` (except instructor scripts ``make_*.py``), the public checks
-    ``autograder/units/<unit>_public.py`` shipped as the top-level module ``<unit>_public.py``
-    with the helpers it imports, ``_public_kit.py``,
-    Otter test files ``tests/<question>.py`` that call those checks (so ``grader.check`` works),
+    A folder ``<unit>/`` with every file of ``assignments/<unit>/`` (an allow-list: the folder
+    holds what students receive: the stub notebook, its public checks ``<unit>_public.py``,
+    data files), except the instructor scripts ``make_*.py`` (``make_notebook.py``,
+    ``make_weights.py``), hidden files and bytecode; the helpers the public checks import,
+    ``assignments/_public_kit.py``; Otter test files ``tests/<question>.py`` that call those checks (so ``grader.check`` works),
     and a pinned ``requirements.txt``. The build fails if anything in it contains a code line
     or a comment of the reference ``solutions/<unit>.py`` (its docstrings are copied into the
     stubs on purpose and are allowed), or of the unit's hidden spec ``autograder/units/<unit>.py``.
@@ -74,7 +77,7 @@ ZIP_DATE = (1980, 1, 1, 0, 0, 0)  # the earliest date a zip can hold: no build t
 GRADESCOPE_MARKERS = {"sys_platform": "linux", "platform_system": "Linux", "os_name": "posix",
                       "platform_machine": "x86_64", "implementation_name": "cpython",
                       "platform_python_implementation": "CPython", "python_version": PYTHON_VERSION}
-PUBLIC_KIT = "_public_kit"  # autograder/units/_public_kit.py: helpers every public module shares
+PUBLIC_KIT = units.PUBLIC_KIT  # assignments/_public_kit.py: helpers every public module shares
 MIN_CODE = 20  # a reference code line this long (whitespace collapsed) must not be shipped
 MIN_COMMENT = 30  # nor a comment this long
 
@@ -190,6 +193,12 @@ def build_unit(name: str, dist: Path, staging: Path | None = None,
     shutil.rmtree(staging, ignore_errors=True)
     student = student_files(unit, project)
     check_no_leaks(unit, student, project)
+    from . import notebooks
+
+    why = notebooks.stale(name, project)
+    if why:
+        raise BuildError(f"{why}; regenerate it with `make notebooks` "
+                         f"(or .venv/bin/python assignments/{name}/make_notebook.py) and commit it")
     autograder_zip = build_autograder_zip(unit, staging / "autograder", out / "autograder.zip", project)
     student_zip = out / "student.zip"
     write_zip(student_zip, {f"{unit.name}/{path}": data for path, data in student.items()})
@@ -206,9 +215,16 @@ def build_autograder_zip(unit: Unit, stage: Path, target: Path, project: Path) -
         raise BuildError(f"no reference solution {_shown(reference)}")
     plugin = stage / PLUGIN_FOLDER
     shutil.copytree(project / "autograder", plugin / "autograder",
-                    ignore=shutil.ignore_patterns("__pycache__", "*.pyc", ".*"))
+                    ignore=_only_this_unit(project / "autograder" / "units", unit.name))
     (plugin / "solutions").mkdir()
     shutil.copy2(reference, plugin / "solutions" / reference.name)
+    # the spec imports the unit's public checks (its questions' `public`), as students do
+    public = project / "assignments" / unit.name / f"{unit.public_module}.py"
+    if not public.is_file():
+        raise BuildError(f"no public checks module {_shown(public)}")
+    (plugin / "assignments" / unit.name).mkdir(parents=True)
+    shutil.copy2(public, plugin / "assignments" / unit.name / public.name)
+    shutil.copy2(project / "assignments" / f"{PUBLIC_KIT}.py", plugin / "assignments" / f"{PUBLIC_KIT}.py")
     if project.resolve() == PROJECT.resolve():  # the plan is drawn with this project's grader
         from .grade import save_plans
 
@@ -218,7 +234,6 @@ def build_autograder_zip(unit: Unit, stage: Path, target: Path, project: Path) -
         provided = project / "assignments" / unit.name / name
         if not provided.is_file():
             raise BuildError(f"no provided file {_shown(provided)} (listed in the unit's `provided`)")
-        (plugin / "assignments" / unit.name).mkdir(parents=True, exist_ok=True)
         shutil.copy2(provided, plugin / "assignments" / unit.name / name)
     tests = stage / "tests"
     tests.mkdir()
@@ -252,6 +267,19 @@ def build_autograder_zip(unit: Unit, stage: Path, target: Path, project: Path) -
     entries["files/__init__.py"] = FILES_INIT.encode()
     write_zip(target, entries, executable={"run_autograder", "setup.sh"})
     return target
+
+
+def _only_this_unit(specs: Path, unit_name: str):
+    """copytree's ignore: bytecode, hidden files, and every other unit's spec."""
+    generic = shutil.ignore_patterns("__pycache__", "*.pyc", ".*")
+
+    def ignore(folder: str, names: list[str]) -> set[str]:
+        ignored = set(generic(folder, names))
+        if Path(folder).resolve() == specs.resolve():
+            ignored |= {n for n in names if n.endswith(".py") and not n.startswith("_") and n != f"{unit_name}.py"}
+        return ignored
+
+    return ignore
 
 
 def otter_config(unit: Unit, project: Path) -> dict:
@@ -411,21 +439,18 @@ def student_files(unit: Unit, project: Path) -> dict[str, bytes]:
         if path.is_dir() or any(part.startswith(".") or part in ("__pycache__",) for part in relative.parts):
             continue
         if path.suffix == ".pyc" or (path.suffix == ".py" and path.name.startswith("make_")):
-            continue  # instructor tooling, e.g. make_notebook.py
+            continue  # instructor tooling: make_notebook.py, make_weights.py
         files[relative.as_posix()] = path.read_bytes()
     try:
         json.loads(files[notebook.name])
     except ValueError as exc:
         raise BuildError(f"{_shown(notebook)} is not valid JSON ({exc})") from None
 
-    if not unit.public_module:
-        raise BuildError(f"unit '{unit.name}' names no public checks module (Unit.public_module)")
-    public = project / "autograder" / "units" / f"{unit.public_module}.py"
-    if not public.is_file():
+    public = folder / f"{unit.public_module}.py"
+    if public.name not in files:
         raise BuildError(f"no public checks module {_shown(public)}")
-    files[public.name] = public.read_bytes()
     if _check_stands_alone(public):  # it imports the kit: ship the kit too (the kit imports torch)
-        kit = project / "autograder" / "units" / f"{PUBLIC_KIT}.py"
+        kit = project / "assignments" / f"{PUBLIC_KIT}.py"
         _check_stands_alone(kit)
         files[kit.name] = kit.read_bytes()
     for question in unit.questions:
@@ -442,7 +467,7 @@ def student_files(unit: Unit, project: Path) -> dict[str, bytes]:
 
 def _check_stands_alone(module: Path) -> bool:
     """A public checks module is shipped as a top-level module: it may import the kit of
-    helpers shipped beside it (relatively, inside the package), nothing else of ours.
+    helpers shipped beside it (`import _public_kit`), nothing else of ours.
     Returns whether it imports the kit."""
     uses_kit = False
     for node in ast.walk(ast.parse(module.read_text())):

@@ -21,7 +21,7 @@ from . import units
 from .feedback import MAX_LINES
 
 PROJECT = Path(__file__).resolve().parents[1]
-HEADER_NAMES = {"LOSES", "HINT", "BASE", "LIMITS"}
+HEADER_NAMES = {"LOSES", "HINT", "BASE", "LIMITS", "ATTACKS", "CPU_SECONDS", "SAMPLE"}
 
 
 # Placeholders for hostile cells too large to keep in a corpus file as text.
@@ -54,6 +54,14 @@ class Entry:
     first: list[str] = dataclasses.field(default_factory=list)
     last: list[str] = dataclasses.field(default_factory=list)
     hint: str = ""  # wrong: words the first hint of its LOSES question's feedback must contain
+    # hostile: the questions its cells attack (e.g. a training run that cheats its budget): they
+    # must score 0 (graded on them alone if they have a CPU budget); every other question keeps
+    # the base's score
+    attacks: frozenset[str] = frozenset()
+    cpu_seconds: float | None = None  # replaces every check's CPU budget (a short one, for the suite)
+    # wrong: the unit's sample wrong entry, graded in a simulated Gradescope tree
+    # (tests/test_units.py) and both with and without the fast path (tests/test_fast_path.py)
+    sample: bool = False
 
     @property
     def id(self) -> str:
@@ -103,7 +111,8 @@ class UnitFiles:
         if kind != "hostile":
             header, preamble, functions = self.split_module(text)
             entry = Entry(kind, name, path, frozenset(header.get("LOSES", ())), preamble=preamble,
-                          functions=functions, limits=header.get("LIMITS", {}))
+                          functions=functions, limits=header.get("LIMITS", {}),
+                          cpu_seconds=header.get("CPU_SECONDS"), sample=header.get("SAMPLE", False))
             if kind == "wrong":
                 # one bug costs exactly its own question (follow-through marking spares the others)
                 assert isinstance(header.get("LOSES"), set) and len(header["LOSES"]) == 1, \
@@ -123,7 +132,9 @@ class UnitFiles:
         base_kind, base_name = header["BASE"].split("/")
         base = self.load_entry(base_kind, base_name)
         entry = Entry(kind, name, path, base.loses, header["BASE"], {**base.limits, **header.get("LIMITS", {})},
-                      base.preamble, dict(base.functions))
+                      base.preamble, dict(base.functions), attacks=frozenset(header.get("ATTACKS", ())),
+                      cpu_seconds=header.get("CPU_SECONDS", base.cpu_seconds))
+        assert not entry.attacks - set(self.questions), f"{path}: unknown question in ATTACKS"
         for where, code in zip(chunks[1::2], chunks[2::2]):
             code = code.strip("\n") + "\n"
             if where == "first":
@@ -161,6 +172,16 @@ class UnitFiles:
 
     def corpus_names(self, kind: str) -> list[str]:
         return sorted(p.stem for p in (self.corpus / kind).glob("*.py"))
+
+    def sample(self, judged: bool = True) -> Entry:
+        """The unit's sample wrong entry: the one marked SAMPLE = True, else the first. With
+        judged=False, one whose question has no judged check (they have no fast path)."""
+        spec = units.load(self.name)
+        unjudged = {q.name for q in spec.questions if not any(c.judge for c in q.checks)}
+        wrong = [self.load_entry("wrong", n) for n in self.corpus_names("wrong")]
+        if not judged:
+            wrong = [e for e in wrong if e.loses <= unjudged]
+        return next((e for e in wrong if e.sample), wrong[0])
 
     def stub_notebook(self) -> nbformat.NotebookNode:
         """The stub notebook as students receive it."""

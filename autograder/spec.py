@@ -3,6 +3,8 @@
 A unit spec (``autograder/units/<unit>.py``) builds one `Unit` from these pieces and contains
 no engine code. Reading it should answer, per question: which student names it grades, how
 many points, which public checks the student can run, which hidden properties decide the grade.
+docs/writing-a-unit.md explains each piece with an example; `validate` checks a spec against
+its reference when `units.load` loads it.
 """
 
 from __future__ import annotations
@@ -126,7 +128,9 @@ class Question:
     name: str
     functions: tuple[str, ...]  # the student names this question grades
     checks: tuple[Check, ...]
-    public: tuple[Callable, ...] = ()  # reference-free checks from the unit's public module
+    # Reference-free checks from the unit's public module. None: those registered there under
+    # this question's name (`units.load` fills them in), so the name is written once, here.
+    public: tuple[Callable, ...] | None = None
     banned: tuple[str, ...] | None = None  # None: the unit's list
     # Follow-through marking (autograder/followthrough.py): the student names of earlier
     # questions this question's reference builds on. None: derived from the reference's code
@@ -148,7 +152,6 @@ class Unit:
     questions: tuple[Question, ...]
     banned: tuple[str, ...] = ()  # dotted names of torch functions students may not call
     limits: Limits = Limits()
-    public_module: str = ""  # module with the public checks, shipped to students
     # The least mutation score (autograder/audit.py) the hidden checks must reach; make test
     # fails below it on a fixed sample of mutants. None: not audited.
     mutation_floor: float | None = None
@@ -160,6 +163,12 @@ class Unit:
     @property
     def points(self) -> float:
         return sum(q.points for q in self.questions)
+
+    @property
+    def public_module(self) -> str:
+        """The module of the public checks, assignments/<unit>/<unit>_public.py, shipped to
+        students as a top-level module."""
+        return f"{self.name}_public"
 
     def banned_for(self, question: Question) -> tuple[str, ...]:
         return self.banned if question.banned is None else question.banned
@@ -177,3 +186,58 @@ def refusals(function: str, *examples: Example, points: float = 0.5, **check: An
 
     return Check(REFUSALS, function, st.sampled_from([ex.call for ex in examples]), points=points,
                  examples=examples, max_examples=1, **check)
+
+
+class SpecError(ValueError):
+    """A unit's spec contradicts its reference or its public checks; the message says where."""
+
+
+def validate(unit: Unit, reference: Any, registered: dict[str, list[Callable]], file: str) -> None:
+    """Refuse, at load time, a spec that would build and grade but grade the wrong thing: a
+    misspelled student name (every check of it would fail for everyone, or it would never be
+    called), a check of a function its question does not grade, public checks registered under
+    no question, or a question worth nothing. `file` names the spec in the messages."""
+    problems = []
+    names = [q.name for q in unit.questions]
+    every_function = {f for q in unit.questions for f in q.functions}
+    if not unit.questions:
+        problems.append("the unit has no questions")
+    for name in sorted({n for n in names if names.count(n) > 1}):
+        problems.append(f"two questions are named {name!r}")
+    for question in unit.questions:
+        where = f"question {question.name!r}"
+        if not question.functions:
+            problems.append(f"{where}: Question.functions is empty")
+        for function in question.functions:
+            if not hasattr(reference, function):
+                problems.append(f"{where}: Question.functions names {function!r}, which the reference "
+                                f"solutions/{unit.name}.py does not define")
+        for function in question.depends or ():
+            if function not in every_function:
+                problems.append(f"{where}: Question.depends names {function!r}, which no question grades")
+        if not question.checks:
+            problems.append(f"{where}: no hidden checks")
+        elif question.points <= 0:
+            problems.append(f"{where}: worth {question.points:g} points (its checks' points add up to it)")
+        for check in question.checks:
+            what = f"{where}, check {check.name!r}"
+            if check.function not in question.functions:
+                problems.append(f"{what}: Check.function {check.function!r} is not one of the question's "
+                                f"functions {list(question.functions)}")
+            for field_name in ("module", "config_class"):
+                value = getattr(check, field_name)
+                if value and value not in every_function:
+                    problems.append(f"{what}: Check.{field_name} {value!r} is no student name of the unit")
+            if check.points < 0:
+                problems.append(f"{what}: negative points")
+            for example in check.examples:
+                if not isinstance(example, Example) or not isinstance(example.call, Call):
+                    problems.append(f"{what}: an example that is not Example(Call(...), hint)")
+            for hint in check.hints:
+                if not isinstance(hint, Hint) or not callable(hint.applies) or not hint.text.strip():
+                    problems.append(f"{what}: a hint that is not Hint(applies, text)")
+    for name in sorted(set(registered) - set(names)):
+        problems.append(f"public checks are registered under {name!r}, which is no question "
+                        f"(questions: {', '.join(names)})")
+    if problems:
+        raise SpecError(f"{file}: " + "; ".join(problems))

@@ -211,7 +211,7 @@ def generate(model, idx, max_new_tokens, temperature=0.0, generator=None):
 # -----------------------------------------------------------------------------
 # training on the toy task. The task itself (SORT_LENGTH, SORT_DIGITS, sort_sizes, SORT_CONFIG,
 # sort_batch, sort_accuracy) is public: it is given to students in the notebook, from
-# autograder/units/gpt_public.py, and is not repeated here.
+# assignments/gpt/gpt_public.py, and is not repeated here.
 
 
 def train_sorter(steps=600, seed=0, length=6, digits=10):

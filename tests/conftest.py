@@ -159,6 +159,41 @@ class Grader:
 
     def __init__(self, unit, reference, tmp: Path, shared: Path, files: UnitFiles = SOFTMAX):
         self.unit, self.reference, self.tmp, self.shared, self.files = unit, reference, tmp, shared, files
+        self._variants: dict[tuple, Grader] = {}
+
+    def variant(self, questions: frozenset[str], cpu_seconds: float | None = None) -> "Grader":
+        """The unit reduced to `questions`, every CPU budget replaced by `cpu_seconds` if given;
+        its reports cached apart from the whole unit's (they differ)."""
+        if questions == frozenset(q.name for q in self.unit.questions) and cpu_seconds is None:
+            return self
+        key = (tuple(sorted(questions)), cpu_seconds)
+        if key not in self._variants:
+            kept = tuple(
+                dataclasses.replace(q, checks=tuple(dataclasses.replace(c, cpu_seconds=cpu_seconds)
+                                                    if cpu_seconds and c.cpu_seconds else c for c in q.checks))
+                for q in self.unit.questions if q.name in questions)
+            shared = self.shared / f"{self.unit.name}-{'+'.join(key[0])}-{cpu_seconds}"
+            shared.mkdir(exist_ok=True)
+            self._variants[key] = Grader(dataclasses.replace(self.unit, questions=kept), self.reference,
+                                         self.tmp, shared, self.files)
+        return self._variants[key]
+
+    def for_entry(self, entry: Entry) -> "Grader":
+        """The Grader the corpus tests grade `entry` with. A question with a CPU budget (a
+        training run, seconds each) is graded only for the entries about it: a wrong entry that
+        loses it and a hostile one that attacks it are graded on it alone (their other functions
+        are correct/plain's, graded as such), every other entry without it. The entry's
+        CPU_SECONDS, if any, replaces the budget."""
+        every = frozenset(q.name for q in self.unit.questions)
+        budgeted = frozenset(q.name for q in self.unit.questions if any(c.cpu_seconds for c in q.checks))
+        if entry.kind == "hostile" and entry.attacks:
+            about = entry.attacks
+        elif entry.kind == "hostile":
+            return self.for_entry(self.files.load_entry(*entry.base.split("/")))
+        else:
+            about = entry.loses if entry.kind == "wrong" else frozenset()
+        questions = about if about and about <= budgeted else every - budgeted
+        return self.variant(questions, entry.cpu_seconds)
 
     def notebook(self, nb, name: str = "", limits: dict | None = None) -> Report:
         """Grade `nb` saved as <name>.ipynb (by default as the stub's own file name)."""
@@ -207,3 +242,81 @@ def grader_for(host, tmp_path_factory):
 @pytest.fixture(scope="session")
 def grader(grader_for) -> Grader:
     return grader_for("softmax")
+
+
+# ---------------------------------------------------------------------------------------------
+# what must never reach a student
+
+
+def secret_lines(files: UnitFiles, min_length: int = 25) -> list[str]:
+    """Distinctive code lines of the unit's reference and hidden spec (not docstrings, which the
+    stub shows, nor lines the stub or the public checks show anyway) that no feedback or
+    bundle may contain."""
+    import ast
+
+    shown = files.stub.read_text() + "\n" + units.public_path(files.name).read_text()
+    public = {line.strip() for line in shown.splitlines()}
+    lines = set()
+    for path in (files.reference, PROJECT / "autograder" / "units" / f"{files.name}.py"):
+        source = path.read_text()
+        for node in ast.walk(ast.parse(source)):
+            if isinstance(node, ast.FunctionDef):
+                for stmt in node.body[1:] if ast.get_docstring(node) else node.body:
+                    for line in ast.get_source_segment(source, stmt).splitlines():
+                        line = line.strip()
+                        if len(line) >= min_length and not line.startswith(("#", "raise ValueError", "f\"", "\"", "return 0.0")) \
+                                and json.dumps(line)[1:-1] not in shown and line not in public:
+                            lines.add(line)
+    return sorted(lines)
+
+
+def assert_no_secrets(text: str, secrets: list[str]) -> None:
+    leaked = [line for line in secrets if line in text]
+    assert not leaked, f"hidden source reached the student: {leaked[:3]}"
+
+
+def feedback(report) -> str:
+    """Everything a student sees of a report."""
+    return json.dumps(report.to_gradescope(), indent=1) + "\n" + "\n".join(report.notes)
+
+
+def full_marks(unit) -> dict[str, float]:
+    return {q.name: q.points for q in unit.questions}
+
+
+# Files hostile submissions scribble on outside the sandbox's own folder (world-writable places).
+SCRIBBLED = [Path(p) / "results.json" for p in ("/tmp", "/var/tmp", "/dev/shm")]
+
+
+@pytest.fixture
+def scribbles():
+    """Removes what hostile code wrote into world-writable folders (after checking the owner)."""
+    yield
+    for path in SCRIBBLED:
+        try:
+            if path.stat().st_uid != 0:
+                path.unlink()
+        except OSError:
+            pass
+
+
+def assert_valid_results(path: Path, unit, scores: dict[str, float] | None = None) -> dict:
+    """results.json in Gradescope's schema, with the given per-question scores."""
+    results = json.loads(path.read_text())
+    assert set(results) >= {"score", "tests"}
+    assert [t["name"] for t in results["tests"]] == [q.name for q in unit.questions]
+    for test in results["tests"]:
+        assert set(test) >= {"name", "score", "max_score", "status", "output", "visibility"}
+        assert 0 <= test["score"] <= test["max_score"]
+        assert test["status"] == ("passed" if test["score"] == test["max_score"] else "failed")
+    assert results["score"] == pytest.approx(sum(t["score"] for t in results["tests"]))
+    assert sum(t["max_score"] for t in results["tests"]) == unit.points
+    if scores is not None:
+        assert {t["name"]: t["score"] for t in results["tests"]} == scores
+    return results
+
+
+def assert_reads_well(text: str) -> None:
+    """Messages built from pieces must still be sentences a student can read."""
+    for garbled in ("the notebook the notebook", "the notebook the worker", "while a graded call"):
+        assert garbled not in text, f"garbled message: ...{text[text.index(garbled) - 60:][:160]}..."

@@ -106,9 +106,14 @@ def test_autograder_zip_layout(autograder_zip):
             f"files/decoding_gpt_grader/solutions/{UNIT}.py"} <= names
     # run_autograder must be executable; Gradescope runs it
     assert autograder_zip.getinfo("run_autograder").external_attr >> 16 & 0o111
-    # only this unit's reference is shipped
-    assert [n for n in names if n.startswith("files/decoding_gpt_grader/solutions/")] == \
-        [f"files/decoding_gpt_grader/solutions/{UNIT}.py"]
+    # only this unit's hidden files: its reference, its spec (no other unit's hidden checks),
+    # its public checks (the spec imports them) and the kit they share
+    plugin = "files/decoding_gpt_grader/"
+    assert [n for n in names if n.startswith(plugin + "solutions/")] == [f"{plugin}solutions/{UNIT}.py"]
+    assert sorted(n for n in names if n.startswith(plugin + "autograder/units/")) == \
+        [f"{plugin}autograder/units/__init__.py", f"{plugin}autograder/units/{UNIT}.py"]
+    assert sorted(n for n in names if n.startswith(plugin + "assignments/")) == \
+        [f"{plugin}assignments/_public_kit.py", f"{plugin}assignments/{UNIT}/{UNIT}_public.py"]
 
 
 def test_run_otter_goes_through_the_guard(autograder_zip):
@@ -204,13 +209,14 @@ def test_one_otter_test_file_per_question_mirroring_the_checks(autograder_zip, s
 
 def test_student_zip_contents(student_zip, spec):
     names = set(student_zip.namelist())
-    shipped = [f"{UNIT}_public.py", "_public_kit.py"]  # the public checks and the helpers they import
+    shipped = {f"{UNIT}_public.py": PROJECT / "assignments" / UNIT / f"{UNIT}_public.py",  # the public checks
+               "_public_kit.py": PROJECT / "assignments" / "_public_kit.py"}  # and the helpers they import
     setup = ["README.md", "install.py", "requirements.txt", "requirements-linux-cpu.txt", "requirements-otter.txt"]
-    expected = {f"{UNIT}/{UNIT}.ipynb", *(f"{UNIT}/{name}" for name in shipped + setup)}
+    expected = {f"{UNIT}/{UNIT}.ipynb", *(f"{UNIT}/{name}" for name in [*shipped, *setup])}
     expected |= {f"{UNIT}/tests/{q.name}.py" for q in spec.questions}
     assert names == expected
-    for name in shipped:
-        assert student_zip.read(f"{UNIT}/{name}") == (PROJECT / "autograder" / "units" / name).read_bytes()
+    for name, source in shipped.items():
+        assert student_zip.read(f"{UNIT}/{name}") == source.read_bytes()
 
     def pins(name):
         lines = [line for line in student_zip.read(f"{UNIT}/{name}").decode().splitlines()
@@ -346,12 +352,18 @@ def test_leak_check_stops_the_build(spec, leak):
         build.check_no_leaks(spec, files, PROJECT)
 
 
-def test_cli_build_fails_with_a_message_on_a_leak(tmp_path, monkeypatch, capsys):
+def project_copy(tmp_path: Path) -> Path:
+    """What a build reads of the project, copied: assignments, solutions, the engine, the config."""
     project = tmp_path / "project"
     for part in ("assignments", "solutions", "autograder", "gradescope"):
         shutil.copytree(PROJECT / part, project / part,
                         ignore=shutil.ignore_patterns("__pycache__", "dist", "build"))
     shutil.copy2(PROJECT / "requirements.txt", project / "requirements.txt")
+    return project
+
+
+def test_cli_build_fails_with_a_message_on_a_leak(tmp_path, monkeypatch, capsys):
+    project = project_copy(tmp_path)
     notebook = project / "assignments" / UNIT / f"{UNIT}.ipynb"
     nb = nbformat.read(notebook, as_version=4)
     nb.cells.append(nbformat.v4.new_code_cell(_reference_line("out = e / e.sum")))
@@ -372,3 +384,20 @@ def test_zip_ships_the_units_plans_and_they_load(autograder_zip, spec, tmp_path)
     path = tmp_path / f"{UNIT}.pkl"
     path.write_bytes(autograder_zip.read(f"files/decoding_gpt_grader/plans/{UNIT}.pkl"))
     assert grade.load_plans(spec, units.reference(UNIT), path)
+
+
+def test_cli_build_refuses_a_stale_notebook(tmp_path, monkeypatch, capsys):
+    """A committed notebook that is not what its generator writes (here: an edited markdown
+    cell) stops the build, naming the notebook and the command that regenerates it."""
+    project = project_copy(tmp_path)
+    notebook = project / "assignments" / UNIT / f"{UNIT}.ipynb"
+    nb = nbformat.read(notebook, as_version=4)
+    nb.cells.append(nbformat.v4.new_markdown_cell("An edit made by hand, not by make_notebook.py."))
+    nbformat.write(nb, notebook)
+    monkeypatch.setattr(build, "PROJECT", project)
+    dist = tmp_path / "dist"
+    assert build.build_units([UNIT], dist) == 1
+    err = capsys.readouterr().err
+    assert f"assignments/{UNIT}/{UNIT}.ipynb is stale" in err and "make notebooks" in err
+    assert f"assignments/{UNIT}/make_notebook.py" in err
+    assert not (dist / UNIT / "student.zip").exists() and not (dist / UNIT / "autograder.zip").exists()

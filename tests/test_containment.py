@@ -387,7 +387,10 @@ def test_the_submission_deadline_stops_a_notebook_of_slow_cells(grader):
 
 
 def test_the_training_task_is_drawn_from_the_code_within_the_stated_ranges():
-    from autograder.units import gpt, gpt_public
+    from autograder import units
+    from autograder.units import gpt
+
+    gpt_public = units.public_checks("gpt")
 
     tasks = {tuple(sorted(gpt.draw_task([f"# version {i}", "x = 1"]).kwargs.items())) for i in range(200)}
     assert tasks == {(("digits", d), ("length", n)) for n in gpt_public.SORT_LENGTHS

@@ -7,7 +7,7 @@ below is graded both ways; every check's score and message, the notes and the st
 the same. The entries are chosen for where the fast path hands over: a failure on a drawn
 input (not an explicit example), failures on explicit examples, a banned call (stops at once),
 a call that never returns (the worker is lost mid-request), garbage on the reply pipe, the
-untouched stub, and one wrong submission of every other unit.
+untouched stub, and every unit's sample wrong entry (tests/corpus/README.md: SAMPLE).
 """
 
 from __future__ import annotations
@@ -17,23 +17,16 @@ import pytest
 from autograder import grade as grading
 from autograder import units
 
-SOFTMAX_ENTRIES = [
+SOFTMAX_ENTRIES = [  # softmax's sample wrong entry, wrong/wrong_keepdim, is graded with every unit's
     "reference",
     "stub",
-    "wrong/wrong_keepdim",  # its first wrong answer is the 10th input, a drawn one
     "wrong/mask_after_softmax",  # three checks fail, at different inputs
     "wrong/banned_tensor_method",
     "wrong/softmax_sets_default_dtype",  # a side effect, reported by the worker
     "hostile/sleep_forever_when_graded",
     "hostile/pipe_garbage",
 ]
-OTHER_UNITS = {  # a wrong entry each (gpt's graded checks are judged: no fast path to compare)
-    "attention": "wrong/no_scaling",
-    "positional": "wrong/rope_clockwise",
-    "backprop": "wrong/adamw_l2_penalty",
-    "interp": "wrong/patterns_layers_first",  # find_induction_heads follows through (model arguments)
-    "sampling": "wrong/top_k_keeps_ties",  # its sampler is a distribution check: no plan, the same both ways
-}
+UNITS = units.names()
 
 
 def outcome(report) -> tuple:
@@ -56,16 +49,17 @@ def test_softmax_graded_as_by_the_property(grader, spec, monkeypatch):
     assert outcome(slow(grader, spec, monkeypatch)) == outcome(fast)
 
 
-@pytest.mark.parametrize("name", sorted(OTHER_UNITS))
-def test_other_units_graded_as_by_the_property(grader_for, name, monkeypatch):
-    grader = grader_for(name)
-    fast = grader.cached(OTHER_UNITS[name])
-    assert fast.score < units.load(name).points
-    assert outcome(slow(grader, OTHER_UNITS[name], monkeypatch)) == outcome(fast)
-
-
-def test_every_unit_is_covered():
-    assert set(OTHER_UNITS) | {"softmax", "gpt"} == set(units.names())
+@pytest.mark.parametrize("name", UNITS)
+def test_every_units_sample_graded_as_by_the_property(grader_for, name, monkeypatch):
+    """The unit's sample wrong entry (for softmax, wrong_keepdim: its first wrong answer is the
+    10th input, a drawn one; for interp, find_induction_heads follows through with model
+    arguments), or the first whose question is not judged (a judged check has no fast path),
+    graded as the corpus tests grade it (a training run only for the entries about it)."""
+    entry = grader_for(name).files.sample(judged=False)
+    grader = grader_for(name).for_entry(entry)
+    fast = grader.cached(entry.id)
+    assert fast.score < grader.unit.points
+    assert outcome(slow(grader, entry.id, monkeypatch)) == outcome(fast)
 
 
 def test_inputs_are_drawn_once_per_process(grader, monkeypatch):

@@ -2,7 +2,7 @@
 
 Each unit's composite questions build on the earlier questions' functions found in the
 reference's code (or declared in the spec); the graded behaviour is tested per unit
-(tests/test_<unit>_unit.py: a bug costs only its own question, and the composites say
+(tests/test_units.py: a bug costs only its own question; tests/test_<unit>_unit.py: the composites say
 "correct given your `X`").
 """
 

@@ -4,22 +4,18 @@
   class, and show the behaviour the notebook teaches: previous-token heads in layer 0,
   induction heads in layer 1, and a far lower loss on the repeated half of a sequence.
   The training script is deterministic (two short runs give identical weights).
-* Every corpus submission is the stub notebook with code put in place of the stub's
-  functions (conftest.UnitFiles): wrong/* lose exactly the one question their LOSES names (with the HINT words),
-  correct/* get full marks, hostile/* get exactly their base's scores.
+* Its reference, stub and corpus are graded by tests/test_units.py, like every unit's; here,
+  the feedback naming each classic bug, and the public checks catching classic bugs.
 * The core support for model arguments (spec.Model, worker.ModelRef) is tested where it
   can fail: the trusted side refuses a model recipe in a reply.
 * `python -m autograder build interp` ships the model and its weights in both zips and no
-  reference (its Gradescope fidelity is tested with every unit's, in test_gradescope_units.py).
-
-Each corpus entry is graded once per session (shared between pytest-xdist workers).
+  reference (its Gradescope fidelity is tested with every unit's, in test_units.py).
 """
 
 from __future__ import annotations
 
 import importlib.util
 import inspect
-import json
 import os
 import subprocess
 import sys
@@ -29,13 +25,11 @@ from pathlib import Path
 import pytest
 import torch
 
-from autograder import build, units, worker as wire
-from autograder.report import write_results
+from autograder import units, worker as wire
 
 from conftest import PROJECT, UnitFiles
 
 FILES = UnitFiles("interp")
-WRONG, CORRECT, HOSTILE = FILES.corpus_names("wrong"), FILES.corpus_names("correct"), FILES.corpus_names("hostile")
 QUESTIONS = FILES.questions
 MODEL_DIR = PROJECT / "assignments" / "interp"
 PYTHON = PROJECT / ".venv" / "bin" / "python"
@@ -64,14 +58,6 @@ def unit(grader):
 @pytest.fixture(scope="module")
 def model_module():
     return _load("interp_model", MODEL_DIR / "interp_model.py")
-
-
-def full_marks(unit) -> dict[str, float]:
-    return {q.name: q.points for q in unit.questions}
-
-
-def feedback(report) -> str:
-    return json.dumps(report.to_gradescope(), indent=1) + "\n" + "\n".join(report.notes)
 
 
 def message(report, question: str, check_words: str = "") -> str:
@@ -138,52 +124,7 @@ def test_trusted_side_refuses_a_model_recipe_in_a_reply():
         wire.decode({"$tuple": [value]}, blobs)
 
 
-# --------------------------------------------------------------------------- reference and stub
-
-
-def test_corpus_is_big_enough():
-    assert len(WRONG) >= 10 and len(CORRECT) >= 3 and len(HOSTILE) >= 1
-    every_question = set().union(*(FILES.load_entry("wrong", n).loses for n in WRONG))
-    assert every_question == set(QUESTIONS), "some question has no wrong submission"
-
-
-def test_reference_scores_full_marks(grader, unit):
-    report = grader.cached("reference")
-    assert report.status == "ok", report.notes
-    assert report.scores() == full_marks(unit), feedback(report)
-    assert report.score == report.max_score == 18
-    assert not report.notes, report.notes  # every cell ran: the provided model imported in the sandbox
-
-
-def test_untouched_stub_scores_zero_with_a_message_per_question(grader, unit):
-    report = grader.cached("stub")
-    assert report.score == 0 and report.max_score == 18
-    assert [q.name for q in report.questions] == list(QUESTIONS)
-    for question in report.questions:
-        for check in question.checks:
-            assert "not implemented" in check.message, (question.name, check.message)
-    assert not report.notes, "the stub's own cells must run without errors"
-
-
-# --------------------------------------------------------------------------- wrong and correct
-
-
-@pytest.mark.parametrize("name", WRONG)
-def test_wrong_submission_loses_points_only_where_declared(grader, unit, name):
-    entry = FILES.load_entry("wrong", name)
-    report = grader.cached(entry.id)
-    assert report.status == "ok", report.notes
-    assert not FILES.lost_and_hint(entry, report, full_marks(unit)), feedback(report)
-    for question in report.questions:
-        for check in question.checks:
-            assert check.passed or check.message.strip(), (question.name, check.name)
-
-
-@pytest.mark.parametrize("name", CORRECT)
-def test_correct_variant_scores_full_marks(grader, unit, name):
-    report = grader.cached(f"correct/{name}")
-    assert report.status == "ok", report.notes
-    assert report.scores() == full_marks(unit), feedback(report)
+# --------------------------------------------------------------------------- feedback
 
 
 # Words the feedback of a classic bug must contain: the bug named, not just "wrong".
@@ -215,31 +156,6 @@ def test_failing_input_shows_the_model_not_its_weights(grader):
     assert "the trained interp_model.AttnOnlyTransformer" in text, text
 
 
-def test_grading_twice_gives_identical_results(grader):
-    entry = FILES.load_entry("wrong", "dla_bias_per_head")
-    first, second = grader.cached(entry.id), grader.entry(entry)
-    assert json.dumps(first.to_gradescope()) == json.dumps(second.to_gradescope())
-    assert first.notes == second.notes
-
-
-# --------------------------------------------------------------------------- hostile
-
-
-@pytest.mark.parametrize("name", HOSTILE)
-def test_hostile_submission_gains_nothing(grader, unit, name, leftovers, tmp_path):
-    entry = FILES.load_entry("hostile", name)
-    report = grader.entry(entry, out_dir=tmp_path)
-    assert not leftovers, "processes survived grading"
-    base = grader.cached(entry.base)
-    assert report.scores() == base.scores(), feedback(report)
-    assert not list(tmp_path.iterdir()), "the hostile code wrote into the grader's output folder"
-    path = write_results(report, tmp_path / "out")
-    results = json.loads(path.read_text())
-    assert [t["name"] for t in results["tests"]] == list(QUESTIONS)
-    if name == "model_recipe_and_tampering":  # the recipe in the reply was refused, not built
-        assert "cannot read" in message(report, "patch_heads")
-
-
 # --------------------------------------------------------------------------- public checks
 
 
@@ -249,25 +165,6 @@ def _public_checks():
 
 def _call_public(check, namespace):
     check(**{p: namespace[p] for p in inspect.signature(check).parameters})
-
-
-@pytest.mark.parametrize("question,check", _public_checks(), ids=lambda v: getattr(v, "__name__", v))
-def test_public_check_passes_on_the_reference(question, check):
-    _call_public(check, vars(units.reference("interp")))
-
-
-def _stub_namespace() -> dict:
-    namespace = {"torch": torch}
-    for cell in FILES.stub_notebook().cells:
-        if cell.cell_type == "code" and any(f"def {n}(" in cell.source for n in FILES.functions):
-            exec(compile(cell.source, "<stub>", "exec"), namespace)
-    return namespace
-
-
-@pytest.mark.parametrize("question,check", _public_checks(), ids=lambda v: getattr(v, "__name__", v))
-def test_public_check_says_not_implemented_on_the_stub(question, check):
-    with pytest.raises(AssertionError, match="not implemented yet"):
-        _call_public(check, _stub_namespace())
 
 
 @pytest.mark.parametrize("name", ["dla_bias_per_head", "lens_without_bias", "patterns_before_softmax",
@@ -323,8 +220,3 @@ def test_build_ships_the_model_in_both_zips_and_no_reference(built):
         plugin = "files/decoding_gpt_grader/"
         assert {plugin + "solutions/interp.py", plugin + "assignments/interp/interp_model.py",
                 plugin + "assignments/interp/interp_model.npz"} <= names
-
-
-def test_student_bundle_passes_the_leak_check():
-    unit = units.load("interp")
-    build.check_no_leaks(unit, build.student_files(unit, PROJECT), PROJECT)

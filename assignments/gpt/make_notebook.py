@@ -5,7 +5,7 @@
 The prose lives here. Stubs get their signatures and docstrings from the reference,
 solutions/gpt.py, read with `ast` (never imported or copied: only argument lists and
 docstrings reach the notebook). The toy task's code is copied from the public checks module
-autograder/units/gpt_public.py, which the grader uses too, so both always agree. The training
+assignments/gpt/gpt_public.py, which the grader uses too, so both always agree. The training
 budget and the credit scale come from the hidden spec's constants (numbers only).
 Regenerate after editing any of them; the output is deterministic (fixed cell ids).
 """
@@ -25,7 +25,7 @@ from notebook_kit import code, demo, finish, md, question, stub_sources, submitt
 from autograder.units import gpt as spec  # noqa: E402  (constants only: budget, scale)
 
 REFERENCE = PROJECT / "solutions" / "gpt.py"
-PUBLIC = PROJECT / "autograder" / "units" / "gpt_public.py"
+PUBLIC = HERE / "gpt_public.py"
 OUTPUT = HERE / "gpt.ipynb"
 
 # function -> the signature the student API fixes (docs/units/) (the reference must agree)

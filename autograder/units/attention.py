@@ -21,7 +21,9 @@ from hypothesis.extra import numpy as hnp
 from .. import strategies as ts
 from ..compare import Exact
 from ..spec import Call, Check, Example, Hint, Question, Unit, refusals
-from . import attention_public as public
+from . import public_checks
+
+public = public_checks("attention")  # assignments/attention/attention_public.py
 
 BANNED = (
     "torch.nn.functional.scaled_dot_product_attention",
@@ -553,7 +555,6 @@ MODULE_REFUSALS = refusals(
 
 attention_q = Question(
     "scaled_dot_product_attention", functions=("scaled_dot_product_attention",),
-    public=tuple(public.CHECKS["scaled_dot_product_attention"]),
     checks=(
         Check("matches the reference without a mask (Lq != Lk, d_k != d_v, batch dims)",
               "scaled_dot_product_attention", attention_calls(), points=2, hints=SDPA_HINTS, max_examples=25,
@@ -571,7 +572,7 @@ attention_q = Question(
     ))
 
 split_heads_q = Question(
-    "split_heads", functions=("split_heads",), public=tuple(public.CHECKS["split_heads"]),
+    "split_heads", functions=("split_heads",),
     checks=(
         Check("matches the reference (n_heads >= 2, batch dims)", "split_heads", split_calls(), points=2,
               compare=Exact(), max_examples=20,
@@ -588,7 +589,7 @@ split_heads_q = Question(
     ))
 
 merge_heads_q = Question(
-    "merge_heads", functions=("merge_heads",), public=tuple(public.CHECKS["merge_heads"]),
+    "merge_heads", functions=("merge_heads",),
     checks=(
         Check("matches the reference (the inverse of split_heads)", "merge_heads", merge_calls(), points=2,
               compare=Exact(), max_examples=20,
@@ -602,7 +603,7 @@ merge_heads_q = Question(
     ))
 
 mha_q = Question(
-    "multi_head_attention", functions=("multi_head_attention",), public=tuple(public.CHECKS["multi_head_attention"]),
+    "multi_head_attention", functions=("multi_head_attention",),
     checks=(
         Check("self-attention without mask or biases matches the reference (n_heads >= 2)",
               "multi_head_attention", mha_calls(), points=2, hints=MHA_HINTS, max_examples=20,
@@ -623,7 +624,6 @@ mha_q = Question(
 
 module_q = Question(
     "MultiHeadSelfAttention", functions=("MultiHeadSelfAttention",),
-    public=tuple(public.CHECKS["MultiHeadSelfAttention"]),
     checks=(
         Check("causal by default: matches the reference with its weights loaded", "MultiHeadSelfAttention",
               module_calls(), points=2, hints=MODULE_HINTS, max_examples=12,
@@ -644,6 +644,5 @@ UNIT = Unit(
     name="attention",
     questions=(attention_q, split_heads_q, merge_heads_q, mha_q, module_q),
     banned=BANNED,
-    public_module="attention_public",
     mutation_floor=0.9,  # measured by `make audit`; make test checks it on a fixed sample
 )

@@ -21,7 +21,9 @@ from hypothesis import strategies as st
 from ..compare import Close, Exact
 from ..distribution import ALPHA, Follow, distribution_check, matches
 from ..spec import Call, Check, Example, Hint, Question, Unit, refusals
-from . import gpt_public as public
+from . import public_checks
+
+public = public_checks("gpt")  # assignments/gpt/gpt_public.py
 
 SOFTMAX_FAMILY = ("torch.softmax", "torch.log_softmax", "torch.nn.functional.softmax",
                   "torch.nn.functional.log_softmax", "torch.Tensor.softmax", "torch.Tensor.log_softmax",
@@ -555,7 +557,7 @@ MODEL_CLASSES = ("GPTConfig", "LayerNorm", "MLP", "CausalSelfAttention", "Block"
 MODEL_CHECK = dict(config_class="GPTConfig", weights=redraw_weights, compare=Close(rtol=1e-4, atol=1e-4))
 
 layer_norm_q = Question(
-    "layer_norm", functions=("layer_norm",), public=tuple(public.CHECKS["layer_norm"]),
+    "layer_norm", functions=("layer_norm",),
     checks=(
         Check("matches the reference (batch dims, weight and bias, eps given or not)", "layer_norm",
               layer_norm_calls(), points=2, max_examples=12, examples=_examples(LN_PLAIN, LN_TWO), hints=LN_HINTS),
@@ -565,7 +567,7 @@ layer_norm_q = Question(
     ))
 
 gelu_q = Question(
-    "gelu", functions=("gelu",), public=tuple(public.CHECKS["gelu"]),
+    "gelu", functions=("gelu",),
     checks=(
         Check("matches the exact (erf) GELU on [-6, 6]", "gelu", gelu_calls(), points=2, max_examples=10,
               hints=GELU_HINTS,
@@ -574,7 +576,7 @@ gelu_q = Question(
     ))
 
 cross_entropy_q = Question(
-    "cross_entropy", functions=("cross_entropy",), public=tuple(public.CHECKS["cross_entropy"]),
+    "cross_entropy", functions=("cross_entropy",),
     checks=(
         Check("matches the reference (the mean over positions)", "cross_entropy", cross_entropy_calls(), points=1,
               max_examples=10, examples=_examples(CE_PLAIN, hint="the mean (not the sum) over positions of "
@@ -589,7 +591,7 @@ cross_entropy_q = Question(
     ))
 
 gpt_q = Question(
-    "GPT", functions=MODEL_CLASSES, public=tuple(public.CHECKS["GPT"]), banned=MODEL_BANNED,
+    "GPT", functions=MODEL_CLASSES, banned=MODEL_BANNED,
     checks=(
         Check("logits match the reference with its weights loaded (several layers, n_heads >= 2, T <= n_ctx)",
               "GPT", model_calls(), points=3, max_examples=8, hints=GPT_HINTS, **MODEL_CHECK,
@@ -612,7 +614,7 @@ gpt_q = Question(
     ))
 
 generate_q = Question(
-    "generate", functions=("generate",), public=tuple(public.CHECKS["generate"]), banned=MODEL_BANNED,
+    "generate", functions=("generate",), banned=MODEL_BANNED,
     checks=(
         Check("greedy decoding matches the reference, token for token", "generate", generate_calls(), points=1,
               max_examples=5, module="GPT", hints=GENERATE_HINTS, **dict(MODEL_CHECK, compare=Exact()),
@@ -638,7 +640,7 @@ TRAIN_HINT = (f"train_sorter() must finish within {TRAIN_CPU_SECONDS} s of CPU t
 # No follow-through: the trained weights are judged in the reference GPT, so a student's wrong GPT
 # would otherwise decide its own answer; a failure names the wrong GPT to fix first.
 train_q = Question(
-    "train_sorter", functions=("train_sorter",), public=tuple(public.CHECKS["train_sorter"]), banned=(),
+    "train_sorter", functions=("train_sorter",), banned=(),
     depends=("GPT",), follow_through=False,
     checks=tuple(
         Check(f"the trained model sorts at least {bar:.0%} of fresh sequences (training within "
@@ -652,6 +654,5 @@ UNIT = Unit(
     name="gpt",
     questions=(layer_norm_q, gelu_q, cross_entropy_q, gpt_q, generate_q, train_q),
     banned=FUNCTIONAL_BANNED,
-    public_module="gpt_public",
     mutation_floor=0.9,  # make audit: 100% (61 killed) of the checks it audits (not the judged training)
 )

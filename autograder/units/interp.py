@@ -21,7 +21,9 @@ from hypothesis import strategies as st
 from .. import units
 from ..compare import Close, Exact
 from ..spec import Call, Check, Example, Hint, Model, Question, Unit, refusals
-from . import interp_public as public
+from . import public_checks
+
+public = public_checks("interp")  # assignments/interp/interp_public.py
 
 MODULE = "interp_model"
 WEIGHTS = "interp_model.npz"
@@ -422,7 +424,7 @@ PREV_REFUSALS = refusals(
 # ----------------------------------------------------------------------------- questions
 
 patterns_q = Question(
-    "attention_patterns", functions=("attention_patterns",), public=tuple(public.CHECKS["attention_patterns"]),
+    "attention_patterns", functions=("attention_patterns",),
     checks=(
         Check("the trained model on repeated sequences", "attention_patterns", trained_calls(), points=1,
               compare=MODEL_CLOSE, hints=PATTERN_HINTS, max_examples=3,
@@ -434,7 +436,7 @@ patterns_q = Question(
     ))
 
 prev_q = Question(
-    "prev_token_scores", functions=("prev_token_scores",), public=tuple(public.CHECKS["prev_token_scores"]),
+    "prev_token_scores", functions=("prev_token_scores",),
     checks=(
         Check("matches the reference on random causal patterns", "prev_token_scores", prev_token_calls(), points=1,
               hints=PREV_HINTS, max_examples=20,
@@ -443,7 +445,7 @@ prev_q = Question(
     ))
 
 induction_q = Question(
-    "induction_scores", functions=("induction_scores",), public=tuple(public.CHECKS["induction_scores"]),
+    "induction_scores", functions=("induction_scores",),
     checks=(
         Check("matches the reference on random causal patterns, any seg_len", "induction_scores", induction_calls(),
               points=1, hints=INDUCTION_HINTS, max_examples=20,
@@ -475,7 +477,7 @@ FIND_HINTS = (
 )
 
 find_q = Question(
-    "find_induction_heads", functions=("find_induction_heads",), public=tuple(public.CHECKS["find_induction_heads"]),
+    "find_induction_heads", functions=("find_induction_heads",),
     checks=(
         Check("the trained model's induction heads", "find_induction_heads", find_heads_calls(trained=True),
               points=1, compare=Exact(), max_examples=3, hints=FIND_HINTS,
@@ -487,7 +489,6 @@ find_q = Question(
 
 dla_q = Question(
     "direct_logit_attribution", functions=("direct_logit_attribution",),
-    public=tuple(public.CHECKS["direct_logit_attribution"]),
     checks=(
         Check("the trained model on repeated sequences", "direct_logit_attribution", trained_calls(), points=1,
               compare=MODEL_CLOSE, hints=DLA_HINTS, max_examples=3,
@@ -499,7 +500,7 @@ dla_q = Question(
     ))
 
 lens_q = Question(
-    "logit_lens", functions=("logit_lens",), public=tuple(public.CHECKS["logit_lens"]),
+    "logit_lens", functions=("logit_lens",),
     checks=(
         Check("the trained model on repeated sequences", "logit_lens", trained_calls(), points=1,
               compare=MODEL_CLOSE, hints=LENS_HINTS, max_examples=3,
@@ -511,7 +512,7 @@ lens_q = Question(
     ))
 
 patch_q = Question(
-    "patch_heads", functions=("patch_heads",), public=tuple(public.CHECKS["patch_heads"]),
+    "patch_heads", functions=("patch_heads",),
     checks=(
         Check("the trained model: restoring an induction prediction", "patch_heads", patch_calls(trained=True),
               points=1, compare=RATIO_CLOSE, hints=PATCH_HINTS, max_examples=3, examples=_examples(PATCH_TRAINED)),
@@ -525,7 +526,6 @@ UNIT = Unit(
     name="interp",
     questions=(patterns_q, prev_q, induction_q, find_q, dla_q, lens_q, patch_q),
     banned=(),
-    public_module="interp_public",
     provided=("interp_model.py", WEIGHTS),
     mutation_floor=0.9,  # make audit: 100% (53 killed, 7 probably equivalent); make test checks a sample
 )

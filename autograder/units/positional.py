@@ -24,7 +24,9 @@ from .. import strategies as ts
 from ..compare import EPS32, Close, Mismatch
 from ..spec import Call, Check, Example, Hint, Question, Unit, refusals
 from ..strategies import tensor
-from . import positional_public as public
+from . import public_checks
+
+public = public_checks("positional")  # assignments/positional/positional_public.py
 
 # ----------------------------------------------------------------------------- comparing
 
@@ -369,7 +371,6 @@ def dtype_tables(draw):
 
 sinusoidal_q = Question(
     "sinusoidal_encoding", functions=("sinusoidal_encoding",),
-    public=tuple(public.CHECKS["sinusoidal_encoding"]),
     checks=(
         Check("matches the reference: short tables, even d_model, default base", "sinusoidal_encoding",
               tables(EVEN_D), points=1, max_examples=EXAMPLES, compare=AngleClose(), hints=SIN_HINTS,
@@ -394,7 +395,7 @@ sinusoidal_q = Question(
     ))
 
 rotary_q = Question(
-    "rotary_embedding", functions=("rotary_embedding",), public=tuple(public.CHECKS["rotary_embedding"]),
+    "rotary_embedding", functions=("rotary_embedding",),
     checks=(
         Check("matches the reference: default positions and base, any batch dims, float32 and float64",
               "rotary_embedding", rope_inputs(), points=1, max_examples=EXAMPLES,
@@ -419,7 +420,7 @@ rotary_q = Question(
 SLOPES = Close(atol=1e-8)  # slopes and biases are exact up to float32 rounding of 2^(-8(h+1)/n)
 
 slopes_q = Question(
-    "alibi_slopes", functions=("alibi_slopes",), public=tuple(public.CHECKS["alibi_slopes"]),
+    "alibi_slopes", functions=("alibi_slopes",),
     checks=(
         Check("head counts that are powers of two", "alibi_slopes", POWERS_OF_TWO.map(_heads),
               points=1, max_examples=EXAMPLES, compare=SLOPES, hints=SLOPE_HINTS,
@@ -431,7 +432,7 @@ slopes_q = Question(
     ))
 
 bias_q = Question(
-    "alibi_bias", functions=("alibi_bias",), public=tuple(public.CHECKS["alibi_bias"]),
+    "alibi_bias", functions=("alibi_bias",),
     checks=(
         Check("square biases (q_len == k_len), power-of-two head counts", "alibi_bias",
               biases(POWERS_OF_TWO, square=True), points=1, max_examples=EXAMPLES, compare=SLOPES, hints=BIAS_HINTS,
@@ -448,6 +449,5 @@ bias_q = Question(
 UNIT = Unit(
     name="positional",
     questions=(sinusoidal_q, rotary_q, slopes_q, bias_q),
-    public_module="positional_public",
     mutation_floor=0.9,  # measured by `make audit`; make test checks it on a fixed sample
 )

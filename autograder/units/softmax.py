@@ -13,7 +13,9 @@ from .. import strategies as ts
 from ..compare import Close, Exact
 from ..spec import Call, Check, Example, Hint, Question, Unit, refusals
 from ..strategies import tensor
-from . import softmax_public as public
+from . import public_checks
+
+public = public_checks("softmax")  # assignments/softmax/softmax_public.py
 
 BANNED = (
     "torch.softmax", "torch.log_softmax", "torch.nn.functional.softmax",
@@ -172,7 +174,7 @@ PADDING_REFUSALS = refusals(
             names=LEN_NAMES))
 
 softmax_q = Question(
-    "softmax", functions=("softmax",), public=tuple(public.CHECKS["softmax"]),
+    "softmax", functions=("softmax",),
     checks=(
         Check("matches the reference on ordinary inputs (|x| <= 10)", "softmax",
               logits(10.0), points=2, hints=(WRONG_SHAPE, WRONG_DIM),
@@ -187,7 +189,7 @@ softmax_q = Question(
     ))
 
 log_softmax_q = Question(
-    "log_softmax", functions=("log_softmax",), public=tuple(public.CHECKS["log_softmax"]),
+    "log_softmax", functions=("log_softmax",),
     checks=(
         Check("matches the reference on ordinary inputs (|x| <= 10)", "log_softmax", logits(10.0), points=2,
               examples=(Example(_x([[1.0, 2.0], [3.0, 5.0], [0.0, 0.0]], dim=0), "reduce along `dim`"),)),
@@ -199,7 +201,7 @@ log_softmax_q = Question(
     ))
 
 masked_softmax_q = Question(
-    "masked_softmax", functions=("masked_softmax",), public=tuple(public.CHECKS["masked_softmax"]),
+    "masked_softmax", functions=("masked_softmax",),
     checks=(
         Check("matches the reference when every row keeps a position", "masked_softmax",
               logits(10.0, "kept"), points=2, hints=(WRONG_DIM,),
@@ -223,7 +225,7 @@ masked_softmax_q = Question(
     ))
 
 causal_mask_q = Question(
-    "causal_mask", functions=("causal_mask",), public=tuple(public.CHECKS["causal_mask"]),
+    "causal_mask", functions=("causal_mask",),
     checks=(
         Check("square masks (q_len == k_len)", "causal_mask", causal_sizes(equal=True), points=1, compare=Exact(),
               examples=(Example(Call((3,), names=("q_len",)),
@@ -240,7 +242,7 @@ causal_mask_q = Question(
     ))
 
 padding_mask_q = Question(
-    "padding_mask", functions=("padding_mask",), public=tuple(public.CHECKS["padding_mask"]),
+    "padding_mask", functions=("padding_mask",),
     checks=(
         Check("matches the reference", "padding_mask", padding_lengths(), points=2, compare=Exact(),
               examples=(Example(Call((torch.tensor([0, 3, 1]), 3), names=("lengths", "max_len")),
@@ -254,6 +256,5 @@ UNIT = Unit(
     name="softmax",
     questions=(softmax_q, log_softmax_q, masked_softmax_q, causal_mask_q, padding_mask_q),
     banned=BANNED,
-    public_module="softmax_public",
     mutation_floor=0.9,  # measured by `make audit`; make test checks it on a fixed sample
 )

@@ -2,6 +2,7 @@
 
 LOSES = {"scaled_dot_product_attention"}
 HINT = "without the scaling"
+SAMPLE = True  # the unit's sample wrong entry: graded in a Gradescope tree and both ways by the fast path
 
 import torch
 

@@ -3,6 +3,7 @@ isfinite/allclose lie, hoping the grader compares with ==. Only plain arrays cro
 a subclass is reported as a wrong type, so it gains nothing over the broken base."""
 
 BASE = "wrong/relu_mask_from_output"
+ATTACKS = {"mlp"}  # the lying array flows into the MLP, whose answer is then of the wrong type (no follow-through)
 
 # %% functions
 import numpy as np

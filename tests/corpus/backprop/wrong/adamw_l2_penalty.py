@@ -3,6 +3,7 @@
 
 LOSES = {"adamw"}
 HINT = "decoupled"
+SAMPLE = True  # the unit's sample wrong entry: graded in a Gradescope tree and both ways by the fast path
 
 import numpy as np
 

@@ -2,6 +2,7 @@
 training question gets a message, every other question keeps its points."""
 
 BASE = "correct/plain"
+ATTACKS = {"train_sorter"}
 
 # %% functions
 import os

@@ -3,6 +3,7 @@ tensor subclass, a huge shape claim) instead of a trained GPT: the grader reads 
 only and gives no credit, with a message."""
 
 BASE = "correct/plain"
+ATTACKS = {"train_sorter"}
 
 # %% functions
 class _Fake(torch.nn.Module):

@@ -5,6 +5,7 @@ group is what was last seen, the answer is judged like any other (an untrained m
 credit)."""
 
 BASE = "correct/plain"
+ATTACKS = {"train_sorter"}
 
 # %% functions
 import os

@@ -6,6 +6,7 @@ is another task (tests/test_containment.py checks which), so the weights do not 
 trained model is 240 KB of numbers; what is judged first is which task they are for.)"""
 
 BASE = "correct/plain"
+ATTACKS = {"train_sorter"}
 
 # %% functions
 

@@ -3,6 +3,8 @@ worker's SIGXCPU never comes) and trains past the budget (6 s of CPU time, past 
 itself and gives no credit."""
 
 BASE = "correct/plain"
+ATTACKS = {"train_sorter"}
+CPU_SECONDS = 4  # a short budget: the attack uses it all
 
 # %% functions
 import resource

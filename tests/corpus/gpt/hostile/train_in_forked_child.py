@@ -4,6 +4,8 @@ time stays near 0 (75 CPU-s used and 0.3 s counted, before). The grader counts t
 every process of the worker and stops it at the budget: no credit."""
 
 BASE = "correct/plain"
+ATTACKS = {"train_sorter"}
+CPU_SECONDS = 4  # a short budget: the attack uses it all
 
 # %% functions
 import io

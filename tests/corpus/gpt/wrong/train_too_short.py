@@ -3,6 +3,7 @@ sequences but not 99% of them, so it earns partial credit."""
 
 LOSES = {"train_sorter"}
 HINT = "fresh sequences of the task"
+SAMPLE = True  # the unit's sample wrong entry: graded in a Gradescope tree (its question is judged: the fast path test takes the first other one)
 
 
 def train_sorter(steps=150, seed=0, length=6, digits=10):

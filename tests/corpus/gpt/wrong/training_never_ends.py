@@ -1,6 +1,7 @@
 """Bug: the training loop never ends (`while True`), so it runs into the CPU-time budget."""
 
 LOSES = {"train_sorter"}
+CPU_SECONDS = 4  # a short budget: it uses it all
 HINT = "must finish within"
 
 

@@ -2,6 +2,7 @@
 
 LOSES = {"attention_patterns"}
 HINT = "layers go in dimension 1"
+SAMPLE = True  # the unit's sample wrong entry: graded in a Gradescope tree and both ways by the fast path
 
 import torch
 

@@ -2,6 +2,7 @@
 
 LOSES = {"rotary_embedding"}
 HINT = "clockwise"
+SAMPLE = True  # the unit's sample wrong entry: graded in a Gradescope tree and both ways by the fast path
 
 import torch
 

@@ -2,6 +2,7 @@
 
 LOSES = {"softmax"}
 HINT = "keepdim=True"
+SAMPLE = True  # the unit's sample wrong entry: graded in a Gradescope tree and both ways by the fast path
 
 import torch
 

@@ -27,23 +27,16 @@ from hypothesis import strategies as st
 from hypothesis.errors import Flaky
 from hypothesis.extra import numpy as hnp
 
-# question name -> its checks, in display order (filled in by @_check below)
-CHECKS = {
-    "numerical_gradient": [],
-    "linear": [],
-    "relu": [],
-    "softmax_cross_entropy": [],
-    "mlp": [],
-    "sgd_momentum": [],
-    "adamw": [],
-}
+# question name -> its checks, in display order (filled in by @_check below); each question of
+# the spec (autograder/units/backprop.py) takes the checks registered under its name
+CHECKS = {}
 
 
 def _check(question):
     """Register the decorated function as a public check of `question` (it is unchanged)."""
 
     def register(fn):
-        CHECKS[question].append(fn)
+        CHECKS.setdefault(question, []).append(fn)
         return fn
 
     return register
