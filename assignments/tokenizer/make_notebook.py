@@ -194,7 +194,7 @@ merge `(a, b)` is `vocab[a] + vocab[b]`, and the special tokens' UTF-8 bytes com
 times. Count each *distinct* pre-token once with its number of occurrences
 (`collections.Counter`), and apply each merge to the distinct pre-tokens. A trainer that goes
 over every occurrence at every merge gives the same merges but is many times slower, and the
-grader's timed check (about 1 MB of text, 256 merges, {budget} s of CPU time) fails it.
+grader's timed check (about 1 MB of text, 128 merges, {budget} s of CPU time) fails it.
 
 **Question 2.** Implement `train_bpe`. You may call your `merge`.
 """.replace("{budget}", str(budget()))),

@@ -23,8 +23,8 @@ from ..compare import Exact, Mismatch
 from ..spec import Call, Check, Example, Hint, Question, Unit, refusals
 from . import tokenizer_public as public
 
-TRAIN_CPU_SECONDS = 10  # about 5x the reference's 1.8-2 s on the 1 MB text
-BIG_VOCAB_SIZE = 513  # 256 merges and one special token
+TRAIN_CPU_SECONDS = 6  # 5x the reference's 1.2 s on the 1 MB text (128 merges)
+BIG_VOCAB_SIZE = 385  # 128 merges and one special token
 EOT = "<|endoftext|>"
 
 
@@ -342,7 +342,7 @@ merge_q = Question(
     "merge", functions=("merge",), public=tuple(public.CHECKS["merge"]),
     checks=(
         Check("matches the reference on random ids and pairs", "merge", merge_calls(), points=1.5,
-              compare=Exact(), max_examples=60,
+              compare=SameIds(), max_examples=60,
               examples=(Example(Call(([7, 7, 7], (7, 7), 300), names=("ids", "pair", "new_id")),
                                 "occurrences do not overlap: merge([7, 7, 7], (7, 7), 300) == [300, 7]"),
                         Example(Call(([1, 2, 1, 2], (1, 2), 256), names=("ids", "pair", "new_id")),

@@ -43,6 +43,10 @@ def count_pairs(words):
 
 
 def merge(ids, pair, new_id):
+    return replace_pair(ids, pair, new_id)
+
+
+def replace_pair(ids, pair, new_id):
     result = []
     i = 0
     while i < len(ids):
@@ -80,7 +84,7 @@ def train_bpe(text, vocab_size, special_tokens=()):
         vocab.append(vocab[pair[0]] + vocab[pair[1]])
         new_words = Counter()
         for word, n in words.items():
-            new_words[tuple(merge(list(word), pair, new_id))] += n
+            new_words[tuple(replace_pair(list(word), pair, new_id))] += n
         words = new_words
     for t in special_tokens:
         vocab.append(t.encode("utf-8"))
@@ -104,7 +108,7 @@ def encode(text, merges, special_tokens=()):
                 if not ranked:
                     break
                 r, pair = min(ranked)
-                tokens = merge(tokens, pair, 256 + r)
+                tokens = replace_pair(tokens, pair, 256 + r)
             ids += tokens
     return ids
 

@@ -1,5 +1,5 @@
-"""Bug: trains on the bytes of each piece between special tokens, not on its pre-tokens, so
-merges cross pre-token boundaries (b"a." in "a.a.a.")."""
+"""Bug: cuts the text at whitespace only, not with PATTERN, so merges cross the pre-token
+boundaries between letters, digits and punctuation (b"a." in "a.a.a.")."""
 
 LOSES = {"train_bpe"}
 HINT = "pre-token boundary"
@@ -15,7 +15,8 @@ def train_bpe(text, vocab_size, special_tokens=()):
     words = Counter()
     for piece, special in split_text(text, special_tokens):
         if not special:
-            words[tuple(piece.encode("utf-8"))] += 1
+            for word in re.findall(r" ?\S+|\s+", piece):
+                words[tuple(word.encode("utf-8"))] += 1
     vocab = [bytes([i]) for i in range(256)]
     merges = []
     for k in range(num_merges):
@@ -28,7 +29,7 @@ def train_bpe(text, vocab_size, special_tokens=()):
         vocab.append(vocab[pair[0]] + vocab[pair[1]])
         new_words = Counter()
         for word, n in words.items():
-            new_words[tuple(merge(list(word), pair, 256 + k))] += n
+            new_words[tuple(replace_pair(list(word), pair, 256 + k))] += n
         words = new_words
     for t in special_tokens:
         vocab.append(t.encode("utf-8"))

@@ -18,6 +18,6 @@ def encode(text, merges, special_tokens=()):
                 pair = next((p for p in zip(tokens, tokens[1:]) if p in rank), None)
                 if pair is None:
                     break
-                tokens = merge(tokens, pair, 256 + rank[pair])
+                tokens = replace_pair(tokens, pair, 256 + rank[pair])
             ids += tokens
     return ids

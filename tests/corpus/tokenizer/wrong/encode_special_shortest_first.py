@@ -24,6 +24,6 @@ def encode(text, merges, special_tokens=()):
                 if not ranked:
                     break
                 r, pair = min(ranked)
-                tokens = merge(tokens, pair, 256 + r)
+                tokens = replace_pair(tokens, pair, 256 + r)
             ids += tokens
     return ids

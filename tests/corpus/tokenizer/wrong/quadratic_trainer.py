@@ -33,7 +33,7 @@ def train_bpe(text, vocab_size, special_tokens=()):
         pair = min(p for p, c in counts.items() if c == best)
         merges.append(pair)
         vocab.append(vocab[pair[0]] + vocab[pair[1]])
-        chunks = [merge(chunk, pair, 256 + k) for chunk in chunks]
+        chunks = [replace_pair(chunk, pair, 256 + k) for chunk in chunks]
     for t in special_tokens:
         vocab.append(t.encode("utf-8"))
     return merges, vocab

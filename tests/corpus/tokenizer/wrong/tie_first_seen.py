@@ -28,7 +28,7 @@ def train_bpe(text, vocab_size, special_tokens=()):
         vocab.append(vocab[pair[0]] + vocab[pair[1]])
         new_words = Counter()
         for word, n in words.items():
-            new_words[tuple(merge(list(word), pair, 256 + k))] += n
+            new_words[tuple(replace_pair(list(word), pair, 256 + k))] += n
         words = new_words
     for t in special_tokens:
         vocab.append(t.encode("utf-8"))
