@@ -185,7 +185,7 @@ Worked examples (the public checks use these):
 | `train_bpe("aaa bc", 257)` | `[(32, 98)]` |
 | `train_bpe("a.a.a.", 257)` | `[]`: every pre-token is one byte |
 | `train_bpe("ab ab", 258, ["<s>"])` | `[(97, 98)]`: 258 - 256 - 1 special = 1 merge |
-| `train_bpe("x<\|s\|>x<\|s\|>", 257, ["<\|s\|>"])` | `[]` |
+| `train_bpe("x<\|s\|>x<\|s\|>", 258, ["<\|s\|>"])` | `[]`: the two `x` are separate pieces |
 
 The vocabulary is a list of `bytes`: `vocab[i]` for `i < 256` is `bytes([i])`, the token of
 merge `(a, b)` is `vocab[a] + vocab[b]`, and the special tokens' UTF-8 bytes come last.

@@ -109,7 +109,7 @@ def train_bpe_worked_examples(train_bpe):
         (("aaa bc", 257), [(32, 98)], "in b'aaa' the pair (97, 97) counts once, not twice"),
         (("a.a.a.", 257), [], "'a' and '.' are separate pre-tokens: no pair inside a pre-token"),
         (("ab ab", 258, ["<s>"]), [(97, 98)], "vocab_size counts the special token: 258 - 256 - 1 = 1 merge"),
-        (("x<|s|>x<|s|>", 257, ["<|s|>"]), [], "special tokens are split off and never merged"),
+        (("x<|s|>x<|s|>", 258, ["<|s|>"]), [], "special tokens are split off and never merged"),
     ]
     for args, expected, what in examples:
         merges, _, call = _train(train_bpe, *args)
