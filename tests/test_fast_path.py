@@ -32,6 +32,7 @@ OTHER_UNITS = {  # a wrong entry each (gpt's graded checks are judged: no fast p
     "positional": "wrong/rope_clockwise",
     "backprop": "wrong/adamw_l2_penalty",
     "interp": "wrong/patterns_layers_first",  # find_induction_heads follows through (model arguments)
+    "tokenizer": "wrong/tie_first_seen",  # lists, tuples and bytes; its judged check graded alike
 }
 
 
