@@ -154,7 +154,7 @@ def test_the_classic_bug_examples_separate_the_bugs(reference):
     from autograder.units import tokenizer
 
     answers = [reference.train_bpe(*ex.call.args)[0] for ex in tokenizer.TRAIN_EXAMPLES]
-    assert answers == [[(97, 98)], [(32, 97)], [(32, 98)], [], []]
+    assert answers == [[(97, 98)], [(32, 97)], [(32, 98)], [(97, 98)], [], []]
     assert [reference.encode(*ex.call.args) for ex in tokenizer.ENCODE_EXAMPLES] == [
         [97, 256], [256, 257], [97, 258, 98], [257, 256]]
     assert [reference.decode(*ex.call.args) for ex in tokenizer.DECODE_EXAMPLES] == ["é", "😀\ufffd"]
@@ -272,7 +272,8 @@ def test_public_check_says_not_implemented_on_the_stub(question, check):
 
 @pytest.mark.parametrize("name", ["tie_first_seen", "overlapping_pairs", "across_pretokens",
                                   "vocab_size_ignores_specials", "specials_in_training", "encode_leftmost_first",
-                                  "encode_special_as_bytes", "decode_token_by_token", "merge_overlapping"])
+                                  "encode_special_as_bytes", "encode_special_shortest_first", "decode_token_by_token",
+                                  "decode_strict_utf8", "decode_negative_ids", "merge_overlapping"])
 def test_public_checks_catch_classic_bugs_without_a_reference(name):
     """The worked examples printed in the notebook catch each classic bug before submission."""
     entry = FILES.load_entry("wrong", name)

@@ -225,6 +225,7 @@ becomes its single id.
 | `encode("abc", [(98, 99), (97, 98)])` | `[97, 256]` |
 | `encode("hi<\|endoftext\|>", [(104, 105)], ["<\|endoftext\|>"])` | `[256, 257]` |
 | `encode("a b", [(97, 32)])` | `[97, 32, 98]`: `" b"` is its own pre-token |
+| `encode("<\|end\|>x<\|end\|>", [], ["<\|end\|>", "<\|end\|>x"])` | `[257, 256]`: the longest special token wins |
 
 **Question 3.** Implement `encode`. You may call your `merge`.
 """),

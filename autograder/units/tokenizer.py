@@ -226,6 +226,9 @@ TRAIN_EXAMPLES = (
     Example(_train("aaa bc", 257),
             "count pairs as merge replaces them, without overlap: in b'aaa' the pair (97, 97) occurs "
             "once, not twice"),
+    Example(_train("baab ab", 257),
+            "count pairs as merge replaces them: only a run of three equal tokens hides an overlapping "
+            "pair; in b'baab' the pairs are (98, 97), (97, 97) and (97, 98)"),
     Example(_train("a.a.a.", 257),
             "no merge crosses a pre-token boundary: count pairs inside each pre-token of "
             "re.findall(PATTERN, text) only ('a' and '.' are separate pre-tokens)"),

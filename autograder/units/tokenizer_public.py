@@ -189,6 +189,17 @@ def encode_worked_examples(encode):
     _expect(encode, "encode", ("hi<|endoftext|>", [(104, 105)], ["<|endoftext|>"]), [256, 257],
             "a special token is one id, 256 + len(merges) + j")
     _expect(encode, "encode", ("a b", [(97, 32)]), [97, 32, 98], "' b' is its own pre-token: no merge across")
+    _expect(encode, "encode", ("<|end|>x<|end|>", [], ["<|end|>", "<|end|>x"]), [257, 256],
+            "where two special tokens match at one place, the longest wins")
+
+
+@_check("encode")
+def encode_rejects_invalid_special_tokens(encode):
+    """raises ValueError for an empty or a repeated special token"""
+    kit.expect_value_error(encode, "encode", [
+        (("ab", [], [""]), {}, "a special token must be a non-empty str"),
+        (("ab", [], ["<s>", "<s>"]), {}, "special tokens must be distinct"),
+    ])
 
 
 @_check("encode")
@@ -227,6 +238,16 @@ def decode_worked_examples(decode):
     _expect(decode, "decode", ([195, 169], BYTES), "é", "'é' is 2 bytes, here in 2 tokens: join the bytes, then decode")
     _expect(decode, "decode", ([255], BYTES), "\ufffd", "invalid UTF-8 becomes U+FFFD (errors='replace')")
     _expect(decode, "decode", ([256, 33], BYTES + [b"\xc3\xa9"]), "é!", "token 256 is the bytes of 'é'")
+
+
+@_check("decode")
+def decode_rejects_ids_outside_the_vocabulary(decode):
+    """raises ValueError for an id that is not in range(len(vocab)), a negative one too"""
+    kit.expect_value_error(decode, "decode", [
+        (([256], BYTES), {}, "id 256 is not in range(256)"),
+        (([-1], BYTES), {}, "a negative id is not in range(256) (vocab[-1] would be the last token)"),
+        (([1.0], BYTES), {}, "ids must be ints"),
+    ])
 
 
 @_check("decode")
