@@ -393,5 +393,7 @@ UNIT = Unit(
     name="tokenizer",
     questions=(merge_q, train_q, encode_q, decode_q),
     public_module="tokenizer_public",
-    mutation_floor=0.9,
+    # make audit, 2026-12-06: 100% (40 killed, none equivalent), the timed check included; the
+    # students' grader.check flags 12 of the 13 wrong corpus entries (not the slow trainer)
+    mutation_floor=0.95,
 )
