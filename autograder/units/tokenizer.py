@@ -361,7 +361,7 @@ train_q = Question(
         Check("merges and vocabulary equal the reference's on drawn corpora", "train_bpe", corpora(),
               points=2.5, compare=SameTraining(), max_examples=40, hints=(VOCAB_SIZE,),
               examples=TRAIN_EXAMPLES),
-        Check("with special tokens (inside words too)", "train_bpe", corpora(special=True), points=1,
+        Check("the same with special tokens (anywhere, inside words too)", "train_bpe", corpora(special=True), points=1,
               compare=SameTraining(), max_examples=30, hints=(VOCAB_SIZE,), examples=TRAIN_EXAMPLES[-1:]),
         TRAIN_REFUSALS,
         Check(f"trains on about 1 MB of text within {TRAIN_CPU_SECONDS} s of CPU time, with the reference's "
