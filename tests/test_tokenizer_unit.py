@@ -160,6 +160,21 @@ def test_the_classic_bug_examples_separate_the_bugs(reference):
     assert [reference.decode(*ex.call.args) for ex in tokenizer.DECODE_EXAMPLES] == ["é", "😀\ufffd"]
 
 
+def test_a_minbpe_style_answer_is_told_what_type_to_return():
+    """minbpe returns merges as a dict {(a, b): id} and the vocabulary as a dict {id: bytes};
+    neither crosses the wire as plain data, and the feedback names the student's own type."""
+    from autograder.units.tokenizer import SameTraining
+
+    vocab = [bytes([i]) for i in range(256)] + [b"ab"]
+    merges_dict = roundtrip({(97, 98): 256})
+    said = SameTraining()(([(97, 98)], vocab), (merges_dict, vocab), 0.0).summary
+    assert said.startswith("merges must be a list of pairs (a, b) of ints, got dict {(97, 98): 256}"), said
+    vocab_dict = roundtrip(dict(enumerate(vocab)))
+    said = SameTraining()(([(97, 98)], vocab), ([(97, 98)], vocab_dict), 0.0).summary
+    assert said.startswith("vocab must be a list of bytes, got dict {0: b"), said
+    assert SameTraining()(([(97, 98)], vocab), ([[97, 98]], tuple(vocab)), 0.0) is None  # lists, tuples alike
+
+
 def test_corpus_is_big_enough():
     assert len(WRONG) >= 10 and len(CORRECT) >= 3 and len(HOSTILE) >= 1
     every_question = set().union(*(FILES.load_entry("wrong", n).loses for n in WRONG))

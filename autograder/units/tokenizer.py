@@ -21,6 +21,7 @@ from hypothesis import strategies as st
 
 from ..compare import Exact, Mismatch
 from ..spec import Call, Check, Example, Hint, Question, Unit, refusals
+from ..worker import Opaque
 from . import tokenizer_public as public
 
 TRAIN_CPU_SECONDS = 6  # 5x the reference's 1.2 s on the 1 MB text (128 merges)
@@ -166,8 +167,10 @@ class SameIds:
 
 
 def _describe(value) -> str:
-    text = repr(value)
-    return f"{type(value).__name__} {text[:80]}{'...' if len(text) > 80 else ''}"
+    # a value the wire could not carry as plain data (a dict with int keys, a subclass) arrives
+    # as an Opaque: show the student's own type name and repr
+    name, text = (value.type_name, value.text) if isinstance(value, Opaque) else (type(value).__name__, repr(value))
+    return f"{name} {text[:80]}{'...' if len(text) > 80 else ''}"
 
 
 def _list_summary(what, i, expected, got, vocab=None) -> str:
