@@ -101,7 +101,7 @@ def _check_value(name: str, value, blobs: int) -> None:
         if isinstance(item, list):
             stack.extend((v, depth + 1) for v in item)
         elif isinstance(item, dict):
-            for key in ("$array", "$tensor"):
+            for key in ("$array", "$tensor", "$bytes"):
                 if key in item:
                     index = item[key]
                     if type(index) is not int or not 0 <= index < blobs:

@@ -134,7 +134,7 @@ class ModelRef:
 
 def encode(value, blobs):
     """Turn tensors, NumPy arrays and scalars, NumPy functions, torch dtypes, unused seeded
-    torch.Generators, numbers, strings, lists, tuples and str-keyed dicts into JSON + blobs.
+    torch.Generators, numbers, strings, bytes, lists, tuples and str-keyed dicts into JSON + blobs.
 
     Anything else becomes {"$other": type name, "repr": short repr}: the trusted side reports
     it as a wrong type without ever reconstructing the object.
@@ -154,6 +154,9 @@ def encode(value, blobs):
         return {"$float": repr(value)}
     if isinstance(value, _SCALARS):
         return value
+    if type(value) is bytes:  # a tokenizer's vocabulary: raw bytes, not text
+        blobs.append(value)
+        return {"$bytes": len(blobs) - 1}
     if type(value) is ModelRef:
         return {"$model": {"module": value.module, "factory": value.factory, "seed": value.seed,
                            "kwargs": encode(value.kwargs, blobs), "state_dict": encode(value.state_dict, blobs)}}
@@ -237,6 +240,8 @@ def decode(value, blobs, build=None):
         return array[()] if value.get("scalar") and array.ndim == 0 else array.copy()
     if "$numpy" in value:
         return _numpy_function(value["$numpy"])
+    if "$bytes" in value:
+        return bytes(blobs[int(value["$bytes"])])
     if "$tensor" in value:
         array = np.load(io.BytesIO(blobs[int(value["$tensor"])]), allow_pickle=False)
         t = torch.from_numpy(array.copy())
