@@ -5,10 +5,9 @@
   banned-call entries, two of them seen only at the ATen level); so is a side effect (torch's
   default dtype or grad mode left changed).
 - Per unit, the local checks flag at least agreement.FLOOR (90%) of the wrong corpus entries
-  (autograder/agreement.py; `make audit` prints the same figure). By default on a fixed sample
-  of each unit's entries (those a plain property check would let through: ValueErrors, side
-  effects, banned work, architecture bugs), every one of which must be flagged; the whole
-  corpus, about a minute per unit, with AUTOGRADER_SLOW_TESTS=1.
+  (autograder/agreement.py; `make audit` prints the same figure). By default on a sample of
+  two entries per unit (`sample`), every one of which must be flagged; the whole corpus,
+  about a minute per unit, with AUTOGRADER_SLOW_TESTS=1.
 """
 
 from __future__ import annotations
@@ -25,15 +24,17 @@ BANNED_ENTRIES = ["banned_torch_softmax", "banned_tensor_method", "banned_functi
                   "banned_aten_operator", "banned_private_entry_point"]
 # (unit, wrong entry) whose hidden loss is a side effect: grader.check says what the grader says
 SIDE_EFFECT_ENTRIES = [("softmax", "softmax_sets_default_dtype"), ("interp", "lens_grad_mode_off")]
-# Per unit, entries every one of which the local checks must flag (the default suite's sample)
-SAMPLE = {
-    "softmax": ["banned_aten_operator", "softmax_sets_default_dtype"],
-    "attention": ["merge_heads_2d_accepted", "mha_bias_shape_unchecked"],
-    "positional": ["slopes_bool_heads", "sin_infinite_base_accepted"],
-    "backprop": ["numgrad_changes_x", "banned_torch_autograd"],
-    "interp": ["lens_grad_mode_off", "dla_single_token_accepted"],
-    "gpt": ["config_not_divisible_accepted", "generate_first_position"],
-}
+
+
+def sample(unit_name: str, size: int = 2) -> list[str]:
+    """The default suite's sample of a unit's wrong entries, every one of which the local checks
+    must flag: its first `size` entries (in name order) whose question has no CPU-budget check
+    (a training run, which a public check cannot repeat in seconds)."""
+    spec = units.load(unit_name)
+    budgeted = {q.name for q in spec.questions if any(c.cpu_seconds for c in q.checks)}
+    files = UnitFiles(unit_name)
+    names = [n for n in files.corpus_names("wrong") if not files.load_entry("wrong", n).loses & budgeted]
+    return names[:size]
 
 
 def _grader_check_message(unit, question, env) -> str:
@@ -79,15 +80,11 @@ def test_grader_check_reports_a_side_effect_as_the_hidden_grader_does(grader_for
     assert hidden and all(local in message for message in hidden), (local, hidden)
 
 
-def test_the_sample_covers_every_unit():
-    assert set(SAMPLE) == set(units.names())
-    for unit_name, names in SAMPLE.items():
-        assert set(names) <= set(UnitFiles(unit_name).corpus_names("wrong")), unit_name
-
-
-@pytest.mark.parametrize("unit_name", sorted(SAMPLE))
+@pytest.mark.parametrize("unit_name", sorted(units.names()))
 def test_local_checks_flag_the_sample(unit_name):
-    result = agreement.measure(unit_name, SAMPLE[unit_name])
+    names = sample(unit_name)
+    assert names, f"{unit_name} has no wrong entry outside its CPU-budget questions"
+    result = agreement.measure(unit_name, names)
     assert not result.missed, agreement.summary(result)
 
 

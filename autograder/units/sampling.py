@@ -19,7 +19,9 @@ from hypothesis import strategies as st
 from ..compare import Close, Exact
 from ..distribution import ALPHA, Follow, distribution_check, matches
 from ..spec import Call, Check, Example, Hint, Model, Question, Unit, refusals
-from . import sampling_public as public
+from . import public_checks
+
+public = public_checks("sampling")  # assignments/sampling/sampling_public.py
 
 # Samples per row group in one call of `sample`; with ALPHA this fixes each check's power
 # (docs/units/sampling.md states it, tests/test_distribution.py measures it).
@@ -261,7 +263,7 @@ CACHE_HINTS = (Hint(_positions_restarted, "your logits match the new tokens at p
 # ----------------------------------------------------------------------------- questions
 
 temperature_q = Question(
-    "apply_temperature", functions=("apply_temperature",), public=tuple(public.CHECKS["apply_temperature"]),
+    "apply_temperature", functions=("apply_temperature",),
     checks=(
         Check("matches the reference: logits / temperature", "apply_temperature", temperature_calls(),
               points=1, max_examples=10, examples=(Example(TEMPERATURE_HALF, "divide the logits by the "
@@ -272,7 +274,7 @@ temperature_q = Question(
     ))
 
 top_k_q = Question(
-    "top_k_filter", functions=("top_k_filter",), public=tuple(public.CHECKS["top_k_filter"]),
+    "top_k_filter", functions=("top_k_filter",),
     checks=(
         Check("keeps exactly the k largest logits (ties: lower index first), the rest -inf", "top_k_filter",
               top_k_calls(), points=2, max_examples=25, compare=Exact(),
@@ -285,7 +287,7 @@ top_k_q = Question(
     ))
 
 top_p_q = Question(
-    "top_p_filter", functions=("top_p_filter",), public=tuple(public.CHECKS["top_p_filter"]),
+    "top_p_filter", functions=("top_p_filter",),
     checks=(
         Check("keeps the smallest nucleus of mass >= p (the crossing token kept), the rest -inf", "top_p_filter",
               top_p_calls(), points=2, max_examples=25, compare=Exact(),
@@ -297,7 +299,7 @@ top_p_q = Question(
     ))
 
 probs_q = Question(
-    "sampling_probs", functions=("sampling_probs",), public=tuple(public.CHECKS["sampling_probs"]),
+    "sampling_probs", functions=("sampling_probs",),
     checks=(
         Check("matches the reference: temperature, top-k, top-p, then softmax (rows sum to 1)", "sampling_probs",
               probs_calls(), points=2, max_examples=20, compare=Close(rtol=1e-5, atol=1e-6),
@@ -308,7 +310,7 @@ probs_q = Question(
     ))
 
 sample_q = Question(
-    "sample", functions=("sample",), public=tuple(public.CHECKS["sample"]),
+    "sample", functions=("sample",),
     checks=(
         distribution_check(
             f"{SAMPLES} samples per case follow the reference's distribution (exact test, a correct sampler "
@@ -325,7 +327,7 @@ sample_q = Question(
 
 CACHE_COMPARE = Close(rtol=1e-4, atol=1e-5)
 cache_q = Question(
-    "forward_cached", functions=("forward_cached",), public=tuple(public.CHECKS["forward_cached"]),
+    "forward_cached", functions=("forward_cached",),
     checks=(
         Check("no cache: the logits equal model(idx), and the cache holds every position's keys and values",
               "forward_cached", cache_calls(cached=False), points=1, max_examples=6, compare=CACHE_COMPARE,
@@ -350,6 +352,5 @@ UNIT = Unit(
     questions=(temperature_q, top_k_q, top_p_q, probs_q, sample_q, cache_q),
     provided=("sampling_model.py",),
     banned=(),
-    public_module="sampling_public",
     mutation_floor=0.95,  # make audit: 100% (29 killed, 0 survived, 1 probably equivalent)
 )

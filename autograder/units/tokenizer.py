@@ -22,7 +22,9 @@ from hypothesis import strategies as st
 from ..compare import Exact, Mismatch
 from ..spec import Call, Check, Example, Hint, Question, Unit, refusals
 from ..worker import Opaque
-from . import tokenizer_public as public
+from . import public_checks
+
+public = public_checks("tokenizer")  # assignments/tokenizer/tokenizer_public.py
 
 TRAIN_CPU_SECONDS = 6  # 5x the reference's 1.2 s on the 1 MB text (128 merges)
 BIG_VOCAB_SIZE = 385  # 128 merges and one special token
@@ -348,7 +350,7 @@ BIG_HINT = (f"train_bpe on about 1 MB of text must finish within {TRAIN_CPU_SECO
 # ----------------------------------------------------------------------------- questions
 
 merge_q = Question(
-    "merge", functions=("merge",), public=tuple(public.CHECKS["merge"]),
+    "merge", functions=("merge",),
     checks=(
         Check("matches the reference on random ids and pairs", "merge", merge_calls(), points=1.5,
               compare=SameIds(), max_examples=60,
@@ -359,7 +361,7 @@ merge_q = Question(
     ))
 
 train_q = Question(
-    "train_bpe", functions=("train_bpe",), public=tuple(public.CHECKS["train_bpe"]),
+    "train_bpe", functions=("train_bpe",),
     checks=(
         Check("merges and vocabulary equal the reference's on drawn corpora", "train_bpe", corpora(),
               points=2.5, compare=SameTraining(), max_examples=40, hints=(VOCAB_SIZE,),
@@ -373,7 +375,7 @@ train_q = Question(
     ))
 
 encode_q = Question(
-    "encode", functions=("encode",), public=tuple(public.CHECKS["encode"]),
+    "encode", functions=("encode",),
     checks=(
         Check("encodings equal the reference's (merges learned on drawn corpora, special tokens inside "
               "words)", "encode", encodings(), points=2.5, compare=SameIds(), max_examples=40,
@@ -382,7 +384,7 @@ encode_q = Question(
     ))
 
 decode_q = Question(
-    "decode", functions=("decode",), public=tuple(public.CHECKS["decode"]),
+    "decode", functions=("decode",),
     checks=(
         Check("decode(encode(s)) == s on drawn text (any Unicode, emoji, combining marks, whitespace "
               "runs, special tokens)", "decode", round_trips(), points=1.5, compare=Exact(), max_examples=40,
@@ -395,7 +397,6 @@ decode_q = Question(
 UNIT = Unit(
     name="tokenizer",
     questions=(merge_q, train_q, encode_q, decode_q),
-    public_module="tokenizer_public",
     # make audit, 2026-12-06: 100% (40 killed, none equivalent), the timed check included; the
     # students' grader.check flags 12 of the 13 wrong corpus entries (not the slow trainer)
     mutation_floor=0.95,

@@ -3,6 +3,7 @@ is kept, so more than k on ties."""
 
 LOSES = {"top_k_filter"}
 HINT = "lower index"
+SAMPLE = True  # the unit's sample wrong entry: graded in a Gradescope tree and both ways by the fast path
 
 import torch
 

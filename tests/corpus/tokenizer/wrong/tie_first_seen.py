@@ -3,6 +3,7 @@ max(stats, key=stats.get)), not the smallest pair."""
 
 LOSES = {"train_bpe"}
 HINT = "smallest pair"
+SAMPLE = True  # the unit's sample wrong entry: graded in a Gradescope tree and both ways by the fast path
 
 
 def train_bpe(text, vocab_size, special_tokens=()):
