@@ -2,9 +2,14 @@
 
 Instructors only; never shipped to students. A generator keeps its prose and calls these:
 
-    stubs = stub_sources(REFERENCE, QUESTIONS)   # name -> stub source
-    cells = [md("# Title"), *question("softmax", stubs, try_it), ...]
-    nbformat.write(finish(cells, "softmax"), OUTPUT)
+    s = stubs("softmax")                        # name -> stub source, for what the spec grades
+    cells = [md("# Title"), *question("softmax", s, try_it), ...]
+    return finish(cells, "softmax")             # its build(); then, under __main__:
+    write(build, "softmax")
+
+Nothing is restated by hand: the question names and the functions each grades come from the
+unit's spec (autograder/units/<unit>.py), the signatures and docstrings from its reference
+(solutions/<unit>.py).
 """
 
 import ast
@@ -14,49 +19,107 @@ from pathlib import Path
 import nbformat
 from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook
 
+PROJECT = Path(__file__).resolve().parents[1]
+# the generators read the unit's spec (autograder.units); run as scripts, the project root is
+# not on the path
+if str(PROJECT) not in sys.path:
+    sys.path.insert(0, str(PROJECT))
 
-def stub_sources(reference, questions):
+
+def reference(unit_name):
+    return PROJECT / "solutions" / f"{unit_name}.py"
+
+
+def spec(unit_name):
+    from autograder import units
+
+    return units.load(unit_name)
+
+
+def stubs(unit_name):
+    """name -> stub source, for every function and nn.Module class the spec's questions grade.
+
+    A graded name the reference defines some other way (a dataclass, say) gets no stub here:
+    its generator writes that one itself."""
+    graded = [f for q in spec(unit_name).questions for f in q.functions]
+    return stub_sources(reference(unit_name), graded)
+
+
+def docstring(reference, node, indent):
+    doc = ast.get_docstring(node, clean=True)
+    if not doc:
+        raise SystemExit(f"{reference}: {node.name} has no docstring")
+    body = "\n".join((indent + line).rstrip() for line in doc.splitlines())
+    return f'{indent}"""{body.lstrip()}\n{indent}"""\n'
+
+
+def _raise(name, indent):
+    return (f"{indent}# YOUR CODE HERE\n"
+            f'{indent}raise NotImplementedError("{name}: replace this line with your implementation")\n')
+
+
+def _function_stub(reference, node):
+    return f"def {node.name}({ast.unparse(node.args)}):\n" + docstring(reference, node, "    ") + _raise(node.name, "    ")
+
+
+def _class_stub(reference, node):
+    """The class docstring, and for each public or dunder method (helpers like `_init_weights`
+    are the student's to choose) its signature, its docstring if it has one, and a raise
+    (after super().__init__() in __init__)."""
+    bases = ", ".join(ast.unparse(b) for b in node.bases)
+    parts = [f"class {node.name}({bases}):\n", docstring(reference, node, "    ")]
+    for method in node.body:
+        if not isinstance(method, ast.FunctionDef):
+            continue
+        if method.name.startswith("_") and not method.name.endswith("__"):
+            continue
+        parts.append(f"\n    def {method.name}({ast.unparse(method.args)}):\n")
+        if ast.get_docstring(method):
+            parts.append(docstring(reference, method, "        "))
+        if method.name == "__init__":
+            parts.append("        super().__init__()\n")
+        parts.append(_raise(f"{node.name}.{method.name}", "        "))
+    return "".join(parts)
+
+
+def stub_sources(reference, names):
     """name -> source of a stub: the reference's signature and docstring, and a raise.
 
     Read with `ast`: the reference is never imported or copied; only each function's argument
-    list and docstring reach the notebook. `questions` maps each name to the signature
-    the student API (docs/units/) fixes; a reference that disagrees stops the build.
+    list and docstring reach the notebook (for a class: its docstring and its methods'). A name
+    the reference does not define stops the build.
     """
-    tree = ast.parse(reference.read_text())
+    names = set(names)
     stubs = {}
-    for node in tree.body:
-        if isinstance(node, ast.FunctionDef) and node.name in questions:
-            signature = f"{node.name}({ast.unparse(node.args)})"
-            if signature != questions[node.name]:
-                raise SystemExit(f"{reference}: {signature} differs from the student API's (docs/units/) {questions[node.name]}")
-            doc = ast.get_docstring(node, clean=True)
-            if not doc:
-                raise SystemExit(f"{reference}: {node.name} has no docstring")
-            body = "\n".join(("    " + line).rstrip() for line in doc.splitlines())
-            stubs[node.name] = (
-                f"def {signature}:\n"
-                f'    """{body.lstrip()}\n    """\n'
-                f"    # YOUR CODE HERE\n"
-                f'    raise NotImplementedError("{node.name}: replace this line with your implementation")\n'
-            )
-    missing = set(questions) - set(stubs)
+    found = set()
+    for node in ast.parse(reference.read_text()).body:
+        if node.__class__ not in (ast.FunctionDef, ast.ClassDef) or node.name not in names:
+            continue
+        found.add(node.name)
+        if isinstance(node, ast.FunctionDef):
+            stubs[node.name] = _function_stub(reference, node)
+        elif not node.decorator_list:
+            stubs[node.name] = _class_stub(reference, node)
+    missing = names - found
     if missing:
         raise SystemExit(f"{reference}: no function(s) {sorted(missing)}")
     return stubs
 
 
-PROJECT = Path(__file__).resolve().parents[1]
+def write(build, unit_name):
+    """Write what `build()` makes to assignments/<unit>/<unit>.ipynb (a generator's __main__)."""
+    output = PROJECT / "assignments" / unit_name / f"{unit_name}.ipynb"
+    nbformat.write(build(), output)
+    print(f"wrote {output.relative_to(PROJECT)}")
 
 
 def submitting(unit_name, found_by_name="Your functions are found by name"):
     """The closing "Submitting" cell: the steps, then what is graded, written from the unit's
     spec (autograder/units/<unit>.py) so that it never states more, or other, than the grader
     does."""
-    if str(PROJECT) not in sys.path:
-        sys.path.insert(0, str(PROJECT))
-    from autograder import statements, units
+    from autograder import statements
 
-    unit = units.load(unit_name)
+    unit = spec(unit_name)
     return md(f"""
 ## Submitting
 

@@ -10,72 +10,15 @@ Regenerate after editing either file; the output is deterministic (fixed cell id
 diff shows exactly what changed.
 """
 
-import ast
 import sys
 from pathlib import Path
 
-import nbformat
-
-HERE = Path(__file__).resolve().parent
-sys.path.insert(0, str(HERE.parent))
-from notebook_kit import code, finish, md, question, stub_sources, submitting  # noqa: E402
-
-REFERENCE = HERE.parents[1] / "solutions" / "attention.py"
-OUTPUT = HERE / "attention.ipynb"
-
-# question name -> the signature the student API fixes (docs/units/) (the reference must agree)
-QUESTIONS = {
-    "scaled_dot_product_attention": "scaled_dot_product_attention(q, k, v, mask=None)",
-    "split_heads": "split_heads(x, n_heads)",
-    "merge_heads": "merge_heads(x)",
-    "multi_head_attention": ("multi_head_attention(x_q, x_kv, W_q, W_k, W_v, W_o, n_heads, mask=None, "
-                             "b_q=None, b_k=None, b_v=None, b_o=None)"),
-}
-# the nn.Module question (notebook_kit makes function stubs only): its base and methods
-CLASS = "MultiHeadSelfAttention"
-CLASS_BASE = "nn.Module"
-METHODS = {
-    "__init__": "__init__(self, d_model, n_heads, causal=True, bias=True)",
-    "forward": "forward(self, x, key_padding_mask=None)",
-}
-
-
-def _docstring(node, indent):
-    doc = ast.get_docstring(node, clean=True)
-    if not doc:
-        raise SystemExit(f"{REFERENCE}: {node.name} has no docstring")
-    body = "\n".join((indent + line).rstrip() for line in doc.splitlines())
-    return f'{indent}"""{body.lstrip()}\n{indent}"""\n'
-
-
-def class_stub():
-    """The module's stub, like notebook_kit's function stubs: the class docstring, and for each
-    method its signature, its docstring and a raise (after super().__init__() in __init__)."""
-    tree = ast.parse(REFERENCE.read_text())
-    node = next((n for n in tree.body if isinstance(n, ast.ClassDef) and n.name == CLASS), None)
-    if node is None:
-        raise SystemExit(f"{REFERENCE}: no class {CLASS}")
-    bases = ", ".join(ast.unparse(b) for b in node.bases)
-    if bases != CLASS_BASE:
-        raise SystemExit(f"{REFERENCE}: {CLASS} derives from {bases}, not {CLASS_BASE}")
-    methods = {m.name: m for m in node.body if isinstance(m, ast.FunctionDef)}
-    parts = [f"class {CLASS}({bases}):\n", _docstring(node, "    ")]
-    for name, expected in METHODS.items():
-        if name not in methods:
-            raise SystemExit(f"{REFERENCE}: {CLASS} has no method {name}")
-        signature = f"{name}({ast.unparse(methods[name].args)})"
-        if signature != expected:
-            raise SystemExit(f"{REFERENCE}: {CLASS}.{signature} differs from the student API's (docs/units/) {expected}")
-        parts += [f"\n    def {signature}:\n", _docstring(methods[name], "        ")]
-        if name == "__init__":
-            parts.append("        super().__init__()\n")
-        parts += ["        # YOUR CODE HERE\n",
-                  f'        raise NotImplementedError("{CLASS}.{name}: replace this line with your implementation")\n']
-    return "".join(parts)
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+from notebook_kit import code, finish, md, question, stubs, submitting, write  # noqa: E402
 
 
 def build():
-    s = {**stub_sources(REFERENCE, QUESTIONS), CLASS: class_stub()}
+    s = stubs("attention")
     cells = []
 
     # ------------------------------------------------------------------ introduction
@@ -444,7 +387,7 @@ Two details to get right:
 
 **Question 5.** Implement `MultiHeadSelfAttention` (`__init__` and `forward`).
 """),
-        *question(CLASS, s, """
+        *question("MultiHeadSelfAttention", s, """
 # Try it: a causal layer on a padded batch of two sequences of lengths 4 and 2.
 torch.manual_seed(0)
 try:
@@ -501,5 +444,4 @@ grader.export(pdf=False)
 
 
 if __name__ == "__main__":
-    nbformat.write(build(), OUTPUT)
-    print(f"wrote {OUTPUT.relative_to(HERE.parents[1])}")
+    write(build, "attention")

@@ -12,37 +12,19 @@ deterministic (fixed cell ids), so the diff shows exactly what changed.
 import sys
 from pathlib import Path
 
-import nbformat
-
-HERE = Path(__file__).resolve().parent
-sys.path.insert(0, str(HERE.parent))
-from notebook_kit import code, demo, finish, md, stub_sources, submitting  # noqa: E402
-
-REFERENCE = HERE.parents[1] / "solutions" / "backprop.py"
-OUTPUT = HERE / "backprop.ipynb"
-
-# student name -> the signature docs/units/backprop.md fixes (the reference must agree)
-FUNCTIONS = {
-    "numerical_gradient": "numerical_gradient(f, x, h=1e-05)",
-    "linear_forward": "linear_forward(x, W, b)",
-    "linear_backward": "linear_backward(dout, x, W)",
-    "relu_forward": "relu_forward(x)",
-    "relu_backward": "relu_backward(dout, x)",
-    "softmax_cross_entropy_forward": "softmax_cross_entropy_forward(logits, y)",
-    "softmax_cross_entropy_backward": "softmax_cross_entropy_backward(logits, y)",
-    "mlp_loss_and_grads": "mlp_loss_and_grads(params, X, y)",
-    "sgd_momentum_step": "sgd_momentum_step(param, grad, velocity, lr, momentum=0.9, weight_decay=0.0)",
-    "adamw_step": "adamw_step(param, grad, m, v, t, lr=0.001, betas=(0.9, 0.999), eps=1e-08, weight_decay=0.01)",
-}
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+from notebook_kit import code, demo, finish, md, spec, stubs, submitting, write  # noqa: E402
 
 
-def question(name, stubs, functions, try_it):
-    """The cells of one question: its stubs, a cell to try them, the check."""
+def question(name, stubs, try_it):
+    """The cells of one question: the stubs of the functions it grades (the spec's list), a cell
+    to try them, the check."""
+    functions = next(q.functions for q in spec("backprop").questions if q.name == name)
     return [*(code(stubs[f]) for f in functions), code(demo(try_it)), code(f'grader.check("{name}")')]
 
 
 def build():
-    s = stub_sources(REFERENCE, FUNCTIONS)
+    s = stubs("backprop")
     cells = []
 
     # ------------------------------------------------------------------ introduction
@@ -131,7 +113,7 @@ difference gives exactly $3 + h^2 = 3.01$; the one-sided difference would give $
 shape; `np.ndindex(x.shape)` yields them all), perturb **a copy** of `x`, and leave `x`
 itself unchanged.
 """),
-        *question("numerical_gradient", s, ["numerical_gradient"], """
+        *question("numerical_gradient", s, """
 x = np.array([[1.0, -2.0], [0.5, 3.0]])
 print(numerical_gradient(lambda z: np.sum(z**2), x))   # [[2, -4], [1, 6]]
 print(numerical_gradient(np.prod, np.array([2.0, 3.0, 4.0])))   # [12, 8, 6]
@@ -170,7 +152,7 @@ Note that `db` **sums** over the batch, it does not average: if the loss is a ba
 
 **Question 2.** Implement `linear_forward` and `linear_backward`.
 """),
-        *question("linear", s, ["linear_forward", "linear_backward"], """
+        *question("linear", s, """
 x, W, b = np.array([[1.0, 2.0]]), np.array([[1.0, 0.0, -1.0], [2.0, 1.0, 0.0]]), np.array([0.5, 0.0, 1.0])
 print(linear_forward(x, W, b))                          # [[5.5, 2, 0]]
 dx, dW, db = linear_backward(np.array([[1.0, -1.0, 2.0]]), x, W)
@@ -205,7 +187,7 @@ the mask from the **output** `relu(x) >= 0`, which is true everywhere. That is w
 
 **Question 3.** Implement `relu_forward` and `relu_backward`.
 """),
-        *question("relu", s, ["relu_forward", "relu_backward"], """
+        *question("relu", s, """
 x = np.array([-1.0, 0.0, 2.0, -0.5, 3.0])
 print(relu_forward(x))                                            # [0, 0, 2, 0, 3]
 print(relu_backward(np.array([10.0, 20.0, 30.0, 40.0, 50.0]), x))  # [0, 0, 30, 0, 50]
@@ -243,7 +225,7 @@ $(1/4 - \text{onehot}) / N$.
 
 **Question 4.** Implement `softmax_cross_entropy_forward` and `softmax_cross_entropy_backward`.
 """),
-        *question("softmax_cross_entropy", s, ["softmax_cross_entropy_forward", "softmax_cross_entropy_backward"], """
+        *question("softmax_cross_entropy", s, """
 logits, y = np.zeros((2, 4)), np.array([1, 3])
 print(softmax_cross_entropy_forward(logits, y), np.log(4))
 print(softmax_cross_entropy_backward(logits, y))
@@ -278,7 +260,7 @@ with `grads` a dict with the same keys, each gradient shaped like its parameter.
 gradients with your `numerical_gradient`, then trains the network on a tiny problem. The
 cell after the stub trains it on an XOR-like problem that no linear classifier can solve.
 """),
-        *question("mlp", s, ["mlp_loss_and_grads"], """
+        *question("mlp", s, """
 rng = np.random.default_rng(0)
 X = rng.normal(size=(60, 2))
 y = (X[:, 0] * X[:, 1] > 0).astype(np.int64)        # XOR-like: not linearly separable
@@ -321,7 +303,7 @@ with the same gradient: velocity `[0.95, 1.9]`, param `[0.855, -2.29]`.
 **Question 6.** Implement `sgd_momentum_step`. It returns `(new_param, new_velocity)` and
 changes neither input.
 """),
-        *question("sgd_momentum", s, ["sgd_momentum_step"], """
+        *question("sgd_momentum", s, """
 p, v, g = np.array([1.0, -2.0]), np.zeros(2), np.array([0.5, 1.0])
 p, v = sgd_momentum_step(p, g, v, 0.1, momentum=0.9)
 print(p, v)      # [0.95, -2.1] [0.5, 1]
@@ -364,7 +346,7 @@ nothing else happens (with an L2 penalty it would instead move by about `lr`).
 **Question 7.** Implement `adamw_step`. It returns `(new_param, new_m, new_v)` (the
 moving averages themselves, not the bias-corrected ones) and changes no input.
 """),
-        *question("adamw", s, ["adamw_step"], """
+        *question("adamw", s, """
 p, g = np.array([1.0, -2.0, 0.5]), np.array([0.1, -3.0, 0.001])
 p1, m1, v1 = adamw_step(p, g, np.zeros(3), np.zeros(3), 1, lr=0.1, weight_decay=0.0)
 print(p1 - p)                       # about [-0.1, 0.1, -0.1]
@@ -396,5 +378,4 @@ grader.export(pdf=False)
 
 
 if __name__ == "__main__":
-    nbformat.write(build(), OUTPUT)
-    print(f"wrote {OUTPUT.relative_to(HERE.parents[1])}")
+    write(build, "backprop")

@@ -14,75 +14,21 @@ import ast
 import sys
 from pathlib import Path
 
-import nbformat
-
-HERE = Path(__file__).resolve().parent
-PROJECT = HERE.parents[1]
-sys.path.insert(0, str(HERE.parent))
-sys.path.insert(0, str(PROJECT))
-from notebook_kit import code, demo, finish, md, question, stub_sources, submitting  # noqa: E402
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+from notebook_kit import code, demo, docstring, finish, md, question, reference, stubs, submitting, write  # noqa: E402
 
 from autograder.units import gpt as spec  # noqa: E402  (constants only: budget, scale)
 
-REFERENCE = PROJECT / "solutions" / "gpt.py"
-PUBLIC = HERE / "gpt_public.py"
-OUTPUT = HERE / "gpt.ipynb"
-
-# function -> the signature the student API fixes (docs/units/) (the reference must agree)
-QUESTIONS = {
-    "layer_norm": "layer_norm(x, weight, bias, eps=1e-05)",
-    "gelu": "gelu(x)",
-    "cross_entropy": "cross_entropy(logits, targets, ignore_index=-100)",
-    "generate": "generate(model, idx, max_new_tokens, temperature=0.0, generator=None)",
-    "train_sorter": "train_sorter(steps=600, seed=0, length=6, digits=10)",
-}
-# nn.Module classes: name -> their methods' signatures
-CLASSES = {
-    "LayerNorm": {"__init__": "__init__(self, d_model, eps=1e-05)", "forward": "forward(self, x)"},
-    "MLP": {"__init__": "__init__(self, config)", "forward": "forward(self, x)"},
-    "CausalSelfAttention": {"__init__": "__init__(self, config)", "forward": "forward(self, x)"},
-    "Block": {"__init__": "__init__(self, config)", "forward": "forward(self, x)"},
-    "GPT": {"__init__": "__init__(self, config)", "forward": "forward(self, idx)"},
-}
+PUBLIC = Path(__file__).resolve().parent / "gpt_public.py"
 TASK_NAMES = ("SORT_LENGTH", "SORT_DIGITS", "SORT_LENGTHS", "SORT_DIGIT_COUNTS", "sort_sizes", "SORT_SIZES",
               "sort_batch", "sort_accuracy")
 
 
-def _docstring(node, indent):
-    doc = ast.get_docstring(node, clean=True)
-    if not doc:
-        raise SystemExit(f"{REFERENCE}: {node.name} has no docstring")
-    body = "\n".join((indent + line).rstrip() for line in doc.splitlines())
-    return f'{indent}"""{body.lstrip()}\n{indent}"""\n'
-
-
-def _classes():
-    return {n.name: n for n in ast.parse(REFERENCE.read_text()).body if isinstance(n, ast.ClassDef)}
-
-
-def class_stub(name, methods):
-    """A module's stub: the class docstring, and per method its signature, docstring (if any)
-    and a raise (after super().__init__() in __init__)."""
-    node = _classes()[name]
-    found = {m.name: m for m in node.body if isinstance(m, ast.FunctionDef)}
-    parts = [f"class {name}(nn.Module):\n", _docstring(node, "    ")]
-    for method, expected in methods.items():
-        signature = f"{method}({ast.unparse(found[method].args)})"
-        if signature != expected:
-            raise SystemExit(f"{REFERENCE}: {name}.{signature} differs from {expected}")
-        parts.append(f"\n    def {signature}:\n")
-        if ast.get_docstring(found[method]):
-            parts.append(_docstring(found[method], "        "))
-        if method == "__init__":
-            parts.append("        super().__init__()\n")
-        parts += ["        # YOUR CODE HERE\n",
-                  f'        raise NotImplementedError("{name}.{method}: replace this line with your implementation")\n']
-    return "".join(parts)
-
-
 def config_stub():
-    node = _classes()["GPTConfig"]
-    return ("@dataclass\nclass GPTConfig:\n" + _docstring(node, "    ")
+    """GPTConfig is a dataclass whose fields are the student's: its docstring, and a raise."""
+    source = reference("gpt")
+    node = next(n for n in ast.parse(source.read_text()).body if isinstance(n, ast.ClassDef) and n.name == "GPTConfig")
+    return ("@dataclass\nclass GPTConfig:\n" + docstring(source, node, "    ")
             + "    # YOUR CODE HERE: the fields (replace this __init__), and __post_init__ for d_mlp\n"
             + "    def __init__(self, *args, **kwargs):\n"
             + '        raise NotImplementedError("GPTConfig: replace this class with the dataclass")\n')
@@ -103,8 +49,7 @@ def task_source():
 
 
 def build():
-    s = {**stub_sources(REFERENCE, QUESTIONS), **{n: class_stub(n, m) for n, m in CLASSES.items()},
-         "GPTConfig": config_stub()}
+    s = {**stubs("gpt"), "GPTConfig": config_stub()}
     budget = spec.TRAIN_CPU_SECONDS
     points = {q.name: q.points for q in spec.UNIT.questions}  # the spec's, never restated by hand
     scale = "\n".join(f"| at least {bar:.0%} | {n} of 4 |" for n, bar in enumerate(spec.ACCURACY_BARS, 1))
@@ -341,5 +286,4 @@ def _ignored(cell):
 
 
 if __name__ == "__main__":
-    nbformat.write(build(), OUTPUT)
-    print(f"wrote {OUTPUT.relative_to(PROJECT)}")
+    write(build, "gpt")

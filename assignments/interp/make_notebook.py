@@ -11,29 +11,12 @@ file; the output is deterministic (fixed cell ids).
 import sys
 from pathlib import Path
 
-import nbformat
-
-HERE = Path(__file__).resolve().parent
-sys.path.insert(0, str(HERE.parent))
-from notebook_kit import code, finish, md, question, stub_sources, submitting  # noqa: E402
-
-REFERENCE = HERE.parents[1] / "solutions" / "interp.py"
-OUTPUT = HERE / "interp.ipynb"
-
-# question name -> the signature docs/units/interp.md fixes (the reference must agree)
-QUESTIONS = {
-    "attention_patterns": "attention_patterns(model, tokens)",
-    "prev_token_scores": "prev_token_scores(patterns)",
-    "induction_scores": "induction_scores(patterns, seg_len)",
-    "find_induction_heads": "find_induction_heads(model, tokens, seg_len, threshold=0.4)",
-    "direct_logit_attribution": "direct_logit_attribution(model, tokens)",
-    "logit_lens": "logit_lens(model, tokens)",
-    "patch_heads": "patch_heads(model, clean_tokens, corrupted_tokens, answer, wrong)",
-}
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+from notebook_kit import code, finish, md, question, stubs, submitting, write  # noqa: E402
 
 
 def build():
-    s = stub_sources(REFERENCE, QUESTIONS)
+    s = stubs("interp")
     cells = [
         md(r"""
 # Finding induction heads
@@ -244,5 +227,4 @@ grader.export(pdf=False)
 
 
 if __name__ == "__main__":
-    nbformat.write(build(), OUTPUT)
-    print(f"wrote {OUTPUT.relative_to(HERE.parents[1])}")
+    write(build, "interp")

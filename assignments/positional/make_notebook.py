@@ -12,26 +12,12 @@ file; the output is deterministic (fixed cell ids), so the diff shows exactly wh
 import sys
 from pathlib import Path
 
-import nbformat
-
-HERE = Path(__file__).resolve().parent
-sys.path.insert(0, str(HERE.parent))
-from notebook_kit import code, finish, md, question, stub_sources, submitting  # noqa: E402
-
-REFERENCE = HERE.parents[1] / "solutions" / "positional.py"
-OUTPUT = HERE / "positional.ipynb"
-
-# question name -> the signature the student API fixes (docs/units/) (the reference must agree)
-QUESTIONS = {
-    "sinusoidal_encoding": "sinusoidal_encoding(seq_len, d_model, base=10000.0, *, dtype=torch.float32)",
-    "rotary_embedding": "rotary_embedding(x, positions=None, base=10000.0)",
-    "alibi_slopes": "alibi_slopes(n_heads)",
-    "alibi_bias": "alibi_bias(n_heads, q_len, k_len=None)",
-}
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+from notebook_kit import code, finish, md, question, stubs, submitting, write  # noqa: E402
 
 
 def build():
-    s = stub_sources(REFERENCE, QUESTIONS)
+    s = stubs("positional")
     cells = []
 
     # ------------------------------------------------------------------ introduction
@@ -455,5 +441,4 @@ grader.export(pdf=False)
     return finish(cells, "positional")
 
 if __name__ == "__main__":
-    nbformat.write(build(), OUTPUT)
-    print(f"wrote {OUTPUT.relative_to(HERE.parents[1])}")
+    write(build, "positional")

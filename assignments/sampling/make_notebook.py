@@ -11,24 +11,8 @@ Regenerate after editing either file; the output is deterministic (fixed cell id
 import sys
 from pathlib import Path
 
-import nbformat
-
-HERE = Path(__file__).resolve().parent
-sys.path.insert(0, str(HERE.parent))
-from notebook_kit import code, finish, md, question, stub_sources, submitting  # noqa: E402
-
-REFERENCE = HERE.parents[1] / "solutions" / "sampling.py"
-OUTPUT = HERE / "sampling.ipynb"
-
-# question name -> the signature the student API fixes (docs/units/sampling.md)
-QUESTIONS = {
-    "apply_temperature": "apply_temperature(logits, temperature)",
-    "top_k_filter": "top_k_filter(logits, k)",
-    "top_p_filter": "top_p_filter(logits, p)",
-    "sampling_probs": "sampling_probs(logits, temperature=1.0, top_k=None, top_p=None)",
-    "sample": "sample(logits, temperature=1.0, top_k=None, top_p=None, generator=None)",
-    "forward_cached": "forward_cached(model, idx, cache=None)",
-}
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+from notebook_kit import code, finish, md, question, stubs, submitting, write  # noqa: E402
 
 
 def _try(source):
@@ -42,7 +26,7 @@ except NotImplementedError as err:
 
 
 def build():
-    s = stub_sources(REFERENCE, QUESTIONS)
+    s = stubs("sampling")
     cells = [
         md(r"""
 # Sampling: from logits to text
@@ -186,5 +170,4 @@ grader.export(pdf=False)
 
 
 if __name__ == "__main__":
-    nbformat.write(build(), OUTPUT)
-    print(f"wrote {OUTPUT.relative_to(HERE.parents[1])}")
+    write(build, "sampling")

@@ -12,27 +12,12 @@ file; the output is deterministic (fixed cell ids), so the diff shows exactly wh
 import sys
 from pathlib import Path
 
-import nbformat
-
-HERE = Path(__file__).resolve().parent
-sys.path.insert(0, str(HERE.parent))
-from notebook_kit import code, finish, md, question, stub_sources, submitting  # noqa: E402
-
-REFERENCE = HERE.parents[1] / "solutions" / "softmax.py"
-OUTPUT = HERE / "softmax.ipynb"
-
-# question name -> the signature the student API fixes (docs/units/) (the reference must agree)
-QUESTIONS = {
-    "softmax": "softmax(x, dim=-1)",
-    "log_softmax": "log_softmax(x, dim=-1)",
-    "masked_softmax": "masked_softmax(x, mask, dim=-1)",
-    "causal_mask": "causal_mask(q_len, k_len=None, *, device=None)",
-    "padding_mask": "padding_mask(lengths, max_len)",
-}
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+from notebook_kit import code, finish, md, question, stubs, submitting, write  # noqa: E402
 
 
 def build():
-    s = stub_sources(REFERENCE, QUESTIONS)
+    s = stubs("softmax")
     cells = []
 
     # ------------------------------------------------------------------ introduction
@@ -400,5 +385,4 @@ grader.export(pdf=False)
     return finish(cells, "softmax")
 
 if __name__ == "__main__":
-    nbformat.write(build(), OUTPUT)
-    print(f"wrote {OUTPUT.relative_to(HERE.parents[1])}")
+    write(build, "softmax")

@@ -13,41 +13,26 @@ import ast
 import sys
 from pathlib import Path
 
-import nbformat
-
-HERE = Path(__file__).resolve().parent
-sys.path.insert(0, str(HERE.parent))
-from notebook_kit import PROJECT, code, demo, finish, md, question, stub_sources, submitting  # noqa: E402
-
-REFERENCE = HERE.parents[1] / "solutions" / "tokenizer.py"
-OUTPUT = HERE / "tokenizer.ipynb"
-
-# question name -> the signature the student API fixes (docs/units/) (the reference must agree)
-QUESTIONS = {
-    "merge": "merge(ids, pair, new_id)",
-    "train_bpe": "train_bpe(text, vocab_size, special_tokens=())",
-    "encode": "encode(text, merges, special_tokens=())",
-    "decode": "decode(ids, vocab)",
-}
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+from notebook_kit import code, demo, finish, md, question, reference, stubs, submitting, write  # noqa: E402
 
 
 def pattern():
     """The reference's PATTERN assignment, verbatim (the rule is part of the API, not a solution)."""
-    tree = ast.parse(REFERENCE.read_text())
-    node = next(n for n in tree.body if isinstance(n, ast.Assign) and getattr(n.targets[0], "id", "") == "PATTERN")
-    return ast.get_source_segment(REFERENCE.read_text(), node)
+    source = reference("tokenizer").read_text()
+    node = next(n for n in ast.parse(source).body
+                if isinstance(n, ast.Assign) and getattr(n.targets[0], "id", "") == "PATTERN")
+    return ast.get_source_segment(source, node)
 
 
 def budget():
-    if str(PROJECT) not in sys.path:
-        sys.path.insert(0, str(PROJECT))
-    from autograder.units import tokenizer
+    from autograder.units import tokenizer  # notebook_kit put the project on the path
 
     return tokenizer.TRAIN_CPU_SECONDS
 
 
 def build():
-    s = stub_sources(REFERENCE, QUESTIONS)
+    s = stubs("tokenizer")
     cells = []
 
     # ------------------------------------------------------------------ introduction
@@ -281,5 +266,4 @@ grader.export(pdf=False)
 
 
 if __name__ == "__main__":
-    nbformat.write(build(), OUTPUT)
-    print(f"wrote {OUTPUT.relative_to(HERE.parents[1])}")
+    write(build, "tokenizer")
