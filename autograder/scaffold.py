@@ -216,23 +216,12 @@ and the build refuses a committed notebook that differs from it.
 import sys
 from pathlib import Path
 
-import nbformat
-
-HERE = Path(__file__).resolve().parent
-sys.path.insert(0, str(HERE.parent))
-from notebook_kit import code, demo, finish, md, question, stub_sources, submitting  # noqa: E402
-
-REFERENCE = HERE.parents[1] / "solutions" / "{unit}.py"
-OUTPUT = HERE / "{unit}.ipynb"
-
-# question name -> the signature the student API fixes (the reference must agree)
-QUESTIONS = {{
-    "scale": "scale(x, factor=2.0)",
-}}
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+from notebook_kit import code, demo, finish, md, question, stubs, submitting, write  # noqa: E402
 
 
 def build():
-    s = stub_sources(REFERENCE, QUESTIONS)
+    s = stubs("{unit}")  # the functions the spec grades, as the reference declares them
     cells = [
         md("""
 # {unit}
@@ -262,8 +251,7 @@ grader.export(pdf=False)
 
 
 if __name__ == "__main__":
-    nbformat.write(build(), OUTPUT)
-    print(f"wrote {{OUTPUT.relative_to(HERE.parents[1])}}")
+    write(build, "{unit}")
 '''
 
 CORRECT = '''\
