@@ -113,14 +113,19 @@ def write(build, unit_name):
     print(f"wrote {output.relative_to(PROJECT)}")
 
 
-def submitting(unit_name, found_by_name="Your functions are found by name"):
-    """The closing "Submitting" cell: the steps, then what is graded, written from the unit's
+def submitting(unit_name):
+    """The closing cells: "Submitting" (the steps, then what is graded, written from the unit's
     spec (autograder/units/<unit>.py) so that it never states more, or other, than the grader
-    does."""
+    does) and the export cell."""
     from autograder import statements
 
     unit = spec(unit_name)
-    return md(f"""
+    graded = {f for q in unit.questions for f in q.functions}
+    classes = [n.name for n in ast.parse(reference(unit_name).read_text()).body
+               if isinstance(n, ast.ClassDef) and n.name in graded]
+    found_by_name = ("Your functions are found by name", "Your functions and your class are found by name",
+                     "Your functions and classes are found by name")[min(len(classes), 2)]
+    return [md(f"""
 ## Submitting
 
 1. Make sure every `grader.check(...)` above passes, and re-read each docstring: the
@@ -137,7 +142,7 @@ def submitting(unit_name, found_by_name="Your functions are found by name"):
 {statements.graded_table(unit)}
 
 {statements.banned_sentence(unit)}
-""")
+"""), code("grader.export(pdf=False)")]
 
 
 def md(text):

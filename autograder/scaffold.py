@@ -242,10 +242,7 @@ import torch
         *question("scale", s, demo("""
 print(scale(torch.tensor([1.0, -2.0]), 3.0))
 """)),
-        submitting("{unit}"),
-        code("""
-grader.export(pdf=False)
-"""),
+        *submitting("{unit}"),
     ]
     return finish(cells, "{unit}")
 

@@ -368,10 +368,7 @@ for t in range(1, 101):
 
     # ------------------------------------------------------------------ submitting
     cells += [
-        submitting("backprop"),
-        code("""
-grader.export(pdf=False)
-"""),
+        *submitting("backprop"),
     ]
 
     return finish(cells, "backprop")

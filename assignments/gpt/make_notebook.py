@@ -266,10 +266,7 @@ print("accuracy on 1000 new sequences:", sort_accuracy(sorter, torch.randint(SOR
 print(generate(sorter, torch.tensor([[3, 1, 4, 1, 5, 9]]), SORT_LENGTH))
 """))),
         code('grader.check("train_sorter")'),
-        submitting("gpt", "Your functions and classes are found by name"),
-        code("""
-grader.export(pdf=False)
-"""),
+        *submitting("gpt"),
     ]
     return finish(cells, "gpt")
 

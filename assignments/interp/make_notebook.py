@@ -218,10 +218,7 @@ try:
 except NotImplementedError:
     print("patch_heads is not implemented yet")
 """),
-        submitting("interp"),
-        code("""
-grader.export(pdf=False)
-"""),
+        *submitting("interp"),
     ]
     return finish(cells, "interp")
 

@@ -432,10 +432,7 @@ except NotImplementedError:
     plt.close("all")
     print("not implemented yet")
 """),
-        submitting("positional"),
-        code("""
-grader.export(pdf=False)
-"""),
+        *submitting("positional"),
     ]
 
     return finish(cells, "positional")

@@ -161,10 +161,7 @@ positions `T_past, T_past + 1, ...`).
         logits, cache = forward_cached(model, idx[:, :4])
         step, cache = forward_cached(model, idx[:, 4:], cache)
         print("largest difference from the full forward:", (step - model(idx)[:, 4:]).abs().max().item())""")),
-        submitting("sampling"),
-        code("""
-grader.export(pdf=False)
-"""),
+        *submitting("sampling"),
     ]
     return finish(cells, "sampling")
 

@@ -256,10 +256,7 @@ print(ids)
 print([vocab[i] for i in ids])
 print(decode(ids, vocab))
 """)),
-        submitting("tokenizer"),
-        code("""
-grader.export(pdf=False)
-"""),
+        *submitting("tokenizer"),
     ]
 
     return finish(cells, "tokenizer")
