@@ -11,28 +11,16 @@ and on many randomly initialised models of other sizes.
 Each check is a plain function that takes your function(s) as keyword arguments, named like
 the functions in the notebook, and raises AssertionError with the failing input when the
 property does not hold. Models and tokens come from fixed seeds: a check always gives the
-same verdict. This module needs only torch and the provided interp_model.py.
+same verdict. This module needs only torch, _public_kit.py and the provided interp_model.py.
 """
-
-import importlib.util
-import sys
-from pathlib import Path
 
 import torch
 
+import _public_kit as kit  # assignments/_public_kit.py, shipped beside this module
+
 # question name -> its checks, in display order (filled in by @_check below); each question of
 # the spec (autograder/units/interp.py) takes the checks registered under its name
-CHECKS = {}
-
-
-def _check(question):
-    """Register the decorated function as a public check of `question` (it is unchanged)."""
-
-    def register(fn):
-        CHECKS.setdefault(question, []).append(fn)
-        return fn
-
-    return register
+CHECKS, _check = kit.registry()
 
 
 # -----------------------------------------------------------------------------
@@ -40,17 +28,7 @@ def _check(question):
 
 
 def _model_module():
-    """interp_model: beside this file (in the student bundle and in assignments/interp/)."""
-    try:
-        import interp_model
-        return interp_model
-    except ImportError:
-        path = Path(__file__).resolve().with_name("interp_model.py")
-        spec = importlib.util.spec_from_file_location("interp_model", path)
-        module = importlib.util.module_from_spec(spec)
-        sys.modules["interp_model"] = module
-        spec.loader.exec_module(module)
-        return module
+    return kit.provided_module("interp_model", __file__)
 
 
 def _random_model(seed, d_vocab=7, n_ctx=12, d_model=6, n_heads=3, d_head=2, n_layers=2):
