@@ -204,13 +204,9 @@ def scale_keeps_the_dtype(scale):
 '''
 
 GENERATOR = '''\
-"""Generate the student notebook {unit}.ipynb (instructors only; students never need this).
-
-    .venv/bin/python assignments/{unit}/make_notebook.py     (or: make notebooks)
-
-The prose lives here. The stub cells get their signatures and docstrings from the reference,
-solutions/{unit}.py, read with `ast` (never imported or copied). The output is deterministic,
-and the build refuses a committed notebook that differs from it.
+"""The prose of the student notebook {unit}.ipynb (instructors only); notebook_kit.py makes the
+stubs and the closing cells.
+`make notebooks` (or .venv/bin/python assignments/{unit}/make_notebook.py) writes it.
 """
 
 import sys

@@ -1,13 +1,6 @@
-"""Generate the student notebook attention.ipynb (instructors only; students never need this).
-
-    .venv/bin/python assignments/attention/make_notebook.py
-
-The prose lives here. The stub cells get their signatures and docstrings from the reference,
-solutions/attention.py, read with `ast` (never imported or copied: only the argument lists
-and the docstrings of each function, of the class and of its methods reach the notebook),
-so the stubs always state the same conventions and ValueError rules that the grader expects.
-Regenerate after editing either file; the output is deterministic (fixed cell ids), so the
-diff shows exactly what changed.
+"""The prose of the student notebook attention.ipynb (instructors only); notebook_kit.py makes the
+stubs and the closing cells.
+`make notebooks` (or .venv/bin/python assignments/attention/make_notebook.py) writes it.
 """
 
 import sys

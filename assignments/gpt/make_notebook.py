@@ -1,13 +1,10 @@
-"""Generate the student notebook gpt.ipynb (instructors only; students never need this).
+"""The prose of the student notebook gpt.ipynb (instructors only); notebook_kit.py makes the
+stubs and the closing cells.
+`make notebooks` (or .venv/bin/python assignments/gpt/make_notebook.py) writes it.
 
-    .venv/bin/python assignments/gpt/make_notebook.py
-
-The prose lives here. Stubs get their signatures and docstrings from the reference,
-solutions/gpt.py, read with `ast` (never imported or copied: only argument lists and
-docstrings reach the notebook). The toy task's code is copied from the public checks module
-assignments/gpt/gpt_public.py, which the grader uses too, so both always agree. The training
-budget and the credit scale come from the hidden spec's constants (numbers only).
-Regenerate after editing any of them; the output is deterministic (fixed cell ids).
+The toy task's code is copied from the public checks module assignments/gpt/gpt_public.py,
+which the grader uses too, so both always agree. The training budget and the credit scale
+come from the hidden spec's constants (numbers only).
 """
 
 import ast

@@ -1,11 +1,6 @@
-"""Generate the student notebook interp.ipynb (instructors only; students never need this).
-
-    .venv/bin/python assignments/interp/make_notebook.py
-
-The prose lives here. The stub cells get their signatures and docstrings from the reference,
-solutions/interp.py, read with `ast` (never imported or copied), so the stubs state the same
-conventions and ValueError rules that the grader expects. Regenerate after editing either
-file; the output is deterministic (fixed cell ids).
+"""The prose of the student notebook interp.ipynb (instructors only); notebook_kit.py makes the
+stubs and the closing cells.
+`make notebooks` (or .venv/bin/python assignments/interp/make_notebook.py) writes it.
 """
 
 import sys

@@ -1,11 +1,6 @@
-"""Generate the student notebook sampling.ipynb (instructors only; students never need this).
-
-    .venv/bin/python assignments/sampling/make_notebook.py
-
-The prose lives here. The stub cells get their signatures and docstrings from the reference,
-solutions/sampling.py, read with `ast` (never imported or copied), so the stubs state the same
-rules (tie-breaks, the token that crosses p, -inf for filtered logits) that the grader expects.
-Regenerate after editing either file; the output is deterministic (fixed cell ids).
+"""The prose of the student notebook sampling.ipynb (instructors only); notebook_kit.py makes the
+stubs and the closing cells.
+`make notebooks` (or .venv/bin/python assignments/sampling/make_notebook.py) writes it.
 """
 
 import sys

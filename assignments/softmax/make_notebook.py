@@ -1,12 +1,6 @@
-"""Generate the student notebook softmax.ipynb (instructors only; students never need this).
-
-    .venv/bin/python assignments/softmax/make_notebook.py
-
-The prose lives here. The stub cells get their signatures and docstrings from the reference,
-solutions/softmax.py, read with `ast` (never imported or copied: only the argument list and
-the docstring of each function reach the notebook), so the stubs always state the same
-conventions and ValueError rules that the grader expects. Regenerate after editing either
-file; the output is deterministic (fixed cell ids), so the diff shows exactly what changed.
+"""The prose of the student notebook softmax.ipynb (instructors only); notebook_kit.py makes the
+stubs and the closing cells.
+`make notebooks` (or .venv/bin/python assignments/softmax/make_notebook.py) writes it.
 """
 
 import sys
