@@ -25,10 +25,12 @@ about it (conftest.Grader.for_entry).
 
 from __future__ import annotations
 
+import ast
 import contextlib
 import inspect
 import json
 import os
+import re
 import shutil
 import subprocess
 import time
@@ -88,6 +90,29 @@ def graded(grader, spec: str):
 def test_stub_notebook_is_what_its_generator_writes(name):
     """assignments/<unit>/<unit>.ipynb is what make_notebook.py writes (`make notebooks`)."""
     assert not notebooks.stale(name)
+
+
+@pytest.mark.parametrize("name", UNITS)
+def test_student_api_page_states_the_reference_signatures(name):
+    """The notebook's stubs take their signatures from the reference (notebook_kit reads it with
+    ast); the unit's student API page, docs/units/<unit>.md when it has one, must state the
+    same signature for every function a question grades (compared as parsed Python, so that
+    `eps=1e-5` and `eps=1e-05` agree)."""
+    page = PROJECT / "docs" / "units" / f"{name}.md"
+    if not page.is_file():
+        pytest.skip(f"{name} has no student API page")
+    text = page.read_text()
+    graded = {f for q in units.load(name).questions for f in q.functions}
+    reference = ast.parse((PROJECT / "solutions" / f"{name}.py").read_text())
+    for node in reference.body:
+        if isinstance(node, ast.FunctionDef) and node.name in graded:
+            stated = set()
+            for sig in re.findall(rf"`({node.name}\([^`]*\))`", text):
+                with contextlib.suppress(SyntaxError):
+                    stated.add(ast.unparse(ast.parse(f"def {sig}: pass").body[0].args))
+            assert ast.unparse(node.args) in stated, (
+                f"docs/units/{name}.md states {node.name} as {sorted(stated) or 'nothing'}, the reference as "
+                f"{node.name}({ast.unparse(node.args)})")
 
 
 @pytest.mark.parametrize("name", UNITS)
