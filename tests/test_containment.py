@@ -32,7 +32,7 @@ from autograder import worker as wire
 from autograder.compare import Close, Exact, Mismatch, unchanged
 from autograder.feedback import describe_value
 from autograder.report import Report
-from conftest import SOFTMAX
+from conftest import EXPECTED_SANDBOX_UID, SOFTMAX
 
 FUZZ = settings(max_examples=60, derandomize=True, database=None, deadline=None,
                 suppress_health_check=list(HealthCheck))
@@ -338,18 +338,21 @@ def test_a_report_of_a_crash_names_what_went_wrong():
 # --------------------------------------------------------------------------- grading time
 
 
+def _prefixed(source: str, body: str) -> str:
+    """`source`'s function with `body` (indented code) run first on every call."""
+    lines = source.splitlines()
+    at = next(i for i, line in enumerate(lines) if line.startswith("def ")) + 1
+    while lines[at - 1].rstrip().endswith(",") or not lines[at - 1].rstrip().endswith(":"):
+        at += 1
+    lines.insert(at, body)
+    return "\n".join(lines)
+
+
 def _sleepy(functions: dict[str, str], seconds: float) -> dict[str, str]:
     """Each function first sleeps `seconds` when the grader calls it (not from the notebook)."""
-    slow = {}
-    for name, source in functions.items():
-        lines = source.splitlines()
-        at = next(i for i, line in enumerate(lines) if line.startswith("def ")) + 1
-        while lines[at - 1].rstrip().endswith(",") or not lines[at - 1].rstrip().endswith(":"):
-            at += 1
-        lines.insert(at, f"    import sys, time\n    if not sys._getframe(1).f_code.co_filename.startswith('<cell'):\n"
-                         f"        time.sleep({seconds})")
-        slow[name] = "\n".join(lines)
-    return slow
+    return {name: _prefixed(source, f"    import sys, time\n    if not sys._getframe(1).f_code.co_filename"
+                                    f".startswith('<cell'):\n        time.sleep({seconds})")
+            for name, source in functions.items()}
 
 
 def test_sleeping_calls_end_the_submission_at_its_calls_budget(grader):
@@ -526,3 +529,118 @@ def test_a_resumed_run_does_not_grade_again_what_stopped_the_last_one(monkeypatc
     assert f"\nbad,,,bad,0,0,0,0,0,0,{units.load('softmax').points:g},crash\n" in rows and "\ngood,,,good," in rows
     assert "stopped while grading this submission in an earlier run" in (out / "bad" / "results.json").read_text()
     assert not (out / "bad" / cli.STARTED).exists()
+
+
+# --------------------------------------------------------------------------- neighbours under --jobs 2
+
+# The CLI runs of these tests claim sandbox uids here: a block of their own per pytest worker.
+NEIGHBOURS_UID = EXPECTED_SANDBOX_UID + 800
+_COMPUTE_ONCE = ("    import sys, time\n"
+                 "    if not sys._getframe(1).f_code.co_filename.startswith('<cell') and not globals().get('_done'):\n"
+                 "        globals()['_done'] = True\n"
+                 "        _end = time.process_time() + {seconds}\n"
+                 "        while time.process_time() < _end:\n"
+                 "            pass")
+
+
+def _computing_neighbour(cpu_seconds: float):
+    """An honest softmax submission (correct/plain) whose first graded `softmax` call first
+    computes for `cpu_seconds` of CPU (slow code, as students write it): it fits in its 20 s
+    call limit only if it gets its CPU."""
+    plain = SOFTMAX.load_entry("correct", "plain")
+    slow = _prefixed(plain.functions["softmax"], _COMPUTE_ONCE.format(seconds=cpu_seconds))
+    return SOFTMAX.submission_notebook(dict(plain.functions, softmax=slow), plain.preamble)
+
+
+def _cpu_by_uid(uids: range) -> dict[int, tuple[int, float]]:
+    """uid -> (live processes, CPU seconds they have used), for the uids of `uids` that have any."""
+    found: dict[int, tuple[int, float]] = {}
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            uid = os.stat(f"/proc/{entry}").st_uid
+            if uid not in uids:
+                continue
+            fields = Path(f"/proc/{entry}/stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        if fields[0] != "Z":
+            count, cpu = found.get(uid, (0, 0.0))
+            found[uid] = (count + 1, cpu + (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK"))
+    return found
+
+
+def _grade_side_by_side(paths: list[Path], out: Path, first_uid: int, watch=None):
+    """`python -m autograder grade softmax … --jobs 2`, sampling `watch(uid_block)` meanwhile;
+    returns (the finished process, the samples: [(time, {uid: …})], processes left behind)."""
+    import subprocess
+    import threading
+    import time
+
+    from conftest import PROJECT, PYTHON, leftover_processes
+
+    uids = range(first_uid, first_uid + 20)
+    samples: list = []
+    stop = threading.Event()
+
+    def sample():
+        while not stop.is_set():
+            samples.append((time.monotonic(), watch(uids)))
+            stop.wait(0.2)
+
+    sampler = threading.Thread(target=sample, daemon=True)
+    if watch is not None:
+        sampler.start()
+    try:
+        done = subprocess.run([str(PYTHON), "-m", "autograder", "grade", "softmax", *map(str, paths),
+                               "--out", str(out), "--jobs", "2"], cwd=PROJECT,
+                              env=dict(os.environ, AUTOGRADER_SANDBOX_UID=str(first_uid)),
+                              capture_output=True, text=True, timeout=600)
+    finally:
+        stop.set()
+        if watch is not None:
+            sampler.join()
+        left = leftover_processes(set(uids))
+        for uid in uids:
+            sandbox.kill_uid(uid)
+    return done, samples, left
+
+
+def _scores(results: Path) -> dict[str, float]:
+    return {t["name"]: t["score"] for t in json.loads(results.read_text())["tests"]}
+
+
+@pytest.mark.skipif(not sandbox.IS_ROOT, reason="a worker is a resource group only as root (cgroups); "
+                    "without root its limits are per process (README)")
+def test_busy_children_do_not_starve_a_neighbour_under_jobs_2(grader, unit, tmp_path):
+    """hostile/busy_children (40 children, each in a session of its own, burning CPU) graded
+    beside an honest submission whose score depends on getting its CPU, two at a time: the run
+    completes, the neighbour scores what it scores alone, the hostile worker's processes
+    together never used more than its CPU quota, and none of them outlives the command."""
+    if not sandbox.host().cgroups:
+        pytest.skip("no writable cgroup hierarchy here: a worker's CPU is bounded per process only")
+    neighbour = _computing_neighbour(1.5)
+    alone = grader.notebook(neighbour).scores()
+    assert alone == {q.name: q.points for q in unit.questions}  # it does score when it gets its CPU
+
+    subs = tmp_path / "submissions"
+    from conftest import entry_notebook, write_notebook
+
+    paths = [write_notebook(entry_notebook(SOFTMAX.load_entry("hostile", "busy_children")), subs / "hog.ipynb"),
+             write_notebook(neighbour, subs / "neighbour.ipynb")]
+    done, samples, left = _grade_side_by_side(paths, tmp_path / "out", NEIGHBOURS_UID, watch=_cpu_by_uid)
+    assert done.returncode == 0, done.stderr
+    assert not left, "processes of the sandbox uids outlived the command"
+    assert _scores(tmp_path / "out" / "neighbour" / "results.json") == alone
+    assert (tmp_path / "out" / "grades.csv").read_text().count("\n") == 3
+
+    # The hostile worker (the uid that had the 40 children) used at most its quota of CPU
+    # from the moment it was first seen (an upper bound: a loaded machine only lowers it).
+    hog = [uid for uid in range(NEIGHBOURS_UID, NEIGHBOURS_UID + 20)
+           if max((seen.get(uid, (0, 0))[0] for _, seen in samples), default=0) >= 30]
+    assert len(hog) == 1, "the hostile worker's children were never seen"
+    seen = [(t, found[hog[0]][1]) for t, found in samples if hog[0] in found]
+    start = seen[0][0] - 0.2  # it appeared at most one sampling period before it was seen
+    most = max(cpu - unit.limits.cpus * (t - start) for t, cpu in seen)
+    assert most < 0.5, f"the hostile worker's processes used {most:.1f} CPU-s more than their quota"
