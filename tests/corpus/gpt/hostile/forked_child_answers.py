@@ -1,8 +1,8 @@
 """Hostile: train_sorter forks; the worker process exits at once and the child sends the
 answer on the worker's reply pipe. Reading the worker's CPU time from /proc/<pid>/stat then
 failed (the process was gone) and aborted the class run. Now: the CPU time of the worker's
-group is what was last seen, the answer is judged like any other (an untrained model: no
-credit)."""
+group is what was last seen, and an answer read while the worker is ending (or has ended) is
+not its answer: the call is lost ("stopped while answering"), no credit."""
 
 BASE = "correct/plain"
 
