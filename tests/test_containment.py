@@ -571,8 +571,8 @@ def _cpu_by_uid(uids: range) -> dict[int, tuple[int, float]]:
     return found
 
 
-def _grade_side_by_side(paths: list[Path], out: Path, first_uid: int, watch=None):
-    """`python -m autograder grade softmax … --jobs 2`, sampling `watch(uid_block)` meanwhile;
+def _grade_side_by_side(paths: list[Path], out: Path, first_uid: int, watch=None, unit: str = "softmax"):
+    """`python -m autograder grade <unit> … --jobs 2`, sampling `watch(uid_block)` meanwhile;
     returns (the finished process, the samples: [(time, {uid: …})], processes left behind)."""
     import subprocess
     import threading
@@ -593,7 +593,7 @@ def _grade_side_by_side(paths: list[Path], out: Path, first_uid: int, watch=None
     if watch is not None:
         sampler.start()
     try:
-        done = subprocess.run([str(PYTHON), "-m", "autograder", "grade", "softmax", *map(str, paths),
+        done = subprocess.run([str(PYTHON), "-m", "autograder", "grade", unit, *map(str, paths),
                                "--out", str(out), "--jobs", "2"], cwd=PROJECT,
                               env=dict(os.environ, AUTOGRADER_SANDBOX_UID=str(first_uid)),
                               capture_output=True, text=True, timeout=600)
@@ -635,12 +635,82 @@ def test_busy_children_do_not_starve_a_neighbour_under_jobs_2(grader, unit, tmp_
     assert _scores(tmp_path / "out" / "neighbour" / "results.json") == alone
     assert (tmp_path / "out" / "grades.csv").read_text().count("\n") == 3
 
-    # The hostile worker (the uid that had the 40 children) used at most its quota of CPU
-    # from the moment it was first seen (an upper bound: a loaded machine only lowers it).
-    hog = [uid for uid in range(NEIGHBOURS_UID, NEIGHBOURS_UID + 20)
+    _assert_the_hog_kept_its_quota(samples, NEIGHBOURS_UID, unit.limits.cpus)
+
+
+def _assert_the_hog_kept_its_quota(samples, first_uid: int, cpus: float) -> None:
+    """The hostile worker (the uid that had the 40 children) used at most its quota of CPU from
+    the moment it was first seen (an upper bound: a loaded machine only lowers what it gets)."""
+    hog = [uid for uid in range(first_uid, first_uid + 20)
            if max((seen.get(uid, (0, 0))[0] for _, seen in samples), default=0) >= 30]
     assert len(hog) == 1, "the hostile worker's children were never seen"
     seen = [(t, found[hog[0]][1]) for t, found in samples if hog[0] in found]
     start = seen[0][0] - 0.2  # it appeared at most one sampling period before it was seen
-    most = max(cpu - unit.limits.cpus * (t - start) for t, cpu in seen)
+    most = max(cpu - cpus * (t - start) for t, cpu in seen)
     assert most < 0.5, f"the hostile worker's processes used {most:.1f} CPU-s more than their quota"
+
+
+@pytest.mark.skipif(os.environ.get("AUTOGRADER_SLOW_TESTS") != "1" or not sandbox.IS_ROOT,
+                    reason="trains gpt's reference beside a minute of busy children (~100 CPU-s), "
+                           "as root: AUTOGRADER_SLOW_TESTS=1")
+def test_busy_children_do_not_starve_a_training_neighbour_under_jobs_2(grader_for, tmp_path):
+    """The same attack beside gpt's reference, whose train_sorter must train within its wall
+    clock limit: it scores what it scores alone (18/18 had become 14/18 before resource groups)."""
+    from autograder.corpus import UnitFiles
+    from conftest import write_notebook
+
+    if not sandbox.host().cgroups:
+        pytest.skip("no writable cgroup hierarchy here: a worker's CPU is bounded per process only")
+    gpt = grader_for("gpt")
+    alone = gpt.cached("reference").scores()
+    busy = SOFTMAX.load_entry("hostile", "busy_children").first  # its children burn for a minute here
+    assert len(busy) == 1 and "time.monotonic() + 4\n" in busy[0]
+    hog = gpt.files.submission_notebook({}, first=[busy[0].replace("time.monotonic() + 4\n", "time.monotonic() + 60\n")])
+    subs = tmp_path / "submissions"
+    paths = [write_notebook(hog, subs / "hog.ipynb"), write_notebook(gpt.files.reference_notebook(), subs / "ref.ipynb")]
+    first_uid = NEIGHBOURS_UID + 40
+    done, samples, left = _grade_side_by_side(paths, tmp_path / "out", first_uid, watch=_cpu_by_uid, unit="gpt")
+    assert done.returncode == 0, done.stderr
+    assert not left, "processes of the sandbox uids outlived the command"
+    assert _scores(tmp_path / "out" / "ref" / "results.json") == alone
+    assert sum(alone.values()) == gpt.unit.points
+    _assert_the_hog_kept_its_quota(samples, first_uid, gpt.unit.limits.cpus)
+
+
+# What the feedback of each crash-the-grader entry says (its own failure, in its own words).
+CRASH_THE_GRADER = {
+    "deep_reply_frame": "nested too deeply",
+    "malformed_reply_fields": "'args_after' is not a tuple",
+    "huge_int_return": "inf",
+    "deeply_nested_cell": "RecursionError",
+    "forked_child_answers": "stopped while answering a graded call",
+}
+
+
+@pytest.mark.skipif(not sandbox.IS_ROOT, reason="the CLI's sandbox uids are pinned for the sweep only as root")
+def test_crash_the_grader_inputs_in_one_class_run_under_jobs_2(grader, tmp_path):
+    """The inputs that once aborted a class run, graded in ONE `--jobs 2` run with an honest
+    submission: the run completes with grades.csv, each gets its base's score and a message
+    naming its own failure, the honest one scores what it scores alone, nothing outlives the
+    command, and a resumed run grades none of them again."""
+    from conftest import entry_notebook, reference_notebook, write_notebook
+
+    out, subs = tmp_path / "out", tmp_path / "submissions"
+    entries = {name: SOFTMAX.load_entry("hostile", name) for name in CRASH_THE_GRADER}
+    paths = [write_notebook(entry_notebook(entry, out), subs / f"{name}.ipynb") for name, entry in entries.items()]
+    paths.append(write_notebook(reference_notebook(), subs / "honest.ipynb"))
+    done, _, left = _grade_side_by_side(paths, out, NEIGHBOURS_UID + 20)
+    assert done.returncode == 0, done.stderr
+    assert not left, "processes of the sandbox uids outlived the command"
+    assert (out / "grades.csv").read_text().count("\n") == 1 + len(paths)
+    assert _scores(out / "honest" / "results.json") == grader.cached("reference").scores()
+    for name, entry in entries.items():
+        results = json.loads((out / name / "results.json").read_text())
+        assert _scores(out / name / "results.json") == grader.cached(entry.base).scores(), name
+        said = results.get("output", "") + "".join(t.get("output", "") for t in results["tests"])
+        assert CRASH_THE_GRADER[name] in said, (name, said)
+
+    again, _, left = _grade_side_by_side(paths, out, NEIGHBOURS_UID + 20)
+    assert again.returncode == 0, again.stderr
+    assert f"0 graded now, {len(paths)} already graded" in again.stdout, again.stdout
+    assert not left
