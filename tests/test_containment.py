@@ -679,10 +679,10 @@ def test_busy_children_do_not_starve_a_training_neighbour_under_jobs_2(grader_fo
 
 # What the feedback of each crash-the-grader entry says (its own failure, in its own words).
 CRASH_THE_GRADER = {
-    "deep_reply_frame": "nested too deeply",
-    "malformed_reply_fields": "'args_after' is not a tuple",
-    "huge_int_return": "inf",
-    "deeply_nested_cell": "RecursionError",
+    "deep_reply_frame": "something unreadable while answering a graded call (message header nested too deeply)",
+    "malformed_reply_fields": "something unreadable while answering a graded call (it lacks kwargs_after)",
+    "huge_int_return": "Wrong output: expected a torch.Tensor, got",
+    "deeply_nested_cell": "raised RecursionError; later cells still ran",
     "forked_child_answers": "stopped while answering a graded call",
 }
 

@@ -6,11 +6,24 @@ log_softmax)."""
 BASE = "wrong/banned_tensor_method"
 
 # %% last
+import fcntl
 import os
 import struct
 import sys
 
-_worker = sys.modules["__main__"]
+# The worker's module and its reply pipe, whether it was started as a script (its __main__,
+# the fd in argv) or forked from a fork server (autograder.worker, argv cleared).
+_worker = next(m for m in (sys.modules.get("autograder.worker"), sys.modules["__main__"]) if hasattr(m, "_call"))
+
+
+def _write_only(fd):
+    try:
+        return fcntl.fcntl(fd, fcntl.F_GETFL) & os.O_ACCMODE == os.O_WRONLY
+    except OSError:  # not open
+        return False
+
+
+_reply_fd = next(fd for fd in range(3, 256) if _write_only(fd))
 _real_call = _worker._call
 
 
@@ -18,7 +31,7 @@ def _deep_reply(namespace, header, blobs):
     if header.get("target") != "log_softmax":
         return _real_call(namespace, header, blobs)
     frame = b"[" * 100_000 + b"]" * 100_000
-    os.write(int(sys.argv[-1]), struct.pack(">Q", len(frame)) + frame)
+    os.write(_reply_fd, struct.pack(">Q", len(frame)) + frame)
     return {"status": "missing"}, []  # never read: the grader gave up on the frame above
 
 

@@ -7,10 +7,23 @@ kill the child (the base already loses log_softmax)."""
 BASE = "wrong/banned_tensor_method"
 
 # %% last
+import fcntl
 import os
 import sys
 
-_worker = sys.modules["__main__"]
+# The worker's module and its reply pipe, whether it was started as a script (its __main__,
+# the fd in argv) or forked from a fork server (autograder.worker, argv cleared).
+_worker = next(m for m in (sys.modules.get("autograder.worker"), sys.modules["__main__"]) if hasattr(m, "_call"))
+
+
+def _write_only(fd):
+    try:
+        return fcntl.fcntl(fd, fcntl.F_GETFL) & os.O_ACCMODE == os.O_WRONLY
+    except OSError:  # not open
+        return False
+
+
+_reply_fd = next(fd for fd in range(3, 256) if _write_only(fd))
 _real_call = _worker._call
 
 
@@ -20,7 +33,7 @@ def _child_answers(namespace, header, blobs):
     if os.fork() != 0:
         os._exit(0)  # the worker itself: gone before its answer is read
     reply, out = _real_call(namespace, header, blobs)
-    _worker.send(int(sys.argv[-1]), reply, out)
+    _worker.send(_reply_fd, reply, out)
     os._exit(0)
 
 

@@ -8,7 +8,9 @@ BASE = "wrong/banned_tensor_method"
 # %% last
 import sys
 
-_worker = sys.modules["__main__"]
+# The worker's module, whether it was started as a script (its __main__) or forked from a
+# fork server (autograder.worker).
+_worker = next(m for m in (sys.modules.get("autograder.worker"), sys.modules["__main__"]) if hasattr(m, "_call"))
 _real_call = _worker._call
 
 
