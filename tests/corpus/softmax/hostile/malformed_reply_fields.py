@@ -8,10 +8,13 @@ BASE = "wrong/banned_tensor_method"
 # %% last
 import sys
 
-# The worker's module, whether it was started as a script (its __main__) or forked from a
-# fork server (autograder.worker).
-_worker = next(m for m in (sys.modules.get("autograder.worker"), sys.modules["__main__"]) if hasattr(m, "_call"))
-_real_call = _worker._call
+# The worker's module (its globals: the request loop looks `_call` up there), however it was
+# started: as a script or forked.
+_frame = sys._getframe()
+while not {"_call", "send", "main"} <= _frame.f_globals.keys():
+    _frame = _frame.f_back
+_worker = _frame.f_globals
+_real_call = _worker["_call"]
 
 
 def _malformed(namespace, header, blobs):
@@ -20,4 +23,4 @@ def _malformed(namespace, header, blobs):
     return {"status": "ok", "value": 1.0, "args_after": 5, "surprise": [1]}, []
 
 
-_worker._call = _malformed
+_worker["_call"] = _malformed
