@@ -714,3 +714,100 @@ def test_crash_the_grader_inputs_in_one_class_run_under_jobs_2(grader, tmp_path)
     assert again.returncode == 0, again.stderr
     assert f"0 graded now, {len(paths)} already graded" in again.stdout, again.stdout
     assert not left
+
+
+_CHILD_ANSWERS = """
+import os, sys
+sys.path.insert(0, sys.argv[1])
+from autograder import sandbox
+from autograder import worker as wire
+from autograder.sandbox import Limits, Worker, WorkerLost
+
+CELL = '''
+import fcntl, os, sys
+frame = sys._getframe()
+while not {"_call", "send", "main"} <= frame.f_globals.keys():
+    frame = frame.f_back
+worker = frame.f_globals
+real_call = worker["_call"]
+def write_only(fd):
+    try:
+        return fcntl.fcntl(fd, fcntl.F_GETFL) & os.O_ACCMODE == os.O_WRONLY
+    except OSError:
+        return False
+reply_fd = next(fd for fd in range(3, 256) if write_only(fd))
+
+def child_answers(namespace, header, blobs):
+    if header["target"] != "hostile":
+        return real_call(namespace, header, blobs)
+    if os.fork() != 0:
+        os._exit(0)
+    reply, out = real_call(namespace, header, blobs)
+    worker["send"](reply_fd, reply, out)
+    os._exit(0)
+
+worker["_call"] = child_answers
+def hostile():
+    return 1
+def honest():
+    return 2
+'''
+
+
+def call(w, name):
+    blobs = []
+    header = {"target": name, "args": wire.encode((), blobs), "kwargs": wire.encode({}, blobs)}
+    try:
+        return w.call(header, blobs)[0]["value"]
+    except WorkerLost as lost:
+        return lost.reason
+
+
+with Worker({}, Limits()) as w:
+    assert w.uid is None  # the ordinary user's path
+    reply = w.exec_cell(0, CELL)
+    assert reply["ok"], reply
+    print(call(w, "hostile"))
+    w.restart()
+    reply = w.exec_cell(0, CELL)
+    assert reply["ok"], reply
+    print(call(w, "honest"))
+    print(call(w, "hostile"))
+print("left:", sandbox._descendants(os.getpid()))
+"""
+
+
+def test_an_answer_from_a_forked_child_fails_that_call_as_an_ordinary_user(tmp_path):
+    """Without root (a TA's laptop), a graded call whose worker exits while a child it forked
+    answers: that call fails ("stopped while answering"), the restarted worker answers the next
+    one, and the child is gone when the worker closes (re-parented to the grader, a subreaper)."""
+    import shutil
+    import subprocess
+    import tempfile
+
+    from conftest import PROJECT, PYTHON
+
+    if os.geteuid() != 0:
+        root, user = tmp_path, {}
+    else:
+        uid, lock = sandbox.claim_uid()
+        root = Path(tempfile.mkdtemp(prefix="autograder-ta-"))
+        user = dict(user=uid, group=uid, extra_groups=[])
+    try:
+        shutil.copytree(PROJECT / "autograder", root / "project" / "autograder",
+                        ignore=shutil.ignore_patterns("__pycache__"))
+        if user:
+            for path in [root, *root.rglob("*")]:
+                os.chown(path, user["user"], user["user"])
+        done = subprocess.run([str(PYTHON), "-c", _CHILD_ANSWERS, str(root / "project")], cwd=root,
+                              env={"PATH": "/usr/bin:/bin", "HOME": str(root), "LANG": "C.UTF-8"},
+                              capture_output=True, text=True, timeout=300, **user)
+    finally:
+        if user:
+            sandbox.kill_uid(user["user"])
+            shutil.rmtree(root, ignore_errors=True)
+            os.close(lock)
+    lines = done.stdout.splitlines()
+    assert len(lines) == 4, done.stdout + done.stderr
+    assert "stopped while answering a graded call" in lines[0] and lines[1] == "2", lines
+    assert "stopped while answering a graded call" in lines[2] and lines[3] == "left: []", lines
