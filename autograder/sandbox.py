@@ -765,7 +765,7 @@ class Worker:
                 self._await_within_budget(deadline, what)
             reply = wire.recv(self._rep, deadline=deadline)
             replies.check(op, reply[0])
-            if self._process.poll() is not None or _exiting(self._process.pid):
+            if self._process is not None and (self._process.poll() is not None or _exiting(self._process.pid)):
                 # The worker never exits after replying: a process it started answered for it
                 # and it ended (or ends) itself. Its next request would meet a dead worker: the
                 # loss is this request's.
