@@ -310,13 +310,98 @@ def main(argv: list[str] | None = None) -> int:
 GRADESCOPE_USAGE = "python -m autograder.bench --gradescope [--units U ...] [--gradescope-runs 3]"
 
 
+# A conventional Otter gpt assignment: each question's test compares the student's code with
+# the reference in the student's own kernel, and train_sorter's trains the model there, with the
+# same budget and bar as ours (one training run, judged on 2000 fresh sequences in the
+# reference architecture), so that its time compares like with like.
+GPT_STOCK_TEST = '''\
+OK_FORMAT = False
+from otter.test_files import test_case
+name = {name!r}
+points = {points}
+
+@test_case(points={points})
+def test_{name}({args}):
+    import torch
+    import gpt_reference as ref
+    sizes = dict(vocab_size=10, n_ctx=11, d_model=48, n_heads=3, n_layers=2)
+{body}
+'''
+GPT_STOCK_BODIES = {
+    "layer_norm": ("layer_norm", """
+    for seed in range(20):
+        g = torch.Generator().manual_seed(seed)
+        x, w, b = (torch.randn(*shape, generator=g) for shape in ((4, 8), (8,), (8,)))
+        torch.testing.assert_close(layer_norm(x, w, b), ref.layer_norm(x, w, b))"""),
+    "gelu": ("gelu", """
+    for seed in range(20):
+        x = torch.randn(4, 8, generator=torch.Generator().manual_seed(seed)) * 3
+        torch.testing.assert_close(gelu(x), ref.gelu(x))"""),
+    "cross_entropy": ("cross_entropy", """
+    for seed in range(20):
+        g = torch.Generator().manual_seed(seed)
+        logits, targets = torch.randn(4, 5, 7, generator=g), torch.randint(7, (4, 5), generator=g)
+        targets[:, :2] = -100
+        torch.testing.assert_close(cross_entropy(logits, targets), ref.cross_entropy(logits, targets))"""),
+    "GPT": ("GPT, GPTConfig", """
+    for seed in range(5):
+        torch.manual_seed(seed)
+        theirs, ours = GPT(GPTConfig(**sizes)), ref.GPT(ref.GPTConfig(**sizes))
+        ours.load_state_dict(theirs.state_dict())
+        idx = torch.randint(10, (3, 11), generator=torch.Generator().manual_seed(seed))
+        torch.testing.assert_close(theirs(idx), ours(idx))"""),
+    "generate": ("generate", """
+    for seed in range(5):
+        torch.manual_seed(seed)
+        model = ref.GPT(ref.GPTConfig(**sizes)).eval()
+        idx = torch.randint(10, (3, 4), generator=torch.Generator().manual_seed(seed))
+        assert torch.equal(generate(model, idx, 6), ref.generate(model, idx, 6))"""),
+    "train_sorter": ("train_sorter", """
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)  # as our worker trains
+    try:
+        trained, losses = train_sorter(length=6, digits=10)
+    finally:
+        torch.set_num_threads(threads)
+    model = ref.GPT(ref.GPTConfig(**sizes))
+    model.load_state_dict(trained.state_dict())
+    model.eval()
+    digits = torch.randint(10, (2000, 6), generator=torch.Generator().manual_seed(1))
+    with torch.no_grad():
+        out = ref.generate(model, digits, 6)[:, 6:]
+    assert (out == digits.sort(dim=1).values).all(dim=1).float().mean().item() >= 0.99"""),
+}
+
+
+def gpt_otter_zip(directory: Path) -> Path:
+    """The conventional Otter gpt assignment above, built with `otter generate`."""
+    from . import units
+
+    unit = units.load("gpt")
+    tests = directory / "gpt-stock-tests"
+    tests.mkdir()
+    for q in unit.questions:
+        args, body = GPT_STOCK_BODIES[q.name]
+        (tests / f"{q.name}.py").write_text(GPT_STOCK_TEST.format(name=q.name, points=q.points, args=args,
+                                                                  body=body.lstrip("\n")))
+    shutil.copy(ROOT / "solutions" / "gpt.py", directory / "gpt_reference.py")
+    out = directory / "gpt-stock-autograder.zip"
+    subprocess.run([PY, "-m", "otter", "generate", "-t", str(tests), "-o", str(out), "--no-requirements",
+                    "--no-environment", str(directory / "gpt_reference.py")],
+                   cwd=directory, check=True, stdout=subprocess.DEVNULL)
+    return out
+
+
 def stock_otter_zip(directory: Path, unit: str) -> Path:
     """Stock Otter for a unit: the plain Otter zip of softmax (50 seeded random inputs per
-    question, checked in the student's kernel); for the other units, which have no such tests,
+    question, checked in the student's kernel); for gpt, the conventional assignment above
+    (its test trains the model, as ours does); for the other units, which have no such tests,
     the built zip without our plugin, whose test cases fail at once: Otter executing the same
     notebook in its kernel, a lower bound on a conventional Otter assignment's time."""
     if unit == "softmax":
         return plain_otter_zip(directory)
+    if unit == "gpt":
+        return gpt_otter_zip(directory)
     out = directory / f"stock-{unit}.zip"
     with zipfile.ZipFile(ROOT / "gradescope" / "dist" / unit / "autograder.zip") as built, \
             zipfile.ZipFile(out, "w") as stock:
@@ -378,8 +463,10 @@ def gradescope_bench(runs: int, names: list[str]) -> int:
     for unit, ours, stock in rows:
         print(f"| {unit:<10} | {ours[0]:18.1f} | {ours[1]:13.0f} | {ours[2]:16.0f} | {ours[3]:5g} | "
               f"{stock[0]:24.1f} | {stock[1]:13.0f} | {stock[2]:16.0f} | {stock[3]:5g} | {ours[0] / stock[0]:9.2f}x |")
-    print("\nStock otter run: softmax with its plain Otter tests (50 random inputs per question); the other "
-          "units' built zip without our plugin (every test fails at once: Otter executing the notebook).")
+    print("\nStock otter run: softmax with its plain Otter tests (50 random inputs per question); gpt with "
+          "tests comparing with the reference in the kernel, train_sorter's training the model (one run, "
+          ">= 99% on 2000 fresh sequences); the other units' built zip without our plugin (every test "
+          "fails at once: Otter executing the notebook).")
     return 0
 
 

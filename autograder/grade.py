@@ -140,14 +140,19 @@ class Session:
     def call(self, header: dict, blobs: list[bytes], cpu_seconds: float | None = None) -> tuple[dict, list[bytes]]:
         if self.dead:
             raise Stop(self.dead)
-        try:
-            if cpu_seconds is None:
-                return self.worker.call(header, blobs)
-            # on half a loaded vCPU, wall clock runs at least twice as fast as CPU time
-            timeout = max(self.unit.limits.call_seconds, 4 * cpu_seconds + 30)
-            return self.worker.call(header, blobs, timeout=timeout, cpu_seconds=cpu_seconds)
-        except WorkerLost as lost:
-            raise Stop(self.revive_after(lost)) from None
+        for attempt in (1, 2):
+            try:
+                if cpu_seconds is None:
+                    return self.worker.call(header, blobs)
+                # on half a loaded vCPU, wall clock runs at least twice as fast as CPU time
+                timeout = max(self.unit.limits.call_seconds, 4 * cpu_seconds + 30)
+                return self.worker.call(header, blobs, timeout=timeout, cpu_seconds=cpu_seconds)
+            except WorkerLost as lost:
+                # A worker that ended after answering the last call (a child of its answered for
+                # it, then both exited) is not this call's doing: restarted, it is asked once more.
+                if lost.gone_before and attempt == 1 and not self.dead and self._revive():
+                    continue
+                raise Stop(self.revive_after(lost)) from None
 
     def revive_after(self, lost: WorkerLost) -> Verdict:
         """Restart the worker after a graded call lost it; the call's verdict."""

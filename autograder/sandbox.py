@@ -97,13 +97,16 @@ class WorkerLost(Exception):
     (or its total time for graded calls) has passed, so nothing more will be asked of it.
     `alive`: the request was refused before it was sent; the worker is untouched.
     `kind`: what ended the request, as the grader reports it (`verdict.Kind`).
+    `gone_before`: the worker had already ended when the request was to be sent (after its
+    last reply: e.g. a child answered for it): nothing of this request's doing.
     """
 
     def __init__(self, reason: str, *, kind: Kind = Kind.CRASHED, timed_out: bool = False,
-                 out_of_time: bool = False, alive: bool = False):
+                 out_of_time: bool = False, alive: bool = False, gone_before: bool = False):
         super().__init__(reason)
         self.reason, self.kind = reason, kind
         self.timed_out, self.out_of_time, self.alive = timed_out, out_of_time, alive
+        self.gone_before = gone_before
 
 
 # --------------------------------------------------------------------------- host set-up
@@ -308,31 +311,53 @@ def kill_and_wait(pids: list[int], seconds: float = 10.0) -> bool:
     while pending and time.monotonic() < deadline:
         for pid in list(pending):
             try:
-                if os.waitpid(pid, os.WNOHANG)[0] == pid:  # ours (an orphan re-parented to us)
+                reaped = os.waitpid(pid, os.WNOHANG)[0]
+            except ChildProcessError:  # not ours: gone once it is a zombie (its parent reaps it)
+                if not _alive(pid):
                     pending.discard(pid)
-                    continue
-            except ChildProcessError:
-                pass
-            if not _alive(pid):
+                continue
+            # Ours (an orphan re-parented to us): gone only once reaped. Judged by its state
+            # instead, one that turned zombie just after this waitpid would be left unreaped.
+            if reaped == pid:
                 pending.discard(pid)
         if pending:
             time.sleep(0.002)
     return signalled
 
 
-def kill_strays(seconds: float = 10.0) -> None:
+def kill_strays(seconds: float = 10.0, spare: frozenset[int] = frozenset()) -> None:
     """Kill and wait out every process below us that is no live worker's and no fork server.
 
     Without root these are orphans a submission left (re-parented to us, a subreaper).
     Repeated until none is left, since a stray can fork while it is being killed; given up
-    after `seconds` (a process in uninterruptible sleep cannot be waited out).
+    after `seconds` (a process in uninterruptible sleep cannot be waited out). `spare`: our
+    children someone else reaps (a closing worker's own process: its Popen wants its status).
     """
     deadline = time.monotonic() + seconds
     while time.monotonic() < deadline:
         strays = [p for p in _descendants(os.getpid())
-                  if p not in _LIVE and p not in _KEEP and not _is_live_child(p) and _alive(p)]
+                  if p not in _LIVE and p not in _KEEP and p not in spare and not _is_live_child(p) and _alive(p)]
         if not strays or not kill_and_wait(strays, max(0.0, deadline - time.monotonic())):
             return
+
+
+def _unread_bytes(fd: int) -> int:
+    """How many bytes wait in the pipe `fd` (0 at its end: every writer has closed it)."""
+    import fcntl
+    import termios
+
+    return int.from_bytes(fcntl.ioctl(fd, termios.FIONREAD, bytes(4)), sys.byteorder, signed=True)
+
+
+def _exiting(pid: int) -> bool:
+    """Whether `pid` has ended or is ending (PF_EXITING: tearing down torch's address space takes
+    a few ms, during which it still looks alive)."""
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            fields = f.read().rsplit(")", 1)[1].split()
+    except OSError:
+        return True
+    return fields[0] in ("Z", "X") or bool(int(fields[6]) & 0x4)
 
 
 def _alive(pid: int) -> bool:
@@ -593,7 +618,7 @@ class Worker:
         else:  # children that left the session: ours by descent, or orphans re-parented to us
             _LIVE.discard(self._process.pid)
             kill_and_wait(stragglers)
-            kill_strays()
+            kill_strays(spare=frozenset({self._process.pid}))
         self._process.wait()
         self._process = None
 
@@ -729,8 +754,12 @@ class Worker:
             raise WorkerLost("is not running")
         if time.monotonic() >= self.deadline:
             raise self._out_of_time(what)
-        if select.select([self._rep], [], [], 0)[0]:  # it spoke out of turn: a forged answer?
-            self._kill_only()
+        if select.select([self._rep], [], [], 0)[0]:
+            if not _unread_bytes(self._rep):  # end of file: the worker and all it started are gone
+                lost = self._lost(what, timed_out=False)
+                lost.gone_before = True
+                raise lost
+            self._kill_only()  # it spoke out of turn: a forged answer?
             raise WorkerLost(f"sent a reply before it was asked anything, before {what}")
         try:
             wire.send(self._req, header, list(blobs))
@@ -747,6 +776,11 @@ class Worker:
                 self._await_within_budget(deadline, what)
             reply = wire.recv(self._rep, deadline=deadline)
             replies.check(op, reply[0])
+            if self._process is not None and (self._process.poll() is not None or _exiting(self._process.pid)):
+                # The worker never exits after replying: a process it started answered for it
+                # and it ended (or ends) itself. Its next request would meet a dead worker: the
+                # loss is this request's.
+                raise self._lost(what, timed_out=False)
             return reply
         except TimeoutError:
             if deadline >= limit:

@@ -32,7 +32,7 @@ from autograder import worker as wire
 from autograder.compare import Close, Exact, Mismatch, unchanged
 from autograder.feedback import describe_value
 from autograder.report import Report
-from conftest import SOFTMAX
+from conftest import EXPECTED_SANDBOX_UID, SOFTMAX
 
 FUZZ = settings(max_examples=60, derandomize=True, database=None, deadline=None,
                 suppress_health_check=list(HealthCheck))
@@ -338,18 +338,21 @@ def test_a_report_of_a_crash_names_what_went_wrong():
 # --------------------------------------------------------------------------- grading time
 
 
+def _prefixed(source: str, body: str) -> str:
+    """`source`'s function with `body` (indented code) run first on every call."""
+    lines = source.splitlines()
+    at = next(i for i, line in enumerate(lines) if line.startswith("def ")) + 1
+    while lines[at - 1].rstrip().endswith(",") or not lines[at - 1].rstrip().endswith(":"):
+        at += 1
+    lines.insert(at, body)
+    return "\n".join(lines)
+
+
 def _sleepy(functions: dict[str, str], seconds: float) -> dict[str, str]:
     """Each function first sleeps `seconds` when the grader calls it (not from the notebook)."""
-    slow = {}
-    for name, source in functions.items():
-        lines = source.splitlines()
-        at = next(i for i, line in enumerate(lines) if line.startswith("def ")) + 1
-        while lines[at - 1].rstrip().endswith(",") or not lines[at - 1].rstrip().endswith(":"):
-            at += 1
-        lines.insert(at, f"    import sys, time\n    if not sys._getframe(1).f_code.co_filename.startswith('<cell'):\n"
-                         f"        time.sleep({seconds})")
-        slow[name] = "\n".join(lines)
-    return slow
+    return {name: _prefixed(source, f"    import sys, time\n    if not sys._getframe(1).f_code.co_filename"
+                                    f".startswith('<cell'):\n        time.sleep({seconds})")
+            for name, source in functions.items()}
 
 
 def test_sleeping_calls_end_the_submission_at_its_calls_budget(grader):
@@ -529,3 +532,285 @@ def test_a_resumed_run_does_not_grade_again_what_stopped_the_last_one(monkeypatc
     assert f"\nbad,,,bad,0,0,0,0,0,0,{units.load('softmax').points:g},crash\n" in rows and "\ngood,,,good," in rows
     assert "stopped while grading this submission in an earlier run" in (out / "bad" / "results.json").read_text()
     assert not (out / "bad" / grade_class.STARTED).exists()
+
+
+# --------------------------------------------------------------------------- neighbours under --jobs 2
+
+# The CLI runs of these tests claim sandbox uids here: a block of their own per pytest worker.
+NEIGHBOURS_UID = EXPECTED_SANDBOX_UID + 800
+_COMPUTE_ONCE = ("    import sys, time\n"
+                 "    if not sys._getframe(1).f_code.co_filename.startswith('<cell') and not globals().get('_done'):\n"
+                 "        globals()['_done'] = True\n"
+                 "        _end = time.process_time() + {seconds}\n"
+                 "        while time.process_time() < _end:\n"
+                 "            pass")
+
+
+def _computing_neighbour(cpu_seconds: float):
+    """An honest softmax submission (correct/plain) whose first graded `softmax` call first
+    computes for `cpu_seconds` of CPU (slow code, as students write it): it fits in its 20 s
+    call limit only if it gets its CPU."""
+    plain = SOFTMAX.load_entry("correct", "plain")
+    slow = _prefixed(plain.functions["softmax"], _COMPUTE_ONCE.format(seconds=cpu_seconds))
+    return SOFTMAX.submission_notebook(dict(plain.functions, softmax=slow), plain.preamble)
+
+
+def _cpu_by_uid(uids: range) -> dict[int, tuple[int, float]]:
+    """uid -> (live processes, CPU seconds they have used), for the uids of `uids` that have any."""
+    found: dict[int, tuple[int, float]] = {}
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            uid = os.stat(f"/proc/{entry}").st_uid
+            if uid not in uids:
+                continue
+            fields = Path(f"/proc/{entry}/stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        if fields[0] != "Z":
+            count, cpu = found.get(uid, (0, 0.0))
+            found[uid] = (count + 1, cpu + (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK"))
+    return found
+
+
+def _grade_side_by_side(paths: list[Path], out: Path, first_uid: int, watch=None, unit: str = "softmax"):
+    """`python -m autograder grade <unit> … --jobs 2`, sampling `watch(uid_block)` meanwhile;
+    returns (the finished process, the samples: [(time, {uid: …})], processes left behind)."""
+    import subprocess
+    import threading
+    import time
+
+    from conftest import PROJECT, PYTHON, leftover_processes
+
+    uids = range(first_uid, first_uid + 20)
+    samples: list = []
+    stop = threading.Event()
+
+    def sample():
+        while not stop.is_set():
+            samples.append((time.monotonic(), watch(uids)))
+            stop.wait(0.2)
+
+    sampler = threading.Thread(target=sample, daemon=True)
+    if watch is not None:
+        sampler.start()
+    try:
+        done = subprocess.run([str(PYTHON), "-m", "autograder", "grade", unit, *map(str, paths),
+                               "--out", str(out), "--jobs", "2"], cwd=PROJECT,
+                              env=dict(os.environ, AUTOGRADER_SANDBOX_UID=str(first_uid)),
+                              capture_output=True, text=True, timeout=600)
+    finally:
+        stop.set()
+        if watch is not None:
+            sampler.join()
+        left = leftover_processes(set(uids))
+        for uid in uids:
+            sandbox.kill_uid(uid)
+    return done, samples, left
+
+
+def _scores(results: Path) -> dict[str, float]:
+    return {t["name"]: t["score"] for t in json.loads(results.read_text())["tests"]}
+
+
+@pytest.mark.skipif(not sandbox.IS_ROOT, reason="a worker is a resource group only as root (cgroups); "
+                    "without root its limits are per process (README)")
+def test_busy_children_do_not_starve_a_neighbour_under_jobs_2(grader, unit, tmp_path):
+    """hostile/busy_children (40 children, each in a session of its own, burning CPU) graded
+    beside an honest submission whose score depends on getting its CPU, two at a time: the run
+    completes, the neighbour scores what it scores alone, the hostile worker's processes
+    together never used more than its CPU quota, and none of them outlives the command."""
+    if not sandbox.host().cgroups:
+        pytest.skip("no writable cgroup hierarchy here: a worker's CPU is bounded per process only")
+    neighbour = _computing_neighbour(1.5)
+    alone = grader.notebook(neighbour).scores()
+    assert alone == {q.name: q.points for q in unit.questions}  # it does score when it gets its CPU
+
+    subs = tmp_path / "submissions"
+    from conftest import entry_notebook, write_notebook
+
+    paths = [write_notebook(entry_notebook(SOFTMAX.load_entry("hostile", "busy_children")), subs / "hog.ipynb"),
+             write_notebook(neighbour, subs / "neighbour.ipynb")]
+    done, samples, left = _grade_side_by_side(paths, tmp_path / "out", NEIGHBOURS_UID, watch=_cpu_by_uid)
+    assert done.returncode == 0, done.stderr
+    assert not left, "processes of the sandbox uids outlived the command"
+    assert _scores(tmp_path / "out" / "neighbour" / "results.json") == alone
+    assert (tmp_path / "out" / "grades.csv").read_text().count("\n") == 3
+
+    _assert_the_hog_kept_its_quota(samples, NEIGHBOURS_UID, unit.limits.cpus)
+
+
+def _assert_the_hog_kept_its_quota(samples, first_uid: int, cpus: float) -> None:
+    """The hostile worker (the uid that had the 40 children) used at most its quota of CPU from
+    the moment it was first seen (an upper bound: a loaded machine only lowers what it gets)."""
+    hog = [uid for uid in range(first_uid, first_uid + 20)
+           if max((seen.get(uid, (0, 0))[0] for _, seen in samples), default=0) >= 30]
+    assert len(hog) == 1, "the hostile worker's children were never seen"
+    seen = [(t, found[hog[0]][1]) for t, found in samples if hog[0] in found]
+    start = seen[0][0] - 0.2  # it appeared at most one sampling period before it was seen
+    most = max(cpu - cpus * (t - start) for t, cpu in seen)
+    assert most < 0.5, f"the hostile worker's processes used {most:.1f} CPU-s more than their quota"
+
+
+@pytest.mark.skipif(os.environ.get("AUTOGRADER_SLOW_TESTS") != "1" or not sandbox.IS_ROOT,
+                    reason="trains gpt's reference beside a minute of busy children (~100 CPU-s), "
+                           "as root: AUTOGRADER_SLOW_TESTS=1")
+def test_busy_children_do_not_starve_a_training_neighbour_under_jobs_2(grader_for, tmp_path):
+    """The same attack beside gpt's reference, whose train_sorter must train within its wall
+    clock limit: it scores what it scores alone (18/18 had become 14/18 before resource groups)."""
+    from autograder.corpus import UnitFiles
+    from conftest import write_notebook
+
+    if not sandbox.host().cgroups:
+        pytest.skip("no writable cgroup hierarchy here: a worker's CPU is bounded per process only")
+    gpt = grader_for("gpt")
+    alone = gpt.cached("reference").scores()
+    busy = SOFTMAX.load_entry("hostile", "busy_children").first  # its children burn for a minute here
+    assert len(busy) == 1 and "time.monotonic() + 4\n" in busy[0]
+    hog = gpt.files.submission_notebook({}, first=[busy[0].replace("time.monotonic() + 4\n", "time.monotonic() + 60\n")])
+    subs = tmp_path / "submissions"
+    paths = [write_notebook(hog, subs / "hog.ipynb"), write_notebook(gpt.files.reference_notebook(), subs / "ref.ipynb")]
+    first_uid = NEIGHBOURS_UID + 40
+    done, samples, left = _grade_side_by_side(paths, tmp_path / "out", first_uid, watch=_cpu_by_uid, unit="gpt")
+    assert done.returncode == 0, done.stderr
+    assert not left, "processes of the sandbox uids outlived the command"
+    assert _scores(tmp_path / "out" / "ref" / "results.json") == alone
+    assert sum(alone.values()) == gpt.unit.points
+    _assert_the_hog_kept_its_quota(samples, first_uid, gpt.unit.limits.cpus)
+
+
+# What the feedback of each crash-the-grader entry says (its own failure, in its own words).
+CRASH_THE_GRADER = {
+    "deep_reply_frame": "something unreadable while answering a graded call (message header nested too deeply)",
+    "malformed_reply_fields": "something unreadable while answering a graded call (it lacks kwargs_after)",
+    "huge_int_return": "Wrong output: expected a torch.Tensor, got",
+    "deeply_nested_cell": "raised RecursionError; later cells still ran",
+    "forked_child_answers": "stopped while answering a graded call",
+}
+
+
+@pytest.mark.skipif(not sandbox.IS_ROOT, reason="the CLI's sandbox uids are pinned for the sweep only as root")
+def test_crash_the_grader_inputs_in_one_class_run_under_jobs_2(grader, tmp_path):
+    """The inputs that once aborted a class run, graded in ONE `--jobs 2` run with an honest
+    submission: the run completes with grades.csv, each gets its base's score and a message
+    naming its own failure, the honest one scores what it scores alone, nothing outlives the
+    command, and a resumed run grades none of them again."""
+    from conftest import entry_notebook, reference_notebook, write_notebook
+
+    out, subs = tmp_path / "out", tmp_path / "submissions"
+    entries = {name: SOFTMAX.load_entry("hostile", name) for name in CRASH_THE_GRADER}
+    paths = [write_notebook(entry_notebook(entry, out), subs / f"{name}.ipynb") for name, entry in entries.items()]
+    paths.append(write_notebook(reference_notebook(), subs / "honest.ipynb"))
+    done, _, left = _grade_side_by_side(paths, out, NEIGHBOURS_UID + 20)
+    assert done.returncode == 0, done.stderr
+    assert not left, "processes of the sandbox uids outlived the command"
+    assert (out / "grades.csv").read_text().count("\n") == 1 + len(paths)
+    assert _scores(out / "honest" / "results.json") == grader.cached("reference").scores()
+    for name, entry in entries.items():
+        results = json.loads((out / name / "results.json").read_text())
+        assert _scores(out / name / "results.json") == grader.cached(entry.base).scores(), name
+        said = results.get("output", "") + "".join(t.get("output", "") for t in results["tests"])
+        assert CRASH_THE_GRADER[name] in said, (name, said)
+
+    again, _, left = _grade_side_by_side(paths, out, NEIGHBOURS_UID + 20)
+    assert again.returncode == 0, again.stderr
+    assert f"0 graded now, {len(paths)} already graded" in again.stdout, again.stdout
+    assert not left
+
+
+_CHILD_ANSWERS = """
+import os, sys
+sys.path.insert(0, sys.argv[1])
+from autograder import sandbox
+from autograder import worker as wire
+from autograder.sandbox import Limits, Worker, WorkerLost
+
+CELL = '''
+import fcntl, os, sys
+frame = sys._getframe()
+while not {"_call", "send", "main"} <= frame.f_globals.keys():
+    frame = frame.f_back
+worker = frame.f_globals
+real_call = worker["_call"]
+def write_only(fd):
+    try:
+        return fcntl.fcntl(fd, fcntl.F_GETFL) & os.O_ACCMODE == os.O_WRONLY
+    except OSError:
+        return False
+reply_fd = next(fd for fd in range(3, 256) if write_only(fd))
+
+def child_answers(namespace, header, blobs):
+    if header["target"] != "hostile":
+        return real_call(namespace, header, blobs)
+    if os.fork() != 0:
+        os._exit(0)
+    reply, out = real_call(namespace, header, blobs)
+    worker["send"](reply_fd, reply, out)
+    os._exit(0)
+
+worker["_call"] = child_answers
+def hostile():
+    return 1
+def honest():
+    return 2
+'''
+
+
+def call(w, name):
+    blobs = []
+    header = {"target": name, "args": wire.encode((), blobs), "kwargs": wire.encode({}, blobs)}
+    try:
+        return w.call(header, blobs)[0]["value"]
+    except WorkerLost as lost:
+        return lost.reason
+
+
+with Worker({}, Limits()) as w:
+    assert w.uid is None  # the ordinary user's path
+    reply = w.exec_cell(0, CELL)
+    assert reply["ok"], reply
+    print(call(w, "hostile"))
+    w.restart()
+    reply = w.exec_cell(0, CELL)
+    assert reply["ok"], reply
+    print(call(w, "honest"))
+    print(call(w, "hostile"))
+print("left:", sandbox._descendants(os.getpid()))
+"""
+
+
+def test_an_answer_from_a_forked_child_fails_that_call_as_an_ordinary_user(tmp_path):
+    """Without root (a TA's laptop), a graded call whose worker exits while a child it forked
+    answers: that call fails ("stopped while answering"), the restarted worker answers the next
+    one, and the child is gone when the worker closes (re-parented to the grader, a subreaper)."""
+    import shutil
+    import subprocess
+    import tempfile
+
+    from conftest import PROJECT, PYTHON
+
+    if os.geteuid() != 0:
+        root, user = tmp_path, {}
+    else:
+        uid, lock = sandbox.claim_uid()
+        root = Path(tempfile.mkdtemp(prefix="autograder-ta-"))
+        user = dict(user=uid, group=uid, extra_groups=[])
+    try:
+        shutil.copytree(PROJECT / "autograder", root / "project" / "autograder",
+                        ignore=shutil.ignore_patterns("__pycache__"))
+        if user:
+            for path in [root, *root.rglob("*")]:
+                os.chown(path, user["user"], user["user"])
+        done = subprocess.run([str(PYTHON), "-c", _CHILD_ANSWERS, str(root / "project")], cwd=root,
+                              env={"PATH": "/usr/bin:/bin", "HOME": str(root), "LANG": "C.UTF-8"},
+                              capture_output=True, text=True, timeout=300, **user)
+    finally:
+        if user:
+            sandbox.kill_uid(user["user"])
+            shutil.rmtree(root, ignore_errors=True)
+            os.close(lock)
+    lines = done.stdout.splitlines()
+    assert len(lines) == 4, done.stdout + done.stderr
+    assert "stopped while answering a graded call" in lines[0] and lines[1] == "2", lines
+    assert "stopped while answering a graded call" in lines[2] and lines[3] == "left: []", lines

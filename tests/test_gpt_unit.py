@@ -97,7 +97,7 @@ TRAINING_FEEDBACK = {
     "hostile/exit_in_training": "exited (status 3)",
     "hostile/train_in_forked_child": f"more than its budget of {TEST_BUDGET} s of CPU time",
     "hostile/pretrained_weights": "does not fit GPT(GPTConfig(**sort_sizes(",
-    "hostile/forked_child_answers": "fresh sequences of the task",
+    "hostile/forked_child_answers": "stopped while answering a graded call",
 }
 
 

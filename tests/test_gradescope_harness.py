@@ -174,3 +174,21 @@ def test_memory_hogs_do_not_kill_the_grader(built):
     assert run.oom_kills >= 1, ("the children never exceeded the container's memory: nothing was tested", run.results["output"][-3000:], run.stderr[-2000:])
     assert scores(run) == full_marks("softmax")  # the grader survived and graded everything
     assert "MemoryError" in run.results["output"], run.results["output"]
+
+
+@pytest.mark.skipif(not SLOW, reason="each costs a Gradescope run: AUTOGRADER_SLOW_TESTS=1")
+@pytest.mark.parametrize("name", ["deep_reply_frame", "malformed_reply_fields", "huge_int_return",
+                                  "deeply_nested_cell", "forked_child_answers"])
+def test_crash_the_grader_inputs_end_in_their_own_message(built, name):
+    """The inputs that once made the grader itself fail ("autograder failed", 0 for the student),
+    on Gradescope's path (a worker forked from the grader): results.json with the points of
+    every question the attack does not touch and a message naming what went wrong."""
+    from test_containment import CRASH_THE_GRADER
+
+    entry = UnitFiles("softmax").load_entry("hostile", name)
+    run = graded(built, "softmax", hostile(f"hostile/{name}"))
+    within_limits(run)
+    got, full = scores(run), full_marks("softmax")
+    assert {q for q in full if got[q] < full[q]} == set(entry.loses), got
+    said = run.results.get("output", "") + "".join(t.get("output", "") for t in run.results["tests"])
+    assert CRASH_THE_GRADER[name] in said, said[-3000:]
