@@ -195,7 +195,7 @@ def test_ordinary_user_gets_the_same_scores(grader, unit):
 
 
 def ta_run(grader, unit, uid: int, root: Path) -> None:
-    for part in ("autograder", "solutions"):
+    for part in ("autograder", "solutions", "assignments"):  # a spec imports its public checks
         shutil.copytree(PROJECT / part, root / "project" / part,
                         ignore=shutil.ignore_patterns("__pycache__"))
     specs = ["reference", "wrong/causal_top_left", "hostile/sleeping_children", "hostile/write_results"]
