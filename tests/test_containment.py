@@ -17,6 +17,7 @@ import fcntl
 import json
 import math
 import os
+import shutil
 import struct
 from pathlib import Path
 
@@ -717,6 +718,34 @@ def test_crash_the_grader_inputs_in_one_class_run_under_jobs_2(grader, tmp_path)
     assert again.returncode == 0, again.stderr
     assert f"0 graded now, {len(paths)} already graded" in again.stdout, again.stdout
     assert not left
+
+
+@pytest.mark.skipif(not sandbox.IS_ROOT, reason="the CLI's sandbox uids are pinned for the sweep only as root")
+def test_a_submission_cannot_read_its_neighbour_under_jobs_2(grader, tmp_path):
+    """hostile/read_neighbours graded beside an honest notebook, both in a world-readable folder
+    (a TA's scratch folder) named on the command line: it finds its neighbour's path and
+    folder, but cannot read the notebook, so it scores its base's score, not the neighbour's."""
+    import tempfile
+
+    from conftest import entry_notebook, reference_notebook, write_notebook
+
+    out = tmp_path / "out"
+    subs = Path(tempfile.mkdtemp(prefix="autograder-inputs-"))
+    try:
+        os.chmod(subs, 0o755)
+        entry = SOFTMAX.load_entry("hostile", "read_neighbours")
+        paths = [write_notebook(entry_notebook(entry, out), subs / "attacker.ipynb"),
+                 write_notebook(reference_notebook(), subs / "honest.ipynb")]
+        for path in paths:
+            os.chmod(path, 0o644)
+        done, _, left = _grade_side_by_side(paths, out, NEIGHBOURS_UID + 40)
+    finally:
+        shutil.rmtree(subs, ignore_errors=True)
+    assert done.returncode == 0, done.stderr
+    assert not left, "processes of the sandbox uids outlived the command"
+    assert _scores(out / "honest" / "results.json") == grader.cached("reference").scores()
+    assert _scores(out / "attacker" / "results.json") == grader.cached(entry.base).scores()
+    assert grader.cached(entry.base).scores() != grader.cached("reference").scores()  # the attack had a gain
 
 
 _CHILD_ANSWERS = """
