@@ -502,6 +502,30 @@ def sampling_follows_the_generator(GPTConfig, GPT, generate):
                              "with torch.multinomial(probs, 1, generator=generator)")
 
 
+@_check("generate")
+def sampling_follows_the_tempered_distribution(GPTConfig, GPT, generate):
+    """temperature T: the first new token is drawn from softmax(logits / T) of YOUR model's last position"""
+    model = _model(GPTConfig, GPT, init_seed=3, **SMALL)
+    with torch.no_grad():
+        for p in model.parameters():  # larger weights: logits far apart, so the temperature shows
+            p.mul_(4)
+    prompt, rows, temperature = torch.tensor([[1, 4, 2]]), 4000, 0.5
+    with torch.no_grad():
+        logits = _tensor(model(prompt), "GPT.forward", (1, 3, SMALL["vocab_size"]))[0, -1].double()
+    expected = torch.softmax(logits / temperature, dim=-1)
+    out = _tensor(_call(generate, "generate", model, prompt.repeat(rows, 1), 1, temperature=temperature,
+                        generator=torch.Generator().manual_seed(11)), "generate", (rows, 4), torch.int64)
+    observed = torch.bincount(out[:, -1].clamp(0, SMALL["vocab_size"] - 1), minlength=SMALL["vocab_size"]) / rows
+    worst = int((observed - expected).abs().argmax())
+    # a frequency of 4000 draws is within 0.04 of its probability but once in millions
+    if (observed - expected).abs().max() > 0.04:
+        raise AssertionError(
+            f"generate(model, prompt repeated {rows} times, 1, temperature={temperature}) drew token {worst} "
+            f"{observed[worst]:.1%} of the time; softmax(logits / {temperature}) of your model gives it "
+            f"{expected[worst]:.1%} (softmax(logits) gives {torch.softmax(logits, -1)[worst]:.1%}): divide the "
+            "logits by the temperature, then softmax, then sample")
+
+
 # -----------------------------------------------------------------------------
 # training
 
