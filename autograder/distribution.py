@@ -5,7 +5,12 @@ draws them (inverse CDF, torch.multinomial, Gumbel-max): comparing tokens one fo
 fail every correct sampler but the reference's own. So a `DistributionCheck` asks the student's
 function, in the sandbox, for many samples in ONE batched call (each case repeats the same
 logits or prompt along the batch), counts them per category, and tests the counts against the
-exact probabilities, which the trusted process computes from the reference.
+exact probabilities, which the trusted process computes from the reference. A check whose
+function runs a model (gpt's `generate`) sets `rows_per_call`: the worker then asks for that
+many rows of the batch at a time, with the same arguments and the same seeded generator read
+on from call to call, and joins the answers. For a correct sampler the samples are as
+independent as in one call, so the test and its false-failure bound below are unchanged; the
+model's activations are held for a few thousand samples at a time instead of all of them.
 
 The test, and why its false-failure rate is what the spec states
 ------------------------------------------------------------------
@@ -203,6 +208,10 @@ class DistributionCheck(Check):
     alpha: float = ALPHA
     generator: str = "generator"  # the keyword argument reseeded to see that it is used; "" none
     follow: Follow | None = None
+    # > 0: the worker asks the function for this many rows of the case's first argument at a
+    # time, with the same keyword arguments (one seeded generator read on): the same
+    # distribution as one call, without holding a model's activations for every sample at once
+    rows_per_call: int = 0
     labels: Callable[[int, int], str] = lambda group, category: f"token {category}" + (
         f" of row group {group}" if group else "")
 
@@ -290,10 +299,11 @@ def _ask(session, unit: Unit, question, check: Check, reference, call: Call):
     from . import grade, worker as wire
     from .compare import unchanged
 
-    planned = grade.prepare(unit, check, reference, call)
+    planned = grade.prepare(unit, check, reference, call, evaluate=False)  # judged by its distribution
     blobs: list[bytes] = []
     header = {"target": check.function, "banned": list(unit.banned_for(question)), "seed": 0}
-    header.update({k: v for k, v in (("module", check.module), ("config_class", check.config_class)) if v})
+    header.update({k: v for k, v in (("module", check.module), ("config_class", check.config_class),
+                                     ("rows", getattr(check, "rows_per_call", 0))) if v})
     if planned.init:
         header["init"] = wire.encode(planned.init[0], blobs)
     if len(planned.init or ()) > 1:
@@ -355,8 +365,9 @@ def _with_input(call: Call, verdict: Verdict, hint: str) -> Verdict:
 
 def _explain(check: DistributionCheck, ex: Example, verdict: CountsTest, n: int, probs, counts) -> Verdict:
     per = " per row group" if probs.shape[0] > 1 else ""
-    lines = [f"The samples do not follow the expected distribution ({n} samples{per}, drawn in one call "
-             f"with the generator seeded)."]
+    drawn = (f"drawn {check.rows_per_call} rows per call, the generator seeded once" if check.rows_per_call
+             else "drawn in one call with the generator seeded")
+    lines = [f"The samples do not follow the expected distribution ({n} samples{per}, {drawn})."]
     for g, c, k in verdict.impossible[:3]:
         lines.append(f"{check.labels(g, c)}: drawn {k} times, but its probability is 0 (it is filtered out)")
     for g, c, expected, observed in verdict.off:

@@ -529,8 +529,10 @@ def _all_pass(session: Session, plan: list[_Planned], request, judge) -> bool | 
     return True
 
 
-def prepare(unit: Unit, check: Check, reference: ModuleType, call: Call) -> _Planned:
-    """Everything about one input that does not depend on the submission."""
+def prepare(unit: Unit, check: Check, reference: ModuleType, call: Call, evaluate: bool = True) -> _Planned:
+    """Everything about one input that does not depend on the submission. evaluate=False: no
+    expected answer (None), for a check that judges the answer otherwise (a distribution check
+    computes exact probabilities: the reference's own 20000 samples would only cost memory)."""
     ref_fn = check.oracle or getattr(reference, check.function)
     torch.manual_seed(0)
     ref_args, ref_kwargs, wired = _with_models(unit, call)
@@ -544,8 +546,11 @@ def prepare(unit: Unit, check: Check, reference: ModuleType, call: Call) -> _Pla
             module = _reference_module(reference, check, call.init)
             init.append(dict(module.state_dict()))
             target = functools.partial(ref_fn, module) if check.module else module
-        with torch.no_grad():
-            expected = target(*copy.deepcopy(ref_args), **copy.deepcopy(ref_kwargs))
+        if evaluate:
+            with torch.no_grad():
+                expected = target(*copy.deepcopy(ref_args), **copy.deepcopy(ref_kwargs))
+        else:
+            expected = None
     except ValueError as invalid:  # an invalid argument: the student must refuse it too
         expected = invalid
     return _Planned(call, expected, wired, init)
@@ -796,6 +801,8 @@ def _guarded_check(report: Report, session: Session, unit: Unit, question: Quest
         verdict = Verdict.grader_failed(check.function, _what_failed(exc))
         report.notes.append(f"{question.name}/{check.name}: {verdict.message}")
         return failed(check, verdict)
+    finally:
+        wire.trim_heap()  # what the check's inputs and answers held, before the next (or a long wait)
 
 
 def grade_submission(unit: Unit, reference: ModuleType, submission: notebook.Submission,

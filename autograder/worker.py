@@ -26,6 +26,21 @@ import sys
 MAX_MESSAGE_BYTES = 64 << 20  # a reply larger than this is refused, not read
 
 
+def trim_heap():
+    """Give the heap's freed memory back to the operating system (glibc's malloc_trim).
+
+    glibc keeps what a large call freed (a sampler asked for 20000 samples, a model run on
+    thousands of sequences) for the next allocation: tens of MB that stay counted against the
+    process while it then waits, e.g. for a minute of training, and under Gradescope's 768 MB
+    the worker and the grader share one limit. About a millisecond; a no-op without glibc."""
+    import ctypes
+
+    try:
+        ctypes.CDLL("libc.so.6").malloc_trim(0)
+    except (OSError, AttributeError):  # not glibc (macOS, musl): nothing to give back this way
+        pass
+
+
 # --------------------------------------------------------------------------- framing
 
 
@@ -566,6 +581,21 @@ def _side_effects(before, models):
     return effects
 
 
+def _by_rows(target, args, kwargs, rows):
+    """target(*args, **kwargs) asked for `rows` rows of args[0] at a time (a distribution
+    check's independent samples, e.g. 20000 generations of one prompt: a student's model run on
+    all of them at once took ~100 MB of activations), the same kwargs each time (one seeded
+    generator, read on from call to call). The tensor answers joined along their first
+    dimension; if they cannot be, the first answer that is no tensor, else the first one."""
+    import torch
+
+    answers = [target(chunk, *args[1:], **kwargs) for chunk in args[0].split(rows)]
+    if all(isinstance(a, torch.Tensor) and a.dim() > 0 for a in answers) \
+            and len({(a.dtype, tuple(a.shape[1:])) for a in answers}) == 1:
+        return torch.cat(answers)
+    return next((a for a in answers if not isinstance(a, torch.Tensor)), answers[0])
+
+
 def _call(namespace, header, blobs):
     import torch
 
@@ -617,7 +647,8 @@ def _call(namespace, header, blobs):
                 function = target
                 target = (lambda *a, **k: function(module, *a, **k)) if "module" in header else module
             with _cpu_budget(header.get("cpu_seconds")):
-                result = target(*args, **kwargs)
+                result = _by_rows(target, args, kwargs, header["rows"]) if header.get("rows") \
+                    else target(*args, **kwargs)
             if header.get("state_dicts"):  # a trained model comes back as its tensors only
                 result = _state_dicts(result)
     except BaseException as exc:
@@ -684,6 +715,8 @@ def main(req_fd, rep_fd):
         if os.getpid() != worker_pid:
             os._exit(0)
         send(rep_fd, reply, out)
+        del reply, out  # the answer's tensors too, before the memory they held goes back
+        trim_heap()
 
 
 if __name__ == "__main__":

@@ -186,3 +186,59 @@ def test_exact_tails_match_a_direct_sum():
     pmf = [math.comb(30, k) * 0.2**k * 0.8 ** (30 - k) for k in range(31)]
     assert lower[7] == pytest.approx(sum(pmf[:8]), rel=1e-12)
     assert upper[7] == pytest.approx(sum(pmf[7:]), rel=1e-12)
+
+
+# --------------------------------------------------------------------------- rows per call
+# gpt's generate is asked GENERATE_ROWS_PER_CALL rows of its 20000 at a time (the model's
+# activations for all of them were ~100 MB in the worker); the worker joins the answers.
+
+
+def _first_tokens(idx, max_new_tokens, generator=None):
+    """A toy sampler: max_new_tokens uniform tokens in [0, 5) appended to idx, from `generator`."""
+    new = torch.randint(5, (idx.shape[0], max_new_tokens), generator=generator)
+    return torch.cat([idx, new], dim=1)
+
+
+def test_rows_per_call_joins_the_answers_and_reads_one_generator_on():
+    from autograder import worker
+
+    idx = torch.zeros(10, 2, dtype=torch.int64)
+    asked = []
+
+    def sampler(x, n, generator=None):
+        asked.append(x.shape[0])
+        return _first_tokens(x, n, generator=generator)
+
+    got = worker._by_rows(sampler, (idx, 3), {"generator": torch.Generator().manual_seed(5)}, 4)
+    assert asked == [4, 4, 2]
+    g = torch.Generator().manual_seed(5)
+    expected = torch.cat([_first_tokens(idx[i:i + 4], 3, generator=g) for i in (0, 4, 8)])
+    assert got.shape == (10, 5) and torch.equal(got, expected)
+    assert not torch.equal(got[:4, 2:], got[4:8, 2:])  # each call draws on, none starts over
+
+
+def test_rows_per_call_keeps_what_is_not_a_joinable_answer():
+    from autograder import worker
+
+    idx = torch.zeros(6, 2, dtype=torch.int64)
+    assert worker._by_rows(lambda x, n: "no tensor", (idx, 1), {}, 4) == "no tensor"
+    squeezed = worker._by_rows(lambda x, n: torch.tensor(1), (idx, 1), {}, 4)  # 0-dim: cannot be joined
+    assert squeezed.dim() == 0
+
+
+def test_rows_per_call_hands_out_views_so_an_in_place_change_shows():
+    from autograder import worker
+
+    idx = torch.zeros(6, 2, dtype=torch.int64)
+
+    def scribbles(x, n):
+        x.fill_(1)
+        return x
+
+    worker._by_rows(scribbles, (idx, 1), {}, 4)
+    assert bool((idx == 1).all())  # the grader's comparison of args_after sees the change
+
+
+def test_gpt_generate_is_asked_in_calls_of_the_stated_rows():
+    assert GENERATE_CHECK.rows_per_call == gpt_spec.GENERATE_ROWS_PER_CALL
+    assert 0 < gpt_spec.GENERATE_ROWS_PER_CALL < gpt_spec.GENERATE_SAMPLES

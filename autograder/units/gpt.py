@@ -376,14 +376,19 @@ def _examples(*calls, hint=""):
 # ----------------------------------------------------------------------------- sampled generation
 #
 # generate at temperature > 0 is graded by a distribution check (autograder/distribution.py): a
-# prompt repeated GENERATE_SAMPLES times, two new tokens each, drawn in one call with a seeded
-# generator; the V * V pairs must follow the reference GPT's exact joint probabilities,
-# P(a) * P(b | prompt + a), each softmax(logits / temperature). Any correct sampler passes.
+# prompt repeated GENERATE_SAMPLES times, two new tokens each, drawn with a seeded generator in
+# calls of GENERATE_ROWS_PER_CALL rows (the generator read on from call to call); the V * V pairs
+# must follow the reference GPT's exact joint probabilities, P(a) * P(b | prompt + a), each
+# softmax(logits / temperature). Any correct sampler passes.
 
 GENERATE_SAMPLES = 20000
 # The power of that check (distribution.check_power, measured by tests/test_distribution.py): a
 # generate whose probability of any one token pair is off by this much fails with probability >= 0.99.
 GENERATE_DETECTS = 0.03
+# Rows of that batch per call of the student's generate (distribution.DistributionCheck.rows_per_call):
+# the GPT's activations for all 20000 rows at once were ~100 MB in the worker, which pushed the
+# whole grading past 512 MB on Gradescope; 2500 rows take about an eighth.
+GENERATE_ROWS_PER_CALL = 2500
 
 
 def _sampled_case(prompt, temperature, seed, sizes=None):
@@ -546,9 +551,23 @@ def _evaluate(state: dict, length: int, digits: int) -> float | str:
     torch.set_num_threads(1)  # deterministic, and no thread storm on a shared or loaded machine
     try:
         with torch.no_grad():
-            return public.sort_accuracy(model, _fresh_digits(length, digits), ref.generate)
+            return _sort_accuracy_in_chunks(model, _fresh_digits(length, digits), ref.generate)
     finally:
         torch.set_num_threads(threads)
+
+
+# Sequences decoded at once when judging a trained model: all 2000 in one batch took ~150 MB of
+# activations in the grader while the worker still holds its own, above Gradescope's 768 MB
+# budget for both (and the 512 MB this project aims for); 250 at a time, under 20 MB.
+EVAL_CHUNK = 250
+
+
+def _sort_accuracy_in_chunks(model, digits, generate) -> float:
+    """public.sort_accuracy(model, digits, generate), decoded EVAL_CHUNK rows at a time: the
+    same value, bit for bit (the float32 mean of the rows sorted, k / N rounded once)."""
+    sorted_rows = sum(round(public.sort_accuracy(model, chunk, generate) * len(chunk))
+                      for chunk in digits.split(EVAL_CHUNK))
+    return (torch.tensor(float(sorted_rows)) / len(digits)).item()
 
 
 # ----------------------------------------------------------------------------- questions
@@ -628,6 +647,7 @@ generate_q = Question(
             f"(exact test, a correct sampler fails with probability <= {ALPHA:g}); another generator seed "
             "gives other tokens", "generate", GENERATE_CASES, generated_distribution, generated_pairs, points=0.5,
             module="GPT", config_class="GPTConfig", weights=redraw_weights, hints=GENERATED_HINTS,
+            rows_per_call=GENERATE_ROWS_PER_CALL,
             labels=lambda group, pair: (f"new tokens ({pair // SIZES_TWO_HEADS['vocab_size']}, "
                                         f"{pair % SIZES_TWO_HEADS['vocab_size']})"),
             follow=Follow("GPT", _continuations, _pair_probabilities, config_class="GPTConfig",
