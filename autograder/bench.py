@@ -373,21 +373,81 @@ GPT_STOCK_BODIES = {
 }
 
 
-def gpt_otter_zip(directory: Path) -> Path:
-    """The conventional Otter gpt assignment above, built with `otter generate`."""
+# A conventional Otter tokenizer assignment: each function compared with the reference in the
+# kernel on fixed inputs, and train_bpe also trained on the same 1 MB text as our timed check,
+# against the reference's merges computed when the zip is built (as ours are), so that its time
+# compares like with like.
+TOKENIZER_STOCK_TEST = '''\
+OK_FORMAT = False
+from otter.test_files import test_case
+name = {name!r}
+points = {points}
+
+@test_case(points={points})
+def test_{name}({args}):
+    import json
+    import random
+    import tokenizer_reference as ref
+    texts = ["aaabdaaabac", "hello world, hello there! don't stop", "ab ab ab <|endoftext|> ab",
+             "naïve café 日本 😀 123 456"]
+    rng = random.Random(0)
+    texts += ["".join(rng.choice("ab c\\nd'é") for _ in range(rng.randint(0, 60))) for _ in range(16)]
+{body}
+'''
+TOKENIZER_STOCK_BODIES = {
+    "merge": ("merge", """
+    for seed in range(20):
+        ids = [random.Random(seed).randint(0, 3) for _ in range(30)]
+        assert merge(ids, (1, 2), 256) == ref.merge(ids, (1, 2), 256)"""),
+    "train_bpe": ("train_bpe", """
+    for text in texts:
+        assert train_bpe(text, 270, ["<|endoftext|>"]) == ref.train_bpe(text, 270, ["<|endoftext|>"])
+    with open("tokenizer_big.json") as f:
+        big = json.load(f)
+    merges, vocab = train_bpe(big["text"], big["vocab_size"], big["special_tokens"])
+    assert [list(m) for m in merges] == big["merges"]"""),
+    "encode": ("encode", """
+    for text in texts:
+        merges, _ = ref.train_bpe(text + " abc abc", 280, ["<|endoftext|>"])
+        assert encode(text, merges, ["<|endoftext|>"]) == ref.encode(text, merges, ["<|endoftext|>"])"""),
+    "decode": ("decode", """
+    for text in texts:
+        merges, vocab = ref.train_bpe(text + " abc abc", 280, ["<|endoftext|>"])
+        ids = ref.encode(text, merges, ["<|endoftext|>"])
+        assert decode(ids, vocab) == ref.decode(ids, vocab) == text"""),
+}
+
+
+def tokenizer_big_file(directory: Path) -> Path:
+    """The 1 MB training text of tokenizer's timed check, with the reference's merges on it."""
+    from . import units
+    from .units import tokenizer as spec
+
+    text, vocab_size, special = spec.training_text(), spec.BIG_VOCAB_SIZE, [spec.EOT]
+    merges, _ = units.reference("tokenizer").train_bpe(text, vocab_size, special)
+    path = directory / "tokenizer_big.json"
+    path.write_text(json.dumps({"text": text, "vocab_size": vocab_size, "special_tokens": special,
+                                "merges": [list(m) for m in merges]}))
+    return path
+
+
+def conventional_otter_zip(directory: Path, unit: str, template: str, bodies: dict, extra: list[Path] = ()) -> Path:
+    """A conventional Otter assignment for `unit` (a test file per question from `template` and
+    `bodies`, the reference shipped as <unit>_reference.py, and `extra` files), built with
+    `otter generate`."""
     from . import units
 
-    unit = units.load("gpt")
-    tests = directory / "gpt-stock-tests"
+    tests = directory / f"{unit}-stock-tests"
     tests.mkdir()
-    for q in unit.questions:
-        args, body = GPT_STOCK_BODIES[q.name]
-        (tests / f"{q.name}.py").write_text(GPT_STOCK_TEST.format(name=q.name, points=q.points, args=args,
-                                                                  body=body.lstrip("\n")))
-    shutil.copy(ROOT / "solutions" / "gpt.py", directory / "gpt_reference.py")
-    out = directory / "gpt-stock-autograder.zip"
+    for q in units.load(unit).questions:
+        args, body = bodies[q.name]
+        (tests / f"{q.name}.py").write_text(template.format(name=q.name, points=q.points, args=args,
+                                                            body=body.lstrip("\n")))
+    reference = directory / f"{unit}_reference.py"
+    shutil.copy(ROOT / "solutions" / f"{unit}.py", reference)
+    out = directory / f"{unit}-stock-autograder.zip"
     subprocess.run([PY, "-m", "otter", "generate", "-t", str(tests), "-o", str(out), "--no-requirements",
-                    "--no-environment", str(directory / "gpt_reference.py")],
+                    "--no-environment", str(reference), *map(str, extra)],
                    cwd=directory, check=True, stdout=subprocess.DEVNULL)
     return out
 
@@ -395,13 +455,17 @@ def gpt_otter_zip(directory: Path) -> Path:
 def stock_otter_zip(directory: Path, unit: str) -> Path:
     """Stock Otter for a unit: the plain Otter zip of softmax (50 seeded random inputs per
     question, checked in the student's kernel); for gpt, the conventional assignment above
-    (its test trains the model, as ours does); for the other units, which have no such tests,
+    (its test trains the model, as ours does), and for tokenizer the conventional assignment
+    above (its train_bpe test trains on the same 1 MB text); for the other units, which have no such tests,
     the built zip without our plugin, whose test cases fail at once: Otter executing the same
     notebook in its kernel, a lower bound on a conventional Otter assignment's time."""
     if unit == "softmax":
         return plain_otter_zip(directory)
     if unit == "gpt":
-        return gpt_otter_zip(directory)
+        return conventional_otter_zip(directory, "gpt", GPT_STOCK_TEST, GPT_STOCK_BODIES)
+    if unit == "tokenizer":
+        return conventional_otter_zip(directory, "tokenizer", TOKENIZER_STOCK_TEST, TOKENIZER_STOCK_BODIES,
+                                      [tokenizer_big_file(directory)])
     out = directory / f"stock-{unit}.zip"
     with zipfile.ZipFile(ROOT / "gradescope" / "dist" / unit / "autograder.zip") as built, \
             zipfile.ZipFile(out, "w") as stock:
