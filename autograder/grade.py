@@ -440,12 +440,15 @@ def _plan_fingerprint(unit: Unit, reference: ModuleType) -> str:
 
 
 def save_plans(unit: Unit, reference: ModuleType, path: Path) -> None:
-    """Draw every check's plan (`plan_unit`) and write it to `path`."""
+    """Draw every check's plan (`plan_unit`) and write it to `path`, with the unit's
+    `precomputed` values."""
     plan_unit(unit, reference)
     plans = {(q.name, c.name): _PLANS[(id(c), id(reference))][2]
              for q in unit.questions for c in q.checks if c.judge is None}
+    values = {value.name: value() for value in unit.precomputed}
     buffer = io.BytesIO()
-    _PlanPickler(buffer, protocol=5).dump({"fingerprint": _plan_fingerprint(unit, reference), "plans": plans})
+    _PlanPickler(buffer, protocol=5).dump({"fingerprint": _plan_fingerprint(unit, reference), "plans": plans,
+                                           "precomputed": values})
     path.write_bytes(buffer.getvalue())
 
 
@@ -489,6 +492,10 @@ def load_plans(unit: Unit, reference: ModuleType, path: Path) -> bool:
         return False
     if not isinstance(saved, dict) or saved.get("fingerprint") != _plan_fingerprint(unit, reference):
         return False
+    values = saved.get("precomputed", {})
+    for value in unit.precomputed:
+        if value.name in values:
+            value.prime(values[value.name])
     plans = saved.get("plans", {})
     checks = [(q, c) for q in unit.questions for c in q.checks if c.judge is None]
     if set(plans) != {(q.name, c.name) for q, c in checks}:

@@ -146,6 +146,26 @@ class Question:
         return sum(c.points for c in self.checks)
 
 
+class Precomputed:
+    """A value the grader needs that costs seconds to compute (e.g. the reference trained on a
+    large input): computed once per grading process when first needed, or, on Gradescope, at
+    build time and shipped in the zip with the checks' plans (`grade.save_plans`). List it in
+    `Unit.precomputed`; `name` keys it in the plans file."""
+
+    _UNSET = object()
+
+    def __init__(self, name: str, compute: Callable[[], Any]):
+        self.name, self.compute, self._value = name, compute, Precomputed._UNSET
+
+    def __call__(self) -> Any:
+        if self._value is Precomputed._UNSET:
+            self._value = self.compute()
+        return self._value
+
+    def prime(self, value: Any) -> None:
+        self._value = value
+
+
 @dataclass(frozen=True)
 class Unit:
     name: str
@@ -159,6 +179,8 @@ class Unit:
     # weights): shipped in both zips, written beside the notebook in the worker, and each .py
     # made importable there under its stem (the notebook's `import` of it works when grading).
     provided: tuple[str, ...] = ()
+    # Values computed once and shipped in the Gradescope zip (see `Precomputed`).
+    precomputed: tuple[Precomputed, ...] = ()
 
     @property
     def points(self) -> float:
