@@ -468,19 +468,16 @@ with Worker({}, Limits()) as w:
 """
 
 
-def test_cpu_of_a_forked_child_counts_against_the_budget_as_an_ordinary_user(tmp_path):
-    """Without root (no uid of its own), a call that works in a forked child while the worker
-    sleeps is stopped at its CPU budget: the worker's descendants are its group. (As root,
-    gpt/hostile/train_in_forked_child shows the same for every process of the sandbox uid.)"""
-    import shutil
+def _run_as_an_ordinary_user(script: str, tmp_path: Path):
+    """`python -c script <copy of the autograder package>` as an ordinary user: the user we run
+    as when it is not root, else a sandbox uid claimed for it (its processes killed after)."""
     import subprocess
     import tempfile
 
     from conftest import PROJECT, PYTHON
 
     if os.geteuid() != 0:
-        root = tmp_path
-        user = {}
+        root, user = tmp_path, {}
     else:
         uid, lock = sandbox.claim_uid()
         root = Path(tempfile.mkdtemp(prefix="autograder-ta-"))
@@ -491,7 +488,7 @@ def test_cpu_of_a_forked_child_counts_against_the_budget_as_an_ordinary_user(tmp
         if user:
             for path in [root, *root.rglob("*")]:
                 os.chown(path, user["user"], user["user"])
-        done = subprocess.run([str(PYTHON), "-c", _SPIN_IN_A_CHILD, str(root / "project")], cwd=root,
+        return subprocess.run([str(PYTHON), "-c", script, str(root / "project")], cwd=root,
                               env={"PATH": "/usr/bin:/bin", "HOME": str(root), "LANG": "C.UTF-8"},
                               capture_output=True, text=True, timeout=300, **user)
     finally:
@@ -499,6 +496,13 @@ def test_cpu_of_a_forked_child_counts_against_the_budget_as_an_ordinary_user(tmp
             sandbox.kill_uid(user["user"])
             shutil.rmtree(root, ignore_errors=True)
             os.close(lock)
+
+
+def test_cpu_of_a_forked_child_counts_against_the_budget_as_an_ordinary_user(tmp_path):
+    """Without root (no uid of its own), a call that works in a forked child while the worker
+    sleeps is stopped at its CPU budget: the worker's descendants are its group. (As root,
+    gpt/hostile/train_in_forked_child shows the same for every process of the sandbox uid.)"""
+    done = _run_as_an_ordinary_user(_SPIN_IN_A_CHILD, tmp_path)
     assert "more than its budget of 1 s of CPU time" in done.stdout, done.stdout + done.stderr
     assert "counting every process it started" in done.stdout
 
@@ -813,32 +817,7 @@ def test_an_answer_from_a_forked_child_fails_that_call_as_an_ordinary_user(tmp_p
     """Without root (a TA's laptop), a graded call whose worker exits while a child it forked
     answers: that call fails ("stopped while answering"), the restarted worker answers the next
     one, and the child is gone when the worker closes (re-parented to the grader, a subreaper)."""
-    import shutil
-    import subprocess
-    import tempfile
-
-    from conftest import PROJECT, PYTHON
-
-    if os.geteuid() != 0:
-        root, user = tmp_path, {}
-    else:
-        uid, lock = sandbox.claim_uid()
-        root = Path(tempfile.mkdtemp(prefix="autograder-ta-"))
-        user = dict(user=uid, group=uid, extra_groups=[])
-    try:
-        shutil.copytree(PROJECT / "autograder", root / "project" / "autograder",
-                        ignore=shutil.ignore_patterns("__pycache__"))
-        if user:
-            for path in [root, *root.rglob("*")]:
-                os.chown(path, user["user"], user["user"])
-        done = subprocess.run([str(PYTHON), "-c", _CHILD_ANSWERS, str(root / "project")], cwd=root,
-                              env={"PATH": "/usr/bin:/bin", "HOME": str(root), "LANG": "C.UTF-8"},
-                              capture_output=True, text=True, timeout=300, **user)
-    finally:
-        if user:
-            sandbox.kill_uid(user["user"])
-            shutil.rmtree(root, ignore_errors=True)
-            os.close(lock)
+    done = _run_as_an_ordinary_user(_CHILD_ANSWERS, tmp_path)
     lines = done.stdout.splitlines()
     assert len(lines) == 4, done.stdout + done.stderr
     assert "stopped while answering a graded call" in lines[0] and lines[1] == "2", lines
