@@ -115,14 +115,19 @@ def host(tmp_path_factory) -> Path:
     return out
 
 
-@pytest.fixture(scope="session")
-def unit(host):
-    return units.load("softmax")
+def _unit_of(request) -> str:
+    """The unit a test module is about: its module-level UNIT, softmax where it names none."""
+    return getattr(request.module, "UNIT", "softmax")
 
 
-@pytest.fixture(scope="session")
-def reference(host):
-    return units.reference("softmax")
+@pytest.fixture(scope="module")
+def unit(host, request):
+    return units.load(_unit_of(request))
+
+
+@pytest.fixture(scope="module")
+def reference(host, request):
+    return units.reference(_unit_of(request))
 
 
 @pytest.fixture
@@ -239,9 +244,9 @@ def grader_for(host, tmp_path_factory):
     return make
 
 
-@pytest.fixture(scope="session")
-def grader(grader_for) -> Grader:
-    return grader_for("softmax")
+@pytest.fixture(scope="module")
+def grader(grader_for, request) -> Grader:
+    return grader_for(_unit_of(request))
 
 
 # ---------------------------------------------------------------------------------------------

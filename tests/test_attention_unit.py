@@ -11,17 +11,9 @@ import torch
 
 from conftest import UnitFiles, feedback, full_marks
 
-FILES = UnitFiles("attention")
+UNIT = "attention"  # the unit of conftest's fixtures (unit, reference, grader)
+FILES = UnitFiles(UNIT)
 
-
-@pytest.fixture(scope="module")
-def grader(grader_for):
-    return grader_for("attention")
-
-
-@pytest.fixture(scope="module")
-def unit(grader):
-    return grader.unit
 
 
 def message(report, question: str, check_words: str = "") -> str:

@@ -31,21 +31,6 @@ UNIT = "backprop"
 FILES = UnitFiles(UNIT)
 
 
-@pytest.fixture(scope="module")
-def grader(grader_for):
-    return grader_for(UNIT)
-
-
-@pytest.fixture(scope="module")
-def spec():
-    return units.load(UNIT)
-
-
-@pytest.fixture(scope="module")
-def reference():
-    return units.reference(UNIT)
-
-
 def failed_messages(report, question: str) -> str:
     return "\n".join(c.message for q in report.questions if q.name == question for c in q.checks if not c.passed)
 
@@ -113,9 +98,9 @@ def test_torch_is_banned_wholesale_in_the_worker():
 # --------------------------------------------------------------------------- the unit itself
 
 
-def test_torch_is_banned_and_the_expected_values_come_from_torch(spec):
-    assert spec.banned == ("torch.*",)
-    for question in spec.questions:
+def test_torch_is_banned_and_the_expected_values_come_from_torch(unit):
+    assert unit.banned == ("torch.*",)
+    for question in unit.questions:
         assert question.public and len(question.checks) >= 2
         assert all(c.oracle is not None for c in question.checks) or question.name == "numerical_gradient"
 

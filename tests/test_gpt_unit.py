@@ -29,14 +29,11 @@ public = units.public_checks("gpt")
 
 torch.set_num_threads(1)  # as in the sandbox; several threads on a loaded 2-core machine crawl
 
-FILES = UnitFiles("gpt")
+UNIT = "gpt"  # the unit of conftest's fixtures (unit, reference, grader)
+FILES = UnitFiles(UNIT)
 TRAIN = "train_sorter"
 TEST_BUDGET = 4  # CPU seconds: the CPU_SECONDS of the entries that would otherwise use the whole budget
 
-
-@pytest.fixture(scope="module")
-def grader(grader_for):
-    return grader_for("gpt")
 
 
 def report_of(grader, spec_name: str):

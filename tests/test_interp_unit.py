@@ -29,12 +29,14 @@ from autograder import units, worker as wire
 
 from conftest import PROJECT, UnitFiles
 
-FILES = UnitFiles("interp")
+UNIT = "interp"  # the unit of conftest's fixtures (unit, reference, grader)
+FILES = UnitFiles(UNIT)
 QUESTIONS = FILES.questions
 MODEL_DIR = PROJECT / "assignments" / "interp"
 PYTHON = PROJECT / ".venv" / "bin" / "python"
 if not PYTHON.exists():
     PYTHON = Path(sys.executable)
+
 
 
 def _load(name: str, path: Path):
@@ -43,16 +45,6 @@ def _load(name: str, path: Path):
     sys.modules.setdefault(name, module)
     spec.loader.exec_module(module)
     return module
-
-
-@pytest.fixture(scope="module")
-def grader(grader_for):
-    return grader_for("interp")
-
-
-@pytest.fixture(scope="module")
-def unit(grader):
-    return grader.unit
 
 
 @pytest.fixture(scope="module")

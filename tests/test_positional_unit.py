@@ -15,16 +15,6 @@ from autograder import units
 UNIT = "positional"
 
 
-@pytest.fixture(scope="session")
-def pos_unit(host):
-    return units.load(UNIT)
-
-
-@pytest.fixture(scope="session")
-def pos_grader(grader_for):
-    return grader_for(UNIT)
-
-
 def failed_messages(report, question: str) -> str:
     return "\n".join(c.message for q in report.questions if q.name == question for c in q.checks if not c.passed)
 
@@ -32,8 +22,8 @@ def failed_messages(report, question: str) -> str:
 # --------------------------------------------------------------------------- the unit itself
 
 
-def test_each_question_grades_its_function_with_several_checks(pos_unit):
-    for question in pos_unit.questions:
+def test_each_question_grades_its_function_with_several_checks(unit):
+    for question in unit.questions:
         assert question.functions == (question.name,) and question.public
         assert 2 <= question.points <= 4 and len(question.checks) >= 2  # a bug on extreme inputs keeps some points
 
@@ -80,14 +70,14 @@ def test_angle_tolerance_accepts_float32_textbook_tables_and_rejects_bugs():
     ("wrong/bias_top_left", "alibi_bias", "bottom-right"),
     ("wrong/bias_sign_flipped", "alibi_bias", "sign is flipped"),
 ])
-def test_feedback_names_the_bug(pos_grader, spec, question, words):
-    message = failed_messages(pos_grader.cached(spec), question)
+def test_feedback_names_the_bug(grader, spec, question, words):
+    message = failed_messages(grader.cached(spec), question)
     assert "Smallest failing input" in message or "not implemented" in message
     assert words in message, message
 
 
-def test_hints_describe_what_the_student_returned(pos_grader):
+def test_hints_describe_what_the_student_returned(grader):
     """A float32 result for float64 queries is a dtype problem: no rotation hint may claim otherwise."""
-    message = failed_messages(pos_grader.cached("wrong/rope_float32_output"), "rotary_embedding")
+    message = failed_messages(grader.cached("wrong/rope_float32_output"), "rotary_embedding")
     assert "dtype torch.float32, expected torch.float64" in message
     assert "Hint:" not in message, message

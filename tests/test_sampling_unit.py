@@ -14,13 +14,10 @@ from autograder import units
 
 from conftest import UnitFiles
 
-FILES = UnitFiles("sampling")
+UNIT = "sampling"  # the unit of conftest's fixtures (unit, reference, grader)
+FILES = UnitFiles(UNIT)
 CORRECT = FILES.corpus_names("correct")
 
-
-@pytest.fixture(scope="module")
-def grader(grader_for):
-    return grader_for("sampling")
 
 
 def test_distribution_feedback_shows_frequencies_p_value_and_hint(grader):

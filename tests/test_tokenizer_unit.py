@@ -31,21 +31,6 @@ FILES = UnitFiles(UNIT)
 POINTS = {"merge": 1.5, "train_bpe": 5.0, "encode": 3.0, "decode": 3.0}
 
 
-@pytest.fixture(scope="module")
-def grader(grader_for):
-    return grader_for(UNIT)
-
-
-@pytest.fixture(scope="module")
-def spec():
-    return units.load(UNIT)
-
-
-@pytest.fixture(scope="module")
-def reference():
-    return units.reference(UNIT)
-
-
 # --------------------------------------------------------------------------- engine support
 
 
@@ -82,10 +67,10 @@ def test_a_reply_must_carry_the_bytes_it_refers_to():
 # --------------------------------------------------------------------------- the unit itself
 
 
-def test_spec_points_and_questions(spec):
-    assert {q.name: q.points for q in spec.questions} == POINTS
-    assert spec.mutation_floor is not None
-    for question in spec.questions:
+def test_spec_points_and_questions(unit):
+    assert {q.name: q.points for q in unit.questions} == POINTS
+    assert unit.mutation_floor is not None
+    for question in unit.questions:
         assert question.public and len(question.checks) >= 1
 
 
@@ -137,12 +122,12 @@ def test_a_minbpe_style_answer_is_told_what_type_to_return():
 # --------------------------------------------------------------------------- wrong and correct
 
 
-def test_a_quadratic_trainer_loses_the_timed_check_only(grader, spec):
+def test_a_quadratic_trainer_loses_the_timed_check_only(grader, unit):
     """minbpe's trainer learns the right merges, too slowly: only the budget check fails, and
     its message names the budget."""
     report = grader.cached("wrong/quadratic_trainer")
     failed = [(q.name, c) for q in report.questions for c in q.checks if not c.passed]
-    assert [(q, c.name) for q, c in failed] == [("train_bpe", spec.questions[1].checks[-1].name)], feedback(report)
+    assert [(q, c.name) for q, c in failed] == [("train_bpe", unit.questions[1].checks[-1].name)], feedback(report)
     assert "budget of 6 s of CPU time" in failed[0][1].message, failed[0][1].message
 
 
