@@ -296,20 +296,15 @@ def _reseeded(call: Call, name: str) -> Call:
 def _ask(session, unit: Unit, question, check: Check, reference, call: Call):
     """The student's answer to `call` (decoded), or the `Verdict` on a reply that is none,
     read as every other check reads it (grade.read_reply)."""
-    from . import grade, worker as wire
+    from . import grade
     from .compare import unchanged
 
     planned = grade.prepare(unit, check, reference, call, evaluate=False)  # judged by its distribution
+    base = grade.request_base(unit, question, check)
+    if getattr(check, "rows_per_call", 0):
+        base["rows"] = check.rows_per_call
     blobs: list[bytes] = []
-    header = {"target": check.function, "banned": list(unit.banned_for(question)), "seed": 0}
-    header.update({k: v for k, v in (("module", check.module), ("config_class", check.config_class),
-                                     ("rows", getattr(check, "rows_per_call", 0))) if v})
-    if planned.init:
-        header["init"] = wire.encode(planned.init[0], blobs)
-    if len(planned.init or ()) > 1:
-        header["state_dict"] = wire.encode(planned.init[1], blobs)
-    header["args"] = wire.encode(tuple(planned.wired.args), blobs)
-    header["kwargs"] = wire.encode(dict(planned.wired.kwargs), blobs)
+    header = grade.planned_request(base, planned, blobs)
     try:
         reply, out = session.call(header, blobs)
     except grade.Stop as stop:

@@ -167,31 +167,42 @@ class Session:
 # --------------------------------------------------------------------------- one check
 
 
+def request_base(unit: Unit, question: Question, check: Check) -> dict:
+    """What every request for `check`'s function carries: its name, the calls its question bans,
+    the seed, and the module and config class it is built with (if any)."""
+    base = {"target": check.function, "banned": list(unit.banned_for(question)), "seed": 0}
+    base.update({k: v for k, v in (("module", check.module), ("config_class", check.config_class)) if v})
+    return base
+
+
+def planned_request(base: dict, planned: "_Planned", blobs: list[bytes]) -> dict:
+    """`base` with a planned call's arguments (and the module's init and weights), encoded into `blobs`."""
+    header = dict(base)
+    if planned.init:
+        header["init"] = wire.encode(planned.init[0], blobs)
+    if len(planned.init or ()) > 1:
+        header["state_dict"] = wire.encode(planned.init[1], blobs)
+    header["args"] = wire.encode(tuple(planned.wired.args), blobs)
+    header["kwargs"] = wire.encode(dict(planned.wired.kwargs), blobs)
+    return header
+
+
 def run_check(session: Session, unit: Unit, question: Question, check: Check,
               reference: ModuleType) -> CheckResult:
     if isinstance(check, distribution.DistributionCheck):  # graded randomness: its own runner
         return distribution.run(session, unit, question, check, reference)
     if check.judge is not None:
         return run_judged_check(session, unit, question, check)
-    banned = list(unit.banned_for(question))
     hints = {id(ex.call): ex.hint for ex in check.examples}
     deps = _dependencies(unit, question, reference)
     carried: list[str] = []  # dependencies on whose wrong answers a right composition was accepted
 
-    base = {"target": check.function, "banned": banned, "seed": 0}
-    base.update({k: v for k, v in (("module", check.module), ("config_class", check.config_class)) if v})
-    if deps and banned:  # a banned call made inside a dependency costs the dependency's question
+    base = request_base(unit, question, check)
+    if deps and base["banned"]:  # a banned call made inside a dependency costs the dependency's question
         base["exempt"] = list(deps)
 
     def request(planned: _Planned, blobs: list[bytes]) -> dict:
-        header = dict(base)
-        if planned.init:
-            header["init"] = wire.encode(planned.init[0], blobs)
-        if len(planned.init or ()) > 1:
-            header["state_dict"] = wire.encode(planned.init[1], blobs)
-        header["args"] = wire.encode(tuple(planned.wired.args), blobs)
-        header["kwargs"] = wire.encode(dict(planned.wired.kwargs), blobs)
-        return header
+        return planned_request(base, planned, blobs)
 
     def judge(planned: _Planned, reply: dict, out: list[bytes]) -> None:
         call, expected, name = planned.call, planned.expected, check.function
@@ -687,9 +698,8 @@ def _judged_call(session: Session, unit: Unit, question: Question, check: Check,
     key = (question.name, check.function, id(call), check.cpu_seconds)
     if key not in session.judged_calls:
         blobs: list[bytes] = []
-        header = {"target": check.function, "banned": list(unit.banned_for(question)), "seed": 0,
-                  "state_dicts": True, "args": wire.encode(tuple(call.args), blobs),
-                  "kwargs": wire.encode(dict(call.kwargs), blobs)}
+        header = {**request_base(unit, question, check), "state_dicts": True,
+                  "args": wire.encode(tuple(call.args), blobs), "kwargs": wire.encode(dict(call.kwargs), blobs)}
         try:
             before = session.worker.cpu_time() if not session.dead else 0.0
             reply, out = session.call(header, blobs, cpu_seconds=check.cpu_seconds)
